@@ -1,0 +1,1 @@
+//! Criterion benchmarks of nca; run them with `cargo bench -p nca-benches`.

@@ -1,0 +1,100 @@
+//! The model's hyper-parameters, with the paper's defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::NcaError;
+
+/// Hyper-parameters of a neural cellular automaton.
+///
+/// The defaults are those of Mordvintsev et al. (2020): 16 channels (RGB, alpha, 12 hidden),
+/// 128 hidden units, fire rate 0.5 and a living threshold of 0.1. The layout of a cell's state is
+/// `visible_channels` colour channels (premultiplied by alpha), then alpha, then hidden channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NcaConfig {
+    /// Channels per cell: visible + alpha + hidden.
+    pub channels: usize,
+    /// Colour channels before alpha (3 for RGB; jax-nca's `num_target_channels`).
+    pub visible_channels: usize,
+    /// Units of the update network's hidden layer.
+    pub hidden_units: usize,
+    /// Probability that a cell applies its update in a step, in (0, 1].
+    pub fire_rate: f64,
+    /// A cell is alive when the largest alpha in its 3x3 neighbourhood exceeds this.
+    pub living_threshold: f64,
+    /// Factor on every update (jax-nca's `alpha`); 1.0 in the paper.
+    pub update_scale: f64,
+    /// Learn the 3x3 perception filters instead of the fixed identity and Sobel filters.
+    pub trainable_perception: bool,
+    /// Rotation of the fixed Sobel filters in degrees; rotates the grown pattern.
+    pub perception_angle_deg: f64,
+}
+
+impl Default for NcaConfig {
+    fn default() -> Self {
+        Self {
+            channels: 16,
+            visible_channels: 3,
+            hidden_units: 128,
+            fire_rate: 0.5,
+            living_threshold: 0.1,
+            update_scale: 1.0,
+            trainable_perception: false,
+            perception_angle_deg: 0.0,
+        }
+    }
+}
+
+impl NcaConfig {
+    /// Index of the alpha channel, which decides which cells are alive.
+    pub fn alpha_channel(&self) -> usize {
+        self.visible_channels
+    }
+
+    /// Channels the perception step produces: identity, Sobel x and Sobel y of every channel.
+    pub fn perception_channels(&self) -> usize {
+        3 * self.channels
+    }
+
+    /// Checks that every value is possible, naming the first that is not.
+    pub fn validate(&self) -> Result<(), NcaError> {
+        let invalid = |field: &'static str, reason: String| Err(NcaError::InvalidConfig { field, reason });
+        if self.visible_channels == 0 {
+            return invalid("visible_channels", "must be at least 1".into());
+        }
+        if self.channels < self.visible_channels + 1 || self.channels < 4 {
+            return invalid(
+                "channels",
+                format!(
+                    "is {}, but a cell needs at least 4 channels and room for {} visible channels plus alpha",
+                    self.channels, self.visible_channels
+                ),
+            );
+        }
+        if self.hidden_units == 0 {
+            return invalid("hidden_units", "must be at least 1".into());
+        }
+        if !(self.fire_rate > 0.0 && self.fire_rate <= 1.0) {
+            return invalid("fire_rate", format!("is {}, but must lie in (0, 1]", self.fire_rate));
+        }
+        if !(self.living_threshold.is_finite() && self.living_threshold >= 0.0) {
+            return invalid(
+                "living_threshold",
+                format!("is {}, but must be a finite number >= 0", self.living_threshold),
+            );
+        }
+        if !(self.update_scale.is_finite() && self.update_scale > 0.0) {
+            return invalid(
+                "update_scale",
+                format!("is {}, but must be a finite number > 0", self.update_scale),
+            );
+        }
+        if !self.perception_angle_deg.is_finite() {
+            return invalid(
+                "perception_angle_deg",
+                format!("is {}, but must be a finite number", self.perception_angle_deg),
+            );
+        }
+        Ok(())
+    }
+}

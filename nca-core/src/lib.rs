@@ -1,0 +1,49 @@
+//! Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) on any burn device.
+//!
+//! A grid of cells, each holding a vector of channels (colour, alpha, hidden state), updates
+//! itself by a small network that every cell runs on what it perceives of its 3x3
+//! neighbourhood. Trained, it grows a target image from a single seed cell, keeps it and
+//! regrows it after damage.
+//!
+//! This crate holds the model and its rollout only: no training, no image I/O, no backend of its
+//! own. It works on whichever burn [`Device`](burn::tensor::Device) the caller brings.
+//!
+//! ```
+//! use burn::tensor::Device;
+//! use nca_core::{Nca, NcaConfig};
+//! use rand::SeedableRng;
+//! use rand::rngs::Xoshiro256PlusPlus;
+//!
+//! let device = Device::flex();
+//! let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
+//! let nca = Nca::new(NcaConfig::default(), &device, &mut rng)?;
+//!
+//! let seed = nca.seed(1, 32, 32);
+//! let grown = nca.rollout(seed, 10, &mut rng);
+//! assert_eq!(grown.dims(), [1, 16, 32, 32]);
+//!
+//! // Pictures: RGBA (premultiplied) and RGB over a white background.
+//! let rgb = nca.config().over_white(grown);
+//! assert_eq!(rgb.dims(), [1, 3, 32, 32]);
+//! # Ok::<(), nca_core::NcaError>(())
+//! ```
+
+mod config;
+mod error;
+mod file;
+mod io;
+mod model;
+mod perception;
+mod state;
+mod update;
+
+pub use config::NcaConfig;
+pub use error::NcaError;
+pub use file::{FORMAT_VERSION, MAGIC};
+pub use io::write_atomic;
+pub use model::Nca;
+pub use perception::{Perception, SOBEL_X};
+pub use update::UpdateNet;
+
+/// The random number generator crate whose `Rng` drives the stochastic updates.
+pub use rand;

@@ -1,0 +1,150 @@
+//! The neural cellular automaton: one step of the paper, and rollouts of many.
+
+use burn::module::Module;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+use rand::{Rng, RngExt};
+
+use crate::{NcaConfig, NcaError, Perception, UpdateNet};
+
+/// A growing neural cellular automaton (Mordvintsev et al., 2020).
+///
+/// The state of a grid is a `[batch, channels, height, width]` tensor; every cell runs the same
+/// small network on what it perceives of its 3x3 neighbourhood. Stochastic decisions (which cells
+/// fire) come from the caller's random number generator, so a seeded generator gives the same
+/// rollout every time, on every backend.
+#[derive(Module, Debug)]
+pub struct Nca {
+    /// Identity and Sobel filters (or learned ones).
+    pub perception: Perception,
+    /// The per-cell update network.
+    pub update: UpdateNet,
+    #[module(skip)]
+    config: NcaConfig,
+}
+
+impl Nca {
+    /// A fresh model: the update network's first layer is random (from `rng`), its last is zero.
+    pub fn new(config: NcaConfig, device: &Device, rng: &mut impl Rng) -> Result<Self, NcaError> {
+        config.validate()?;
+        let perception = if config.trainable_perception {
+            Perception::learned(config.channels, config.perception_angle_deg, device)
+        } else {
+            Perception::fixed(config.channels, config.perception_angle_deg, device)
+        };
+        let update = UpdateNet::new(
+            config.perception_channels(),
+            config.hidden_units,
+            config.channels,
+            device,
+            rng,
+        );
+        Ok(Self { perception, update, config })
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &NcaConfig {
+        &self.config
+    }
+
+    /// The device the model's weights live on.
+    pub fn device(&self) -> Device {
+        self.devices()[0].clone()
+    }
+
+    /// The same weights with a different fire rate, living threshold, update scale or (for fixed
+    /// perception) perception angle: the things that change how a trained model runs, not what it
+    /// learned. Fails if `config` changes the model's shape.
+    pub fn with_run_config(self, config: NcaConfig) -> Result<Self, NcaError> {
+        config.validate()?;
+        let shape = |c: &NcaConfig| (c.channels, c.visible_channels, c.hidden_units, c.trainable_perception);
+        if shape(&config) != shape(&self.config) {
+            return Err(NcaError::InvalidConfig {
+                field: "channels",
+                reason: "(or visible_channels, hidden_units, trainable_perception) differs from the model's".into(),
+            });
+        }
+        let perception = match self.perception {
+            Perception::Fixed(kernel) => Perception::fixed(config.channels, config.perception_angle_deg, &kernel.device()),
+            learned => learned,
+        };
+        Ok(Self { perception, update: self.update, config })
+    }
+
+    /// `batch` grids of `height x width` cells, all empty but the centre cell, whose alpha and
+    /// hidden channels are 1.
+    pub fn seed(&self, batch: usize, height: usize, width: usize) -> Tensor<4> {
+        self.config.seed(batch, height, width, &self.device())
+    }
+
+    /// One step of the automaton, as in the paper:
+    ///
+    /// 1. cells alive before the step: some alpha in the 3x3 neighbourhood above the threshold;
+    /// 2. perception: identity and Sobel gradients of every channel;
+    /// 3. the update network proposes a change for every cell;
+    /// 4. each cell applies it with probability `fire_rate` (no rescaling);
+    /// 5. cells that were not alive both before and after the update are zeroed.
+    pub fn step(&self, state: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
+        let alive_before = self.alive(&state);
+        let perceived = self.perception.forward(state.clone());
+        let update = self.scaled(self.update.forward(perceived));
+        let state = state + self.fire(update, rng);
+        let alive_after = self.alive(&state);
+        state * alive_before.bool_and(alive_after).float()
+    }
+
+    /// `steps` steps from `state`; on an autodiff device the result carries the whole graph.
+    pub fn rollout(&self, state: Tensor<4>, steps: usize, rng: &mut impl Rng) -> Tensor<4> {
+        (0..steps).fold(state, |state, _| self.step(state, rng))
+    }
+
+    /// The states after `0, every, 2·every, …` steps up to `steps` (the start state included, and
+    /// the last state when `steps` is not a multiple of `every`). Runs without autodiff, so no
+    /// gradient history is kept however long the rollout.
+    ///
+    /// # Panics
+    /// If `every` is 0.
+    pub fn frames(&self, state: Tensor<4>, steps: usize, every: usize, rng: &mut impl Rng) -> Vec<Tensor<4>> {
+        assert!(every > 0, "frames: `every` must be at least 1");
+        let model = self.valid();
+        let mut state = state.without_autodiff();
+        let mut frames = vec![state.clone()];
+        for step in 1..=steps {
+            state = model.step(state, rng);
+            if step % every == 0 || step == steps {
+                frames.push(state.clone());
+            }
+        }
+        frames
+    }
+
+    /// Cells whose 3x3 neighbourhood holds an alpha above the living threshold, `[B, 1, H, W]`.
+    pub fn alive(&self, state: &Tensor<4>) -> Tensor<4, Bool> {
+        let alpha = state.clone().narrow(1, self.config.alpha_channel(), 1);
+        let neighbourhood_max = max_pool2d(alpha, MaxPoolOptions::new([3, 3]).with_stride([1, 1]).with_padding([1, 1]));
+        neighbourhood_max.greater_elem(self.config.living_threshold)
+    }
+
+    fn scaled(&self, update: Tensor<4>) -> Tensor<4> {
+        if self.config.update_scale == 1.0 {
+            update
+        } else {
+            update * self.config.update_scale
+        }
+    }
+
+    /// Keeps each cell's update with probability `fire_rate`, one decision per cell.
+    fn fire(&self, update: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
+        if self.config.fire_rate >= 1.0 {
+            return update;
+        }
+        let [batch, _, height, width] = update.dims();
+        let rate = self.config.fire_rate;
+        let mask: Vec<f32> = (0..batch * height * width)
+            .map(|_| f32::from(rng.random::<f64>() < rate))
+            .collect();
+        let mask = Tensor::<4>::from_data(TensorData::new(mask, [batch, 1, height, width]), &update.device());
+        update * mask
+    }
+}

@@ -1,0 +1,34 @@
+//! Grid states: the seed, and the pictures a state shows.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::NcaConfig;
+
+impl NcaConfig {
+    /// `batch` empty grids of `height x width` cells with one live seed cell at
+    /// `[height / 2, width / 2]`: its alpha and hidden channels are 1, its colour 0.
+    pub fn seed(&self, batch: usize, height: usize, width: usize, device: &Device) -> Tensor<4> {
+        let mut values = vec![0.0f32; batch * self.channels * height * width];
+        let centre = (height / 2) * width + width / 2;
+        for sample in 0..batch {
+            for channel in self.alpha_channel()..self.channels {
+                values[(sample * self.channels + channel) * height * width + centre] = 1.0;
+            }
+        }
+        Tensor::from_data(TensorData::new(values, [batch, self.channels, height, width]), device)
+    }
+
+    /// The visible channels and alpha of a state, `[B, visible + 1, H, W]` (RGBA by default),
+    /// colour premultiplied by alpha as the model keeps it.
+    pub fn rgba(&self, state: Tensor<4>) -> Tensor<4> {
+        state.narrow(1, 0, self.alpha_channel() + 1)
+    }
+
+    /// The state as it looks over a white background, `1 − alpha + colour`, clipped to
+    /// `[0, 1]`: `[B, visible, H, W]`.
+    pub fn over_white(&self, state: Tensor<4>) -> Tensor<4> {
+        let colour = state.clone().narrow(1, 0, self.visible_channels);
+        let alpha = state.narrow(1, self.alpha_channel(), 1).clamp(0.0, 1.0);
+        (colour - alpha + 1.0).clamp(0.0, 1.0)
+    }
+}

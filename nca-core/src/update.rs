@@ -1,0 +1,46 @@
+//! The per-cell update rule: a two-layer network applied to every cell (1x1 convolutions).
+
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, RngExt};
+
+/// `perception → dense(hidden) → ReLU → dense(channels)`, shared by every cell.
+///
+/// Both layers have a bias. The first is Glorot-uniform initialised (Keras' default, as in the
+/// paper's notebook); the last starts at zero, so an untrained model leaves its input unchanged.
+#[derive(Module, Debug)]
+pub struct UpdateNet {
+    /// `[3C] → [hidden]`.
+    pub hidden: Linear,
+    /// `[hidden] → [C]`, zero-initialised.
+    pub output: Linear,
+}
+
+impl UpdateNet {
+    /// A fresh network with `inputs → hidden → outputs` units.
+    pub fn new(inputs: usize, hidden: usize, outputs: usize, device: &Device, rng: &mut impl Rng) -> Self {
+        let limit = (6.0 / (inputs + hidden) as f64).sqrt() as f32;
+        let weights = (0..inputs * hidden).map(|_| rng.random_range(-limit..limit)).collect();
+        Self {
+            hidden: linear(TensorData::new(weights, [inputs, hidden]), hidden, device),
+            output: linear(TensorData::zeros::<f32, _>([hidden, outputs]), outputs, device),
+        }
+    }
+
+    /// `[B, 3C, H, W]` → `[B, C, H, W]`, computed per cell as a matrix product over channels.
+    pub fn forward(&self, perception: Tensor<4>) -> Tensor<4> {
+        let cells = perception.permute([0, 2, 3, 1]);
+        let hidden = relu(self.hidden.forward(cells));
+        self.output.forward(hidden).permute([0, 3, 1, 2])
+    }
+}
+
+/// A dense layer with the given weights and a zero bias.
+fn linear(weights: TensorData, outputs: usize, device: &Device) -> Linear {
+    Linear {
+        weight: Param::from_data(weights, device),
+        bias: Some(Param::from_data(TensorData::zeros::<f32, _>([outputs]), device)),
+    }
+}

@@ -1,0 +1,108 @@
+//! Import of the paper's web-demo models (distill `public/webgl_models8/*.json`).
+//!
+//! A demo model is a JSON array of two dense layers, each quantised to bytes: `(in + 1) x out`
+//! values row by row (row `i` holds the weights from input `i`; the last row is the bias),
+//! dequantised as `(byte / 255 − 0.5) · scale`. The first layer's inputs are in filter-band order
+//! (all identities, then all x gradients, then all y gradients); ours are interleaved per channel.
+
+use std::path::Path;
+
+use base64::Engine;
+use burn::module::Param;
+use burn::tensor::{Device, TensorData};
+use nca_core::rand::SeedableRng;
+use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::{Nca, NcaConfig};
+use serde::Deserialize;
+
+use crate::DataError;
+
+/// One quantised dense layer as the web demo stores it.
+#[derive(Debug, Deserialize)]
+struct DemoLayer {
+    data_b64: String,
+    in_ch: usize,
+    out_ch: usize,
+    weight_scale: f32,
+    bias_scale: f32,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// A dequantised layer: `weights[input][output]` row-major, and `bias[output]`.
+struct DenseLayer {
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// Reads a web-demo model file into an [`Nca`] with the paper's run settings (fire rate 0.5,
+/// living threshold 0.1).
+pub fn import_demo_model_file(path: &Path, device: &Device) -> Result<Nca, DataError> {
+    let json = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    import_demo_model(&json, &path.display().to_string(), device)
+}
+
+/// Builds an [`Nca`] from the JSON text of a web-demo model; `source_name` names it in errors.
+pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Result<Nca, DataError> {
+    let bad = |reason: String| DataError::BadModel { source_name: source_name.into(), reason };
+    let layers: Vec<DemoLayer> = serde_json::from_str(json).map_err(|err| bad(err.to_string()))?;
+    let [perceive, output] = layers.as_slice() else {
+        return Err(bad(format!("expected 2 layers, found {}", layers.len())));
+    };
+    let channels = output.out_ch;
+    if perceive.in_ch != 3 * channels || output.in_ch != perceive.out_ch {
+        return Err(bad(format!(
+            "layer sizes {}→{} and {}→{} do not chain as 3C→hidden→C",
+            perceive.in_ch, perceive.out_ch, output.in_ch, output.out_ch
+        )));
+    }
+    let config = NcaConfig { channels, hidden_units: perceive.out_ch, ..NcaConfig::default() };
+    config.validate().map_err(|err| bad(err.to_string()))?;
+    let first = dequantise(perceive, 1).map_err(|reason| bad(format!("layer 1: {reason}")))?;
+    let second = dequantise(output, 2).map_err(|reason| bad(format!("layer 2: {reason}")))?;
+
+    // Demo input `band * C + channel` is our input `channel * 3 + band`.
+    let hidden = perceive.out_ch;
+    let mut first_weights = vec![0.0f32; 3 * channels * hidden];
+    for band in 0..3 {
+        for channel in 0..channels {
+            let (ours, theirs) = (channel * 3 + band, band * channels + channel);
+            first_weights[ours * hidden..(ours + 1) * hidden]
+                .copy_from_slice(&first.weights[theirs * hidden..(theirs + 1) * hidden]);
+        }
+    }
+    let mut nca = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    let param = |values: Vec<f32>, shape: Vec<usize>| Param::from_data(TensorData::new(values, shape), device);
+    nca.update.hidden.weight = param(first_weights, vec![3 * channels, hidden]);
+    nca.update.hidden.bias = Some(param(first.bias, vec![hidden]));
+    nca.update.output.weight = param(second.weights, vec![hidden, channels]);
+    nca.update.output.bias = Some(param(second.bias, vec![channels]));
+    Ok(nca)
+}
+
+fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {
+    if layer.kind != "uint8" {
+        return Err(format!("type {:?} is not \"uint8\"", layer.kind));
+    }
+    if !(layer.weight_scale.is_finite() && layer.bias_scale.is_finite()) {
+        return Err("weight_scale and bias_scale must be finite numbers".into());
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&layer.data_b64)
+        .map_err(|err| format!("data_b64 is not base64: {err}"))?;
+    let expected = (layer.in_ch + 1) * layer.out_ch;
+    if bytes.len() != expected {
+        return Err(format!(
+            "data_b64 holds {} bytes, but {} inputs + bias times {} outputs need {expected} (layer {number})",
+            bytes.len(),
+            layer.in_ch,
+            layer.out_ch
+        ));
+    }
+    let value = |byte: u8, scale: f32| (f32::from(byte) / 255.0 - 0.5) * scale;
+    let split = layer.in_ch * layer.out_ch;
+    Ok(DenseLayer {
+        weights: bytes[..split].iter().map(|&b| value(b, layer.weight_scale)).collect(),
+        bias: bytes[split..].iter().map(|&b| value(b, layer.bias_scale)).collect(),
+    })
+}

@@ -1,0 +1,135 @@
+//! Targets: an emoji, an image file or an image URL, prepared as the paper does.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageError, ImageReader, Limits};
+
+use crate::{DataError, EmojiSource, http};
+
+/// Largest width or height of an image we agree to decode.
+pub const MAX_IMAGE_SIDE: u32 = 8192;
+/// Most memory the decoder may allocate for one image.
+pub const MAX_IMAGE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Where a target image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSource {
+    /// A single emoji such as `"🦎"`.
+    Emoji(String),
+    /// An image file in any format `image` decodes.
+    File(PathBuf),
+    /// An http(s) URL of an image.
+    Url(String),
+}
+
+impl Default for TargetSource {
+    /// The embedded gecko.
+    fn default() -> Self {
+        Self::Emoji(crate::DEFAULT_EMOJI.into())
+    }
+}
+
+impl std::fmt::Display for TargetSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Emoji(emoji) => write!(f, "emoji {emoji}"),
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// How a target image becomes a training target: fit into `size`, then pad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetOptions {
+    /// The image is scaled to fit a `size x size` box, keeping its aspect ratio (paper: 40).
+    pub size: u32,
+    /// Empty cells added on every side (paper: 16, making a 72 x 72 grid).
+    pub padding: u32,
+}
+
+impl Default for TargetOptions {
+    fn default() -> Self {
+        Self { size: 40, padding: 16 }
+    }
+}
+
+/// A prepared target: premultiplied RGBA in `[0, 1]`, padded, channel-major `[4, height, width]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// `4 * height * width` values: R, G, B (premultiplied by alpha) and alpha planes.
+    pub rgba: Vec<f32>,
+    /// Grid height, padding included.
+    pub height: usize,
+    /// Grid width, padding included.
+    pub width: usize,
+    /// Whether the source image had an alpha channel. One without is taken as fully opaque: the
+    /// whole rectangle is the shape to grow.
+    pub had_alpha: bool,
+}
+
+impl Target {
+    /// Loads and prepares the target named by `source`; emoji come through `emoji`.
+    pub fn load(source: &TargetSource, options: TargetOptions, emoji: &EmojiSource) -> Result<Self, DataError> {
+        let image = match source {
+            TargetSource::Emoji(text) => emoji.image(text)?,
+            TargetSource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.clone(), source })?;
+                decode(&bytes, &path.display().to_string())?
+            }
+            TargetSource::Url(url) => decode(&http::fetch(url, http::DEFAULT_TIMEOUT)?, url)?,
+        };
+        Ok(Self::from_image(&image, options))
+    }
+
+    /// Prepares a decoded image as the paper does: fit into `size` with Lanczos filtering,
+    /// premultiply colour by alpha, pad with `padding` empty cells on every side.
+    pub fn from_image(image: &DynamicImage, options: TargetOptions) -> Self {
+        let had_alpha = image.color().has_alpha();
+        let fitted = image.resize(options.size, options.size, FilterType::Lanczos3).into_rgba8();
+        let pad = options.padding as usize;
+        let (inner_width, inner_height) = (fitted.width() as usize, fitted.height() as usize);
+        let (width, height) = (inner_width + 2 * pad, inner_height + 2 * pad);
+        let mut rgba = vec![0.0f32; 4 * height * width];
+        for (x, y, pixel) in fitted.enumerate_pixels() {
+            let alpha = f32::from(pixel[3]) / 255.0;
+            let at = (y as usize + pad) * width + x as usize + pad;
+            for channel in 0..3 {
+                rgba[channel * height * width + at] = f32::from(pixel[channel]) / 255.0 * alpha;
+            }
+            rgba[3 * height * width + at] = alpha;
+        }
+        Self { rgba, height, width, had_alpha }
+    }
+
+    /// The target as a `[4, height, width]` tensor on `device`.
+    pub fn tensor(&self, device: &Device) -> Tensor<3> {
+        Tensor::from_data(TensorData::new(self.rgba.clone(), [4, self.height, self.width]), device)
+    }
+}
+
+/// Decodes image bytes of any supported format, refusing images over the size limits.
+pub fn decode(bytes: &[u8], source_name: &str) -> Result<DynamicImage, DataError> {
+    let not_an_image = |reason: String| DataError::NotAnImage { source_name: source_name.into(), reason };
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|err| not_an_image(err.to_string()))?;
+    if reader.format().is_none() {
+        return Err(not_an_image("unknown image format".into()));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|err| match err {
+        ImageError::Limits(limit) => DataError::ImageTooLarge {
+            source_name: source_name.into(),
+            reason: format!("{limit} (at most {MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} pixels)"),
+        },
+        other => not_an_image(other.to_string()),
+    })
+}
