@@ -1,13 +1,70 @@
-//! `nca`: the command-line front of the nca workspace.
+//! `nca`: train, grow, regenerate, import and benchmark growing neural cellular automata.
 
-use clap::Parser;
+mod backend;
+mod bench;
+mod grow;
+mod info;
+mod models;
+mod plot;
+mod train;
 
-/// Growing Neural Cellular Automata (Mordvintsev et al., 2020) in Rust.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::backend::Backend;
+
+/// Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) in Rust, on burn.
+///
+/// Train a tiny network that every cell of a grid runs on its neighbourhood, so that one seed
+/// cell grows into a target image, keeps it and regrows it after damage.
 #[derive(Parser, Debug)]
-#[command(version, about)]
-struct Cli {}
+#[command(name = "nca", version, about, long_about)]
+struct Cli {
+    /// Compute backend (default: the first compiled in, CPU first).
+    #[arg(long, global = true, value_enum)]
+    backend: Option<Backend>,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    Cli::parse();
-    Ok(())
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model on an emoji, an image file or an image URL.
+    Train(Box<train::TrainArgs>),
+    /// Grow a model from its seed and save the growth as a GIF (or the last state as a PNG).
+    Grow(grow::GrowArgs),
+    /// Grow a model, cut part of it away, and watch it regrow (GIF).
+    Regenerate(grow::RegenerateArgs),
+    /// Convert a model of the paper's web demo (JSON) into an nca model file.
+    Import(info::ImportArgs),
+    /// Show what a model file, run directory or checkpoint holds.
+    Info(info::InfoArgs),
+    /// List the emoji that ship inside nca (usable offline with --emoji).
+    Targets,
+    /// Time a training iteration and rollouts on the chosen backend; prints JSON lines.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(*args, cli.backend),
+        Command::Grow(args) => grow::grow(args, cli.backend),
+        Command::Regenerate(args) => grow::regenerate(args, cli.backend),
+        Command::Import(args) => info::import(args, cli.backend),
+        Command::Info(args) => info::info(args, cli.backend),
+        Command::Targets => {
+            info::targets();
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(args, cli.backend),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

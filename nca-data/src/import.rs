@@ -9,7 +9,7 @@ use std::path::Path;
 
 use base64::Engine;
 use burn::module::Param;
-use burn::tensor::{Device, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Nca, NcaConfig};
@@ -72,12 +72,15 @@ pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Resu
         }
     }
     let mut nca = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
-    let param = |values: Vec<f32>, shape: Vec<usize>| Param::from_data(TensorData::new(values, shape), device);
-    nca.update.hidden.weight = param(first_weights, vec![3 * channels, hidden]);
-    nca.update.hidden.bias = Some(param(first.bias, vec![hidden]));
-    nca.update.output.weight = param(second.weights, vec![hidden, channels]);
-    nca.update.output.bias = Some(param(second.bias, vec![channels]));
+    nca.update.hidden.weight = param(first_weights, [3 * channels, hidden], device);
+    nca.update.hidden.bias = Some(param(first.bias, [hidden], device));
+    nca.update.output.weight = param(second.weights, [hidden, channels], device);
+    nca.update.output.bias = Some(param(second.bias, [channels], device));
     Ok(nca)
+}
+
+fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_data(TensorData::new(values, shape), device)
 }
 
 fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {

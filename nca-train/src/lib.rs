@@ -1,3 +1,33 @@
-//! Training of growing neural cellular automata (the paper's loss, sample pool and damage).
+//! Training of growing neural cellular automata, as in Mordvintsev et al. (2020).
 //!
-//! Its place in the workspace: `nca-train -> nca-core`. The trainer lands with its own issue.
+//! The loss (RGBA mean squared error against the target), the sample pool with its rules
+//! (sample, sort by loss, reseed the worst, damage the best, write back), damage by random
+//! discs, per-parameter gradient normalisation, Adam with a piecewise-constant learning rate,
+//! and atomic, resumable checkpoints. No UI: progress goes to an [`Observer`].
+//!
+//! ```no_run
+//! use burn::tensor::{Device, Tensor};
+//! use nca_train::{Experiment, TrainConfig, Trainer};
+//!
+//! let device = Device::flex();
+//! let target: Tensor<3> = Tensor::zeros([4, 72, 72], &device); // e.g. from nca-data
+//! let config = TrainConfig { iterations: 500, ..TrainConfig::preset(Experiment::Regenerating) };
+//! let mut trainer = Trainer::new(config, target, &device)?;
+//! trainer.run(Some("runs/gecko".as_ref()), &mut ())?;
+//! trainer.model().save("gecko.nca")?;
+//! # Ok::<(), nca_train::TrainError>(())
+//! ```
+
+mod checkpoint;
+mod config;
+mod error;
+mod gradients;
+mod pool;
+mod trainer;
+
+pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
+pub use config::{Experiment, GradientMode, LrSchedule, TrainConfig};
+pub use error::TrainError;
+pub use gradients::condition;
+pub use pool::{SamplePool, damage, erase_disc, rgba_loss};
+pub use trainer::{CHECKPOINT_FILE, Control, METRICS_FILE, MODEL_FILE, Metrics, Observer, Trainer};

@@ -1,0 +1,103 @@
+//! The one place that knows which burn backends this build has (by cargo feature).
+#![allow(deprecated)] // NdArray and LibTorch are deprecated upstream; we keep them for users who ask.
+
+use std::fmt;
+
+use anyhow::bail;
+use burn::tensor::Device;
+
+/// A burn backend the `nca` binary can be built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// burn's pure-Rust CPU backend (feature `flex`, the default).
+    Flex,
+    /// burn's NdArray CPU backend (feature `ndarray`).
+    Ndarray,
+    /// Any GPU through wgpu (feature `wgpu`).
+    Wgpu,
+    /// NVIDIA GPUs through CubeCL (feature `cuda`).
+    Cuda,
+    /// LibTorch (feature `tch`).
+    Tch,
+}
+
+impl Backend {
+    const ALL: [Backend; 5] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu, Backend::Cuda, Backend::Tch];
+
+    /// The cargo feature of `nca-cli` that compiles this backend in.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+            Backend::Cuda => "cuda",
+            Backend::Tch => "tch",
+        }
+    }
+
+    /// Whether this build has the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Flex => cfg!(feature = "flex"),
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Wgpu => cfg!(feature = "wgpu"),
+            Backend::Cuda => cfg!(feature = "cuda"),
+            Backend::Tch => cfg!(feature = "tch"),
+        }
+    }
+
+    /// The backends this build has.
+    pub fn compiled() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+
+    /// The backend used when `--backend` is not given: the first compiled one, CPU first.
+    pub fn preferred() -> anyhow::Result<Backend> {
+        match Self::compiled().first() {
+            Some(backend) => Ok(*backend),
+            None => bail!("this build of nca has no backend; rebuild with one of the features flex, ndarray, wgpu, cuda, tch"),
+        }
+    }
+
+    /// A device of this backend, or an error saying which backends are compiled in and how to
+    /// add this one.
+    pub fn device(self) -> anyhow::Result<Device> {
+        if !self.is_compiled() {
+            let compiled: Vec<String> = Self::compiled().iter().map(ToString::to_string).collect();
+            bail!(
+                "backend {self} is not compiled into this build (it has: {}); rebuild with `cargo build --release -p nca-cli --features {}`",
+                compiled.join(", "),
+                self.feature()
+            );
+        }
+        Ok(match self {
+            #[cfg(feature = "flex")]
+            Backend::Flex => Device::flex(),
+            #[cfg(feature = "ndarray")]
+            Backend::Ndarray => Device::ndarray(),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Device::wgpu(Default::default()),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda => Device::cuda(0),
+            #[cfg(feature = "tch")]
+            Backend::Tch => Device::libtorch(),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("checked by is_compiled"),
+        })
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.feature())
+    }
+}
+
+/// The device for `--backend` (or the preferred backend when it is not given).
+pub fn device(choice: Option<Backend>) -> anyhow::Result<(Backend, Device)> {
+    let backend = match choice {
+        Some(backend) => backend,
+        None => Backend::preferred()?,
+    };
+    Ok((backend, backend.device()?))
+}

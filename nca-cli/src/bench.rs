@@ -1,0 +1,123 @@
+//! `nca bench`: times training iterations and rollouts on the chosen backend.
+
+use std::time::Instant;
+
+use anyhow::bail;
+use burn::tensor::Tensor;
+use clap::{Args, ValueEnum};
+use nca_core::Nca;
+use nca_core::rand::SeedableRng;
+use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_train::{Experiment, TrainConfig, Trainer};
+use serde::Serialize;
+
+use crate::backend::{self, Backend};
+
+/// What to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Task {
+    /// One training iteration (rollout, loss, backward, Adam step).
+    TrainStep,
+    /// A rollout without gradients.
+    Rollout,
+    /// Both.
+    All,
+}
+
+/// Arguments of `nca bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Samples per batch.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Steps per rollout or training iteration.
+    #[arg(long, default_value_t = 64)]
+    steps: usize,
+    /// Grid size (square).
+    #[arg(long, default_value_t = 72)]
+    grid: usize,
+    /// Timed runs per task (after one warm-up run).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Which task to time.
+    #[arg(long, value_enum, default_value_t = Task::All)]
+    task: Task,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    #[serde(rename = "impl")]
+    implementation: &'a str,
+    backend: String,
+    task: &'a str,
+    batch: usize,
+    steps: usize,
+    grid: usize,
+    seconds_min: f64,
+    seconds_median: f64,
+    runs: usize,
+}
+
+/// Runs `nca bench`.
+pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    if args.batch == 0 || args.steps == 0 || args.grid < 3 || args.runs == 0 {
+        bail!("--batch, --steps and --runs must be at least 1 and --grid at least 3");
+    }
+    let (backend, device) = backend::device(backend)?;
+    let print = |task: &str, seconds: Vec<f64>| {
+        let record = Record {
+            implementation: "nca",
+            backend: backend.to_string(),
+            task,
+            batch: args.batch,
+            steps: args.steps,
+            grid: args.grid,
+            seconds_min: seconds.iter().copied().fold(f64::INFINITY, f64::min),
+            seconds_median: median(seconds),
+            runs: args.runs,
+        };
+        println!("{}", serde_json::to_string(&record).expect("records serialise"));
+    };
+    if matches!(args.task, Task::TrainStep | Task::All) {
+        let config = TrainConfig {
+            batch_size: args.batch,
+            min_steps: args.steps,
+            max_steps: args.steps + 1,
+            ..TrainConfig::preset(Experiment::Growing)
+        };
+        let target = Tensor::<3>::zeros([4, args.grid, args.grid], &device);
+        let mut trainer = Trainer::new(config, target, &device)?;
+        print("train_step", time(args.runs, || trainer.step().map(drop))?);
+    }
+    if matches!(args.task, Task::Rollout | Task::All) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+        let model = Nca::new(nca_core::NcaConfig::default(), &device, &mut rng)?;
+        print(
+            "rollout",
+            time(args.runs, || {
+                let state = model.rollout(model.seed(args.batch, args.grid, args.grid), args.steps, &mut rng);
+                state.into_data();
+                Ok(())
+            })?,
+        );
+    }
+    Ok(())
+}
+
+/// Wall times of `runs` calls of `task`, after one untimed warm-up call.
+fn time(runs: usize, mut task: impl FnMut() -> Result<(), nca_train::TrainError>) -> anyhow::Result<Vec<f64>> {
+    task()?;
+    (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            task()?;
+            Ok(started.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+}

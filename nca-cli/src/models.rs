@@ -1,0 +1,22 @@
+//! Finding a model wherever the user points: a model file, a run directory, a web-demo JSON.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use burn::tensor::Device;
+use nca_core::Nca;
+
+/// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), or a model
+/// of the paper's web demo (`.json`, imported on the fly).
+pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
+    let file = model_file(path);
+    if file.extension().is_some_and(|ext| ext == "json") {
+        return Ok(nca_data::import_demo_model_file(&file, device)?);
+    }
+    Nca::load(&file, device).with_context(|| format!("cannot load a model from {}", path.display()))
+}
+
+/// `path` itself, or the model file inside it when it is a run directory.
+fn model_file(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join(nca_train::MODEL_FILE) } else { path.to_path_buf() }
+}

@@ -1,0 +1,326 @@
+//! `nca train`: a training run with progress, Ctrl-C handling and pictures in its directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
+use nca_train::{
+    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, METRICS_FILE, Metrics, Observer, TrainConfig,
+    Trainer,
+};
+
+use crate::backend::{self, Backend};
+use crate::grow::growth_frames;
+
+/// What to train on and how.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Target emoji (default: the embedded 🦎; others are fetched from Noto Emoji and cached).
+    #[arg(long, group = "target")]
+    emoji: Option<String>,
+    /// Target image file (PNG, JPEG, GIF, WebP, BMP).
+    #[arg(long, group = "target")]
+    image: Option<PathBuf>,
+    /// Target image URL (http or https).
+    #[arg(long, group = "target")]
+    url: Option<String>,
+    /// The target is scaled to fit a SIZE x SIZE box.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    size: u32,
+    /// Empty cells around the target on every side.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1024))]
+    padding: u32,
+    /// The paper's experiment: sets the pool and damage.
+    #[arg(long, value_parser = ["growing", "persistent", "regenerating"])]
+    experiment: Option<String>,
+    /// Training config (TOML, e.g. a run's config.toml); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run directory for the model, checkpoint, metrics and pictures [default: runs/<experiment>].
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the run in this directory from its checkpoint.
+    #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding"])]
+    resume: Option<PathBuf>,
+    /// Small and fast: 24 px target, padding 6, batch 4, 32–47 steps, 300 iterations (minutes on
+    /// a laptop CPU).
+    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    quick: bool,
+    /// Write a checkpoint and refresh the pictures every N iterations.
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+/// Flags for every training config field; each overrides the preset or config file.
+#[derive(Args, Debug, Default)]
+struct Overrides {
+    /// Random seed of the whole run.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Training iterations.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// Samples per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Sample pool size (0: every batch starts from seeds).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Samples damaged per batch.
+    #[arg(long)]
+    damaged: Option<usize>,
+    /// Fewest rollout steps per iteration.
+    #[arg(long)]
+    min_steps: Option<usize>,
+    /// Rollout steps are drawn below this.
+    #[arg(long)]
+    max_steps: Option<usize>,
+    /// Initial learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Learning rate drops: ITERATION:RATE, comma separated (e.g. 2000:2e-4).
+    #[arg(long, value_delimiter = ',', value_parser = parse_drop)]
+    lr_drops: Option<Vec<(usize, f64)>>,
+    /// Gradient conditioning.
+    #[arg(long, value_parser = ["per-parameter-norm", "global-clip", "raw"])]
+    gradient: Option<String>,
+    /// Largest joint gradient norm for --gradient global-clip.
+    #[arg(long, default_value_t = 1.0)]
+    max_norm: f64,
+    /// Channels per cell.
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Hidden units of the update network.
+    #[arg(long)]
+    hidden_units: Option<usize>,
+    /// Probability that a cell updates in a step, in (0, 1].
+    #[arg(long)]
+    fire_rate: Option<f64>,
+    /// Alpha above which a cell's neighbourhood is alive.
+    #[arg(long)]
+    living_threshold: Option<f64>,
+    /// Factor on every update.
+    #[arg(long)]
+    update_scale: Option<f64>,
+    /// Learn the perception filters.
+    #[arg(long)]
+    trainable_perception: bool,
+    /// Rotation of the perception filters in degrees.
+    #[arg(long)]
+    angle: Option<f64>,
+}
+
+fn parse_drop(text: &str) -> Result<(usize, f64), String> {
+    let (iteration, rate) = text.split_once(':').ok_or_else(|| format!("{text:?} is not ITERATION:RATE"))?;
+    let iteration = iteration.trim().parse().map_err(|_| format!("{iteration:?} is not an iteration number"))?;
+    let rate = rate.trim().parse().map_err(|_| format!("{rate:?} is not a learning rate"))?;
+    Ok((iteration, rate))
+}
+
+impl Overrides {
+    fn apply(&self, mut config: TrainConfig) -> TrainConfig {
+        macro_rules! set {
+            ($($flag:ident => $($field:ident).+),* $(,)?) => {
+                $(if let Some(value) = self.$flag.clone() { config.$($field).+ = value; })*
+            };
+        }
+        set!(
+            seed => seed, iterations => iterations, batch_size => batch_size, pool_size => pool_size,
+            damaged => damaged_per_batch, min_steps => min_steps, max_steps => max_steps,
+            lr => learning_rate.initial, lr_drops => learning_rate.drops, channels => model.channels,
+            hidden_units => model.hidden_units, fire_rate => model.fire_rate,
+            living_threshold => model.living_threshold, update_scale => model.update_scale,
+            angle => model.perception_angle_deg,
+        );
+        if self.trainable_perception {
+            config.model.trainable_perception = true;
+        }
+        if let Some(mode) = &self.gradient {
+            config.gradient = match mode.as_str() {
+                "global-clip" => GradientMode::GlobalClip { max_norm: self.max_norm },
+                "raw" => GradientMode::Raw,
+                _ => GradientMode::PerParameterNorm,
+            };
+        }
+        config
+    }
+}
+
+impl TrainArgs {
+    fn experiment(&self) -> anyhow::Result<Experiment> {
+        Ok(self.experiment.as_deref().unwrap_or("regenerating").parse()?)
+    }
+
+    /// The config of a new run: preset or file, then `--quick`, then the flags.
+    fn new_config(&self) -> anyhow::Result<TrainConfig> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+                TrainConfig::from_toml(&text).with_context(|| format!("config {}", path.display()))?
+            }
+            None => TrainConfig::preset(self.experiment()?),
+        };
+        if self.config.is_some() && self.experiment.is_some() {
+            let preset = TrainConfig::preset(self.experiment()?);
+            (config.experiment, config.pool_size, config.damaged_per_batch) =
+                (preset.experiment, preset.pool_size, preset.damaged_per_batch);
+        }
+        if self.quick {
+            config = TrainConfig { batch_size: 4, min_steps: 32, max_steps: 48, iterations: 300, ..config };
+            config.checkpoint_every = 50;
+        }
+        if let Some(every) = self.checkpoint_every {
+            config.checkpoint_every = every;
+        }
+        let config = self.overrides.apply(config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn target(&self) -> anyhow::Result<Target> {
+        let source = match (&self.emoji, &self.image, &self.url) {
+            (Some(emoji), _, _) => TargetSource::Emoji(emoji.clone()),
+            (_, Some(path), _) => TargetSource::File(path.clone()),
+            (_, _, Some(url)) => TargetSource::Url(url.clone()),
+            _ => TargetSource::default(),
+        };
+        let options = if self.quick { TargetOptions { size: 24, padding: 6 } } else { TargetOptions { size: self.size, padding: self.padding } };
+        let target = Target::load(&source, options, &EmojiSource::default())?;
+        if !target.had_alpha {
+            eprintln!("note: {source} has no alpha channel; the whole image is taken as the shape to grow");
+        }
+        Ok(target)
+    }
+}
+
+/// Runs `nca train`.
+pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    let (backend, device) = backend::device(backend)?;
+    let (mut trainer, dir) = match &args.resume {
+        Some(dir) => {
+            let checkpoint = Checkpoint::load(&dir.join(CHECKPOINT_FILE))
+                .with_context(|| format!("cannot resume from {}", dir.display()))?;
+            let mut config = checkpoint.config.clone();
+            config.checkpoint_every = args.checkpoint_every.unwrap_or(config.checkpoint_every);
+            let wanted = args.overrides.apply(config.clone());
+            if let Some(field) = first_difference(&config, &TrainConfig { iterations: config.iterations, ..wanted.clone() }) {
+                bail!("`{field}` cannot change when resuming {} (only --iterations and --checkpoint-every can)", dir.display());
+            }
+            let checkpoint = Checkpoint { config: wanted, ..checkpoint };
+            checkpoint.config.validate()?;
+            (Trainer::resume(checkpoint, &device)?, dir.clone())
+        }
+        None => {
+            let config = args.new_config()?;
+            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase()));
+            if dir.join(CHECKPOINT_FILE).exists() {
+                bail!("{} already holds a run; continue it with --resume {0} or choose another --out", dir.display());
+            }
+            let target = args.target()?;
+            let tensor = target.tensor(&device);
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+            nca_core::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+            (Trainer::new(config, tensor, &device)?, dir)
+        }
+    };
+    let config = trainer.config().clone();
+    eprintln!(
+        "training {} ({} iterations, pool {}, {} damaged per batch) on {backend} into {}",
+        format!("{:?}", config.experiment).to_lowercase(),
+        config.iterations,
+        config.pool_size,
+        config.damaged_per_batch,
+        dir.display()
+    );
+    let mut progress = Progress::new(&trainer, device)?;
+    trainer.run(Some(&dir), &mut progress)?;
+    progress.bar.finish_and_clear();
+    if progress.interrupted.load(Ordering::SeqCst) {
+        eprintln!("interrupted: checkpoint written; continue with `nca train --resume {}`", dir.display());
+    } else {
+        eprintln!("done: {}", dir.join(nca_train::MODEL_FILE).display());
+    }
+    Ok(())
+}
+
+/// The first config field (dotted path) whose value differs, if any.
+fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<String> {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<String> {
+        match (a, b) {
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => a.iter().find_map(|(key, value)| {
+                let path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                walk(value, b.get(key)?, &path)
+            }),
+            _ => (a != b).then(|| path.to_string()),
+        }
+    }
+    let json = |config: &TrainConfig| serde_json::to_value(config).expect("configs serialise");
+    walk(&json(a), &json(b), "")
+}
+
+/// Draws the progress bar, stops on Ctrl-C, refreshes the run's pictures at each checkpoint.
+struct Progress {
+    bar: ProgressBar,
+    interrupted: Arc<AtomicBool>,
+    device: Device,
+}
+
+impl Progress {
+    fn new(trainer: &Trainer, device: Device) -> anyhow::Result<Self> {
+        let bar = ProgressBar::new(trainer.config().iterations as u64).with_position(trainer.iteration() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {per_sec} eta {eta}").expect("a valid template"),
+        );
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let flag = interrupted.clone();
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
+        Ok(Self { bar, interrupted, device })
+    }
+}
+
+impl Observer for Progress {
+    fn on_iteration(&mut self, metrics: &Metrics) -> Control {
+        self.bar.set_position(metrics.iteration as u64 + 1);
+        self.bar.set_message(format!("loss {:.5} lr {:.1e}", metrics.loss, metrics.lr));
+        if self.interrupted.load(Ordering::SeqCst) { Control::Stop } else { Control::Continue }
+    }
+
+    fn on_checkpoint(&mut self, dir: &Path, trainer: &Trainer) {
+        if let Err(err) = refresh_pictures(dir, trainer, &self.device) {
+            let iteration = trainer.iteration();
+            self.bar.suspend(|| eprintln!("warning: pictures not refreshed at iteration {iteration}: {err:#}"));
+        }
+    }
+}
+
+/// Rewrites `growth.gif`, `loss.svg` and (with a pool) `pool.png` in the run directory.
+fn refresh_pictures(dir: &Path, trainer: &Trainer, device: &Device) -> anyhow::Result<()> {
+    let model = trainer.model();
+    let [height, width] = trainer.grid();
+    let (frames, steps) = growth_frames(&model, height, width, trainer.config().max_steps, 2, 0);
+    nca_data::save_gif(&dir.join("growth.gif"), &frames, Some(&steps), GifOptions::default())?;
+
+    let metrics = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap_or_default();
+    let losses: Vec<f64> = metrics.lines().filter_map(|line| serde_json::from_str::<Metrics>(line).ok()).map(|m| m.loss).collect();
+    nca_core::write_atomic(&dir.join("loss.svg"), crate::plot::loss_svg(&losses).as_bytes())?;
+
+    if let Some(pool) = trainer.pool() {
+        let [channels, height, width] = pool.shape();
+        let shown: Vec<f32> = pool.states().iter().take(POOL_PICTURE_SAMPLES).flatten().copied().collect();
+        let count = shown.len() / (channels * height * width);
+        let state = Tensor::<4>::from_data(TensorData::new(shown, [count, channels, height, width]), device);
+        let images = nca_data::white_images(model.config(), state);
+        nca_data::save_png(&dir.join("pool.png"), nca_data::grid_image(&images, 8))?;
+    }
+    Ok(())
+}
+
+/// Pool states shown in `pool.png`.
+const POOL_PICTURE_SAMPLES: usize = 32;

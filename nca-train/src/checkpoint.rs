@@ -1,0 +1,149 @@
+//! Checkpoints: everything a run needs to continue exactly where it stopped, in one file.
+//!
+//! Layout: the magic `NCACKPT\0`, the format version (u32, little endian), the length of a JSON
+//! header (u32), the header (config, iteration, random generator, shapes, section lengths), then
+//! the sections: model file, optimiser record (burnpack), target and pool (f32, little endian).
+
+use std::path::Path;
+
+use rand::rngs::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use crate::{SamplePool, TrainConfig, TrainError};
+
+/// The first bytes of every checkpoint.
+pub const CHECKPOINT_MAGIC: &[u8; 8] = b"NCACKPT\0";
+/// The checkpoint format this build writes and reads.
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// A training run frozen between two iterations.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The run's config.
+    pub config: TrainConfig,
+    /// Iterations completed.
+    pub iteration: usize,
+    /// The random generator, ready for the next iteration.
+    pub rng: Xoshiro256PlusPlus,
+    /// The model, as an nca model file.
+    pub model: Vec<u8>,
+    /// The optimiser's state (burnpack bytes).
+    pub optimizer: Vec<u8>,
+    /// The `[4, H, W]` target.
+    pub target: Vec<f32>,
+    /// `[4, H, W]` of the target.
+    pub target_shape: [usize; 3],
+    /// The sample pool, if the run has one.
+    pub pool: Option<SamplePool>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    config: TrainConfig,
+    iteration: usize,
+    rng: Xoshiro256PlusPlus,
+    target_shape: [usize; 3],
+    pool_shape: Option<[usize; 3]>,
+    pool_len: usize,
+    model_bytes: usize,
+    optimizer_bytes: usize,
+}
+
+impl Checkpoint {
+    /// Writes the checkpoint atomically: an interruption leaves the previous one intact.
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let header = Header {
+            config: self.config.clone(),
+            iteration: self.iteration,
+            rng: self.rng.clone(),
+            target_shape: self.target_shape,
+            pool_shape: self.pool.as_ref().map(SamplePool::shape),
+            pool_len: self.pool.as_ref().map_or(0, SamplePool::len),
+            model_bytes: self.model.len(),
+            optimizer_bytes: self.optimizer.len(),
+        };
+        let header = serde_json::to_vec(&header).expect("a header always serialises");
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(CHECKPOINT_MAGIC);
+        bytes.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(&self.model);
+        bytes.extend_from_slice(&self.optimizer);
+        extend_f32(&mut bytes, &self.target);
+        for state in self.pool.iter().flat_map(|pool| pool.states()) {
+            extend_f32(&mut bytes, state);
+        }
+        nca_core::write_atomic(path, &bytes)?;
+        Ok(())
+    }
+
+    /// Reads a checkpoint written by [`Checkpoint::save`].
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let bytes = std::fs::read(path).map_err(|source| TrainError::Io { path: path.into(), source })?;
+        let bad = |reason: &str| TrainError::Checkpoint { path: path.into(), reason: reason.into() };
+        if bytes.len() < 16 || &bytes[..8] != CHECKPOINT_MAGIC {
+            return Err(bad("not an nca checkpoint (it does not start with the checkpoint header)"));
+        }
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        if word(8) != CHECKPOINT_VERSION {
+            return Err(bad(&format!("checkpoint format version {} (this build reads {CHECKPOINT_VERSION})", word(8))));
+        }
+        let mut reader = Sections { bytes: &bytes, at: 16 };
+        let header_bytes = reader.take(word(12) as usize).ok_or_else(|| bad("truncated in the header"))?;
+        let header: Header = serde_json::from_slice(header_bytes)
+            .map_err(|err| bad(&format!("unreadable header: {err}")))?;
+        header.config.validate()?;
+        let truncated = || bad("truncated: the file ends before its contents");
+        let model = reader.take(header.model_bytes).ok_or_else(truncated)?.to_vec();
+        let optimizer = reader.take(header.optimizer_bytes).ok_or_else(truncated)?.to_vec();
+        let [c, h, w] = header.target_shape;
+        let target = reader.take_f32(c * h * w).ok_or_else(truncated)?;
+        let pool = match header.pool_shape {
+            Some(shape @ [c, h, w]) => {
+                let states = (0..header.pool_len)
+                    .map(|_| reader.take_f32(c * h * w))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(truncated)?;
+                Some(SamplePool::from_states(states, shape))
+            }
+            None => None,
+        };
+        if reader.at != bytes.len() {
+            return Err(bad("unexpected bytes after the end of the checkpoint"));
+        }
+        Ok(Self {
+            config: header.config,
+            iteration: header.iteration,
+            rng: header.rng,
+            model,
+            optimizer,
+            target,
+            target_shape: header.target_shape,
+            pool,
+        })
+    }
+}
+
+fn extend_f32(bytes: &mut Vec<u8>, values: &[f32]) {
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+}
+
+/// Reads consecutive sections out of a byte buffer.
+struct Sections<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Sections<'a> {
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let section = self.bytes.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some(section)
+    }
+
+    fn take_f32(&mut self, count: usize) -> Option<Vec<f32>> {
+        let section = self.take(count.checked_mul(4)?)?;
+        Some(section.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect())
+    }
+}

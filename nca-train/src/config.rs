@@ -1,0 +1,213 @@
+//! Training hyper-parameters, with the paper's defaults and presets for its three experiments.
+
+use serde::{Deserialize, Serialize};
+
+use nca_core::NcaConfig;
+
+use crate::TrainError;
+
+/// The paper's three experiments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Experiment {
+    /// Every batch grows from seeds: learns to grow, not to persist.
+    Growing,
+    /// A pool of 1,024 states keeps what the model grew: learns to persist.
+    Persistent,
+    /// The pool plus 3 damaged samples per batch: learns to regenerate.
+    #[default]
+    Regenerating,
+}
+
+impl std::str::FromStr for Experiment {
+    type Err = TrainError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "growing" => Ok(Self::Growing),
+            "persistent" => Ok(Self::Persistent),
+            "regenerating" => Ok(Self::Regenerating),
+            other => Err(TrainError::InvalidConfig {
+                field: "experiment",
+                reason: format!("{other:?} is not one of growing, persistent, regenerating"),
+            }),
+        }
+    }
+}
+
+/// How gradients are conditioned before the optimiser sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum GradientMode {
+    /// The paper: each parameter tensor's gradient divided by its own L2 norm (+1e-8).
+    PerParameterNorm,
+    /// jax-nca and CAX: all gradients scaled down together when their joint L2 norm exceeds
+    /// `max_norm`.
+    GlobalClip {
+        /// Largest joint L2 norm let through unchanged.
+        max_norm: f64,
+    },
+    /// Gradients as they are.
+    Raw,
+}
+
+/// A piecewise-constant learning rate: `initial` until the first boundary, then each drop's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LrSchedule {
+    /// The learning rate from iteration 0.
+    pub initial: f64,
+    /// `(iteration, learning rate)` pairs in increasing iteration order: from that iteration on,
+    /// that rate.
+    pub drops: Vec<(usize, f64)>,
+}
+
+impl Default for LrSchedule {
+    /// The paper: 2e-3, then 2e-4 from iteration 2,000.
+    fn default() -> Self {
+        Self { initial: 2e-3, drops: vec![(2000, 2e-4)] }
+    }
+}
+
+impl LrSchedule {
+    /// The learning rate at `iteration` (counted from 0).
+    pub fn at(&self, iteration: usize) -> f64 {
+        self.drops
+            .iter()
+            .take_while(|(from, _)| *from <= iteration)
+            .last()
+            .map_or(self.initial, |(_, rate)| *rate)
+    }
+}
+
+/// Everything that decides a training run. Loadable from TOML; missing fields take the paper's
+/// values, unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The model being trained.
+    pub model: NcaConfig,
+    /// Which of the paper's experiments this run is (informational; the pool and damage
+    /// settings below are what act).
+    pub experiment: Experiment,
+    /// States kept in the sample pool; 0 means every batch starts from seeds.
+    pub pool_size: usize,
+    /// Samples of each batch damaged by a random disc before the rollout.
+    pub damaged_per_batch: usize,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// Fewest rollout steps per iteration.
+    pub min_steps: usize,
+    /// Rollout steps per iteration are drawn from `min_steps..max_steps` (exclusive).
+    pub max_steps: usize,
+    /// Training iterations in all.
+    pub iterations: usize,
+    /// Learning rate over the iterations.
+    pub learning_rate: LrSchedule,
+    /// Adam's epsilon (Keras' default, as the paper's notebook used).
+    pub adam_epsilon: f64,
+    /// Gradient conditioning before the optimiser.
+    pub gradient: GradientMode,
+    /// Seed of every random choice: initial weights, steps, pool sampling, damage, fire masks.
+    pub seed: u64,
+    /// Write a checkpoint every this many iterations (and at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::preset(Experiment::default())
+    }
+}
+
+impl TrainConfig {
+    /// The paper's settings for one of its experiments.
+    pub fn preset(experiment: Experiment) -> Self {
+        let (pool_size, damaged_per_batch) = match experiment {
+            Experiment::Growing => (0, 0),
+            Experiment::Persistent => (1024, 0),
+            Experiment::Regenerating => (1024, 3),
+        };
+        Self {
+            model: NcaConfig::default(),
+            experiment,
+            pool_size,
+            damaged_per_batch,
+            batch_size: 8,
+            min_steps: 64,
+            max_steps: 96,
+            iterations: 8000,
+            learning_rate: LrSchedule::default(),
+            adam_epsilon: 1e-7,
+            gradient: GradientMode::PerParameterNorm,
+            seed: 0,
+            checkpoint_every: 100,
+        }
+    }
+
+    /// Reads a config from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, TrainError> {
+        let config: Self = toml::from_str(text).map_err(|err| TrainError::InvalidConfig {
+            field: "toml",
+            reason: err.message().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a config always serialises")
+    }
+
+    /// Checks that every value is possible, naming the first that is not.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.model.validate()?;
+        let invalid = |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
+        if self.batch_size == 0 {
+            return invalid("batch_size", "must be at least 1".into());
+        }
+        if self.pool_size != 0 && self.pool_size < self.batch_size {
+            return invalid(
+                "pool_size",
+                format!("is {}, smaller than batch_size {} (use 0 for no pool)", self.pool_size, self.batch_size),
+            );
+        }
+        if self.damaged_per_batch >= self.batch_size.max(1) && self.damaged_per_batch > 0 {
+            return invalid(
+                "damaged_per_batch",
+                format!("is {}, but must be below batch_size {} (one sample is reseeded)", self.damaged_per_batch, self.batch_size),
+            );
+        }
+        if self.damaged_per_batch > 0 && self.pool_size == 0 {
+            return invalid("damaged_per_batch", "needs a sample pool (pool_size > 0)".into());
+        }
+        if self.min_steps == 0 || self.max_steps <= self.min_steps {
+            return invalid(
+                "max_steps",
+                format!("steps are drawn from min_steps..max_steps = {}..{}, which must be a non-empty range of steps >= 1", self.min_steps, self.max_steps),
+            );
+        }
+        if self.iterations == 0 {
+            return invalid("iterations", "must be at least 1".into());
+        }
+        if self.checkpoint_every == 0 {
+            return invalid("checkpoint_every", "must be at least 1".into());
+        }
+        let rates = std::iter::once(self.learning_rate.initial).chain(self.learning_rate.drops.iter().map(|d| d.1));
+        if let Some(rate) = rates.clone().find(|r| !(r.is_finite() && *r > 0.0)) {
+            return invalid("learning_rate", format!("{rate} is not a positive finite rate"));
+        }
+        if self.learning_rate.drops.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return invalid("learning_rate", "drops must be in increasing iteration order".into());
+        }
+        if !(self.adam_epsilon.is_finite() && self.adam_epsilon > 0.0) {
+            return invalid("adam_epsilon", format!("is {}, but must be a positive finite number", self.adam_epsilon));
+        }
+        if let GradientMode::GlobalClip { max_norm } = self.gradient
+            && !(max_norm.is_finite() && max_norm > 0.0)
+        {
+            return invalid("gradient", format!("max_norm {max_norm} must be a positive finite number"));
+        }
+        Ok(())
+    }
+}

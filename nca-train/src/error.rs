@@ -1,0 +1,53 @@
+//! The one error type of `nca-train`.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A config value is impossible.
+    #[error("invalid training config: `{field}` {reason}")]
+    InvalidConfig {
+        /// The offending field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The model config is impossible, or a model file is unusable.
+    #[error(transparent)]
+    Model(#[from] nca_core::NcaError),
+    /// The target does not suit the model.
+    #[error("the target must be a [{expected}, H, W] tensor (colour + alpha of the model), got {got:?}")]
+    TargetShape {
+        /// Channels the model shows.
+        expected: usize,
+        /// The shape given.
+        got: [usize; 3],
+    },
+    /// The loss or the gradient stopped being a finite number.
+    #[error("training diverged at iteration {iteration}: the {what} is {value}; the last checkpoint is untouched")]
+    NonFinite {
+        /// The iteration (counted from 0).
+        iteration: usize,
+        /// `"loss"` or `"gradient norm"`.
+        what: &'static str,
+        /// The value seen.
+        value: f64,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A checkpoint is unreadable or does not fit.
+    #[error("{}: {reason}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}

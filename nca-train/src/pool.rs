@@ -1,0 +1,117 @@
+//! The sample pool (persistent and regenerating experiments) and damage by random discs.
+
+use rand::{Rng, RngExt};
+
+/// States kept between iterations on the host, each `channels x height x width` values.
+///
+/// Batches are drawn from it and written back after training on them, so the model learns to
+/// keep what it grew instead of only growing it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplePool {
+    states: Vec<Vec<f32>>,
+    shape: [usize; 3],
+}
+
+impl SamplePool {
+    /// `size` copies of `seed` (a `[C, H, W]` state).
+    pub fn new(size: usize, seed: Vec<f32>, shape: [usize; 3]) -> Self {
+        Self { states: vec![seed; size], shape }
+    }
+
+    /// A pool from stored states, e.g. a checkpoint.
+    pub fn from_states(states: Vec<Vec<f32>>, shape: [usize; 3]) -> Self {
+        Self { states, shape }
+    }
+
+    /// The states in the pool.
+    pub fn states(&self) -> &[Vec<f32>] {
+        &self.states
+    }
+
+    /// `[C, H, W]` of every state.
+    pub fn shape(&self) -> [usize; 3] {
+        self.shape
+    }
+
+    /// Number of states.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether the pool holds no state.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// `count` distinct indices drawn uniformly (without replacement).
+    pub fn sample_indices(&self, count: usize, rng: &mut impl Rng) -> Vec<usize> {
+        rand::seq::index::sample(rng, self.states.len(), count).into_vec()
+    }
+
+    /// The state at `index`.
+    pub fn get(&self, index: usize) -> &[f32] {
+        &self.states[index]
+    }
+
+    /// A training batch as the paper draws it: `batch_size` states sampled without replacement,
+    /// sorted by their RGBA loss against `target` (highest first); the highest-loss one replaced
+    /// by `seed`, the `damaged` lowest-loss ones damaged by a random disc. Returns each state
+    /// with the pool index it is written back to.
+    pub fn draw(
+        &self,
+        batch_size: usize,
+        damaged: usize,
+        seed: &[f32],
+        target: &[f32],
+        rng: &mut impl Rng,
+    ) -> Vec<(usize, Vec<f32>)> {
+        let mut drawn: Vec<(usize, Vec<f32>, f64)> = self
+            .sample_indices(batch_size, rng)
+            .into_iter()
+            .map(|index| (index, self.states[index].clone(), rgba_loss(&self.states[index], target)))
+            .collect();
+        drawn.sort_by(|a, b| b.2.total_cmp(&a.2));
+        drawn[0].1 = seed.to_vec();
+        for (_, state, _) in drawn.iter_mut().skip(batch_size - damaged) {
+            damage(state, self.shape, rng);
+        }
+        drawn.into_iter().map(|(index, state, _)| (index, state)).collect()
+    }
+
+    /// Replaces the state at `index`.
+    pub fn put(&mut self, index: usize, state: Vec<f32>) {
+        self.states[index] = state;
+    }
+}
+
+/// Zeroes every channel of a `[C, H, W]` state inside a random disc: centre uniform in
+/// `[-0.5, 0.5]²`, radius uniform in `[0.1, 0.4]`, in coordinates where the grid spans `[-1, 1]`
+/// (as the paper's `make_circle_masks`).
+pub fn damage(state: &mut [f32], shape: [usize; 3], rng: &mut impl Rng) {
+    let centre = (rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5));
+    let radius = rng.random_range(0.1..0.4);
+    erase_disc(state, shape, centre, radius);
+}
+
+/// Zeroes every channel of a `[C, H, W]` state where `(x − cx)² + (y − cy)² < r²`, with `x` and
+/// `y` running over `[-1, 1]` across the grid (`centre` is `(cx, cy)`).
+pub fn erase_disc(state: &mut [f32], [channels, height, width]: [usize; 3], centre: (f64, f64), radius: f64) {
+    let coordinate = |i: usize, n: usize| if n > 1 { -1.0 + 2.0 * i as f64 / (n - 1) as f64 } else { 0.0 };
+    for y in 0..height {
+        for x in 0..width {
+            let (dx, dy) = (coordinate(x, width) - centre.0, coordinate(y, height) - centre.1);
+            if dx * dx + dy * dy < radius * radius {
+                for channel in 0..channels {
+                    state[(channel * height + y) * width + x] = 0.0;
+                }
+            }
+        }
+    }
+}
+
+/// Mean squared error of the first `target.len() / (H·W)` channels (RGBA) of a `[C, H, W]` state
+/// against a `[4, H, W]` target: the loss by which the pool ranks its samples.
+pub fn rgba_loss(state: &[f32], target: &[f32]) -> f64 {
+    let sum: f64 = state[..target.len()].iter().zip(target).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+    sum / target.len() as f64
+}

@@ -1,0 +1,325 @@
+//! The training loop: pool sampling, rollout, loss, gradient step, write-back, checkpoints.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use nca_core::Nca;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::{Checkpoint, SamplePool, TrainConfig, TrainError, condition};
+
+/// The checkpoint's file name inside a run directory.
+pub const CHECKPOINT_FILE: &str = "checkpoint.nckpt";
+/// The trained model's file name inside a run directory.
+pub const MODEL_FILE: &str = "model.nca";
+/// The metrics log's file name inside a run directory (one JSON object per line).
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+/// What one iteration did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// The iteration (counted from 0).
+    pub iteration: usize,
+    /// RGBA mean squared error of the batch after the rollout.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Joint L2 norm of the gradients before conditioning.
+    pub grad_norm: f64,
+    /// Rollout steps of this iteration.
+    pub steps: usize,
+    /// Wall time of the iteration.
+    pub seconds: f64,
+}
+
+/// Whether the loop should go on after an iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on.
+    Continue,
+    /// Write a checkpoint and stop (e.g. on Ctrl-C).
+    Stop,
+}
+
+/// Receives a run's progress; the CLI draws it, a library user logs it as they like.
+pub trait Observer {
+    /// After every iteration; return [`Control::Stop`] to end the run with a checkpoint.
+    fn on_iteration(&mut self, metrics: &Metrics) -> Control {
+        let _ = metrics;
+        Control::Continue
+    }
+    /// After a checkpoint and the model have been written to `dir`.
+    fn on_checkpoint(&mut self, dir: &Path, trainer: &Trainer) {
+        let _ = (dir, trainer);
+    }
+}
+
+/// An observer that ignores everything.
+impl Observer for () {}
+
+/// Trains an [`Nca`] towards a target, as in the paper.
+pub struct Trainer {
+    config: TrainConfig,
+    device: Device,
+    model: Nca,
+    optimizer: ModuleOptimizer,
+    target: Tensor<3>,
+    target_values: Vec<f32>,
+    seed_state: Vec<f32>,
+    pool: Option<SamplePool>,
+    rng: Xoshiro256PlusPlus,
+    iteration: usize,
+}
+
+impl Trainer {
+    /// A new run towards `target` (`[visible + 1, H, W]`, premultiplied), training on `device`
+    /// (autodiff is switched on for it).
+    pub fn new(config: TrainConfig, target: Tensor<3>, device: &Device) -> Result<Self, TrainError> {
+        config.validate()?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
+        let plain = device.clone().without_autodiff();
+        let model = Nca::new(config.model.clone(), &plain, &mut rng)?;
+        let [channels, height, width] = target.dims();
+        let target_values = target.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 after convert");
+        let seed_state = host(model.seed(1, height, width));
+        let pool = (config.pool_size > 0)
+            .then(|| SamplePool::new(config.pool_size, seed_state.clone(), [config.model.channels, height, width]));
+        let optimizer = adam(&config);
+        Self::assemble(config, device, model, optimizer, target_values, [channels, height, width], pool, rng, 0)
+    }
+
+    /// Continues the run saved in `checkpoint` on `device`, exactly where it stopped.
+    pub fn resume(checkpoint: Checkpoint, device: &Device) -> Result<Self, TrainError> {
+        let plain = device.clone().without_autodiff();
+        let model = Nca::from_bytes(&checkpoint.model, Path::new("<checkpoint model>"), &plain)?;
+        if model.config() != &checkpoint.config.model {
+            return Err(TrainError::InvalidConfig {
+                field: "model",
+                reason: "of the checkpoint's model differs from its training config".into(),
+            });
+        }
+        let optimizer = adam(&checkpoint.config)
+            .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
+            .map_err(|err| TrainError::InvalidConfig { field: "optimizer", reason: format!("state unreadable: {err}") })?;
+        Self::assemble(
+            checkpoint.config,
+            device,
+            model,
+            optimizer,
+            checkpoint.target,
+            checkpoint.target_shape,
+            checkpoint.pool,
+            checkpoint.rng,
+            checkpoint.iteration,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        config: TrainConfig,
+        device: &Device,
+        model: Nca,
+        optimizer: ModuleOptimizer,
+        target_values: Vec<f32>,
+        [channels, height, width]: [usize; 3],
+        pool: Option<SamplePool>,
+        rng: Xoshiro256PlusPlus,
+        iteration: usize,
+    ) -> Result<Self, TrainError> {
+        let expected = config.model.alpha_channel() + 1;
+        if channels != expected {
+            return Err(TrainError::TargetShape { expected, got: [channels, height, width] });
+        }
+        if let Some(pool) = &pool
+            && pool.shape() != [config.model.channels, height, width]
+        {
+            return Err(TrainError::InvalidConfig {
+                field: "pool_size",
+                reason: format!("pool states of shape {:?} do not fit the model and target", pool.shape()),
+            });
+        }
+        let device = device.clone().autodiff();
+        let target = Tensor::from_data(TensorData::new(target_values.clone(), [channels, height, width]), &device);
+        let seed_state = host(model.seed(1, height, width));
+        Ok(Self {
+            model: model.train(),
+            config,
+            device,
+            optimizer,
+            target,
+            target_values,
+            seed_state,
+            pool,
+            rng,
+            iteration,
+        })
+    }
+
+    /// The run's config.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Iterations completed so far.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// Height and width of the grid (the padded target's).
+    pub fn grid(&self) -> [usize; 2] {
+        let [_, height, width] = self.target.dims();
+        [height, width]
+    }
+
+    /// The sample pool, if the run has one.
+    pub fn pool(&self) -> Option<&SamplePool> {
+        self.pool.as_ref()
+    }
+
+    /// The model as trained so far, without autodiff: ready to run, save or show.
+    pub fn model(&self) -> Nca {
+        self.model.valid()
+    }
+
+    /// One iteration: draw a batch, roll it out for 64–95 steps, compare with the target,
+    /// condition the gradients, take an Adam step, write the batch back into the pool.
+    pub fn step(&mut self) -> Result<Metrics, TrainError> {
+        let started = Instant::now();
+        let iteration = self.iteration;
+        let steps = self.rng.random_range(self.config.min_steps..self.config.max_steps);
+        let (batch, indices) = self.draw_batch();
+        let [_, height, width] = self.target.dims();
+        let shape = [self.config.batch_size, self.config.model.channels, height, width];
+        let start = Tensor::<4>::from_data(TensorData::new(batch, shape), &self.device);
+
+        let end = self.model.rollout(start, steps, &mut self.rng);
+        let loss = (self.config.model.rgba(end.clone()) - self.target.clone().unsqueeze::<4>()).square().mean();
+        let loss_value = loss.clone().into_scalar::<f64>();
+        if !loss_value.is_finite() {
+            return Err(TrainError::NonFinite { iteration, what: "loss", value: loss_value });
+        }
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let grad_norm = condition(&self.model, &mut grads, self.config.gradient);
+        if !grad_norm.is_finite() {
+            return Err(TrainError::NonFinite { iteration, what: "gradient norm", value: grad_norm });
+        }
+        let lr = self.config.learning_rate.at(iteration);
+        self.model = self.optimizer.step(lr, self.model.clone(), grads);
+
+        if let (Some(pool), Some(indices)) = (&mut self.pool, indices) {
+            let end = host(end);
+            let size = end.len() / indices.len();
+            for (index, state) in indices.into_iter().zip(end.chunks_exact(size)) {
+                pool.put(index, state.to_vec());
+            }
+        }
+        self.iteration += 1;
+        Ok(Metrics { iteration, loss: loss_value, lr, grad_norm, steps, seconds: started.elapsed().as_secs_f64() })
+    }
+
+    /// The batch's start states (flattened `[B, C, H, W]`) and, with a pool, the pool indices they
+    /// return to; without a pool, every sample is a seed.
+    fn draw_batch(&mut self) -> (Vec<f32>, Option<Vec<usize>>) {
+        let Some(pool) = &self.pool else {
+            return (self.seed_state.repeat(self.config.batch_size), None);
+        };
+        let batch = pool.draw(
+            self.config.batch_size,
+            self.config.damaged_per_batch,
+            &self.seed_state,
+            &self.target_values,
+            &mut self.rng,
+        );
+        let indices = batch.iter().map(|(index, _)| *index).collect();
+        (batch.into_iter().flat_map(|(_, state)| state).collect(), Some(indices))
+    }
+
+    /// The run frozen as a checkpoint.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            config: self.config.clone(),
+            iteration: self.iteration,
+            rng: self.rng.clone(),
+            model: self.model().to_bytes().expect("a trained model serialises"),
+            optimizer: self.optimizer.into_bytes().expect("the optimiser state serialises").to_vec(),
+            target: self.target_values.clone(),
+            target_shape: self.target.dims(),
+            pool: self.pool.clone(),
+        }
+    }
+
+    /// Trains until `config.iterations` (or until the observer says stop). With `dir`, appends
+    /// every iteration's metrics to `metrics.jsonl` there and writes `checkpoint.nckpt` and
+    /// `model.nca` every `checkpoint_every` iterations and at the end.
+    pub fn run(&mut self, dir: Option<&Path>, observer: &mut impl Observer) -> Result<(), TrainError> {
+        if let Some(dir) = dir {
+            std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.into(), source })?;
+            trim_metrics(&dir.join(METRICS_FILE), self.iteration)?;
+        }
+        while self.iteration < self.config.iterations {
+            let metrics = self.step()?;
+            if let Some(dir) = dir {
+                append_metrics(&dir.join(METRICS_FILE), &metrics)?;
+            }
+            let stop = observer.on_iteration(&metrics) == Control::Stop;
+            let due = self.iteration % self.config.checkpoint_every == 0 || self.iteration == self.config.iterations;
+            if let Some(dir) = dir
+                && (due || stop)
+            {
+                self.save(dir)?;
+                observer.on_checkpoint(dir, self);
+            }
+            if stop {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoint and the model into `dir`, each atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        self.checkpoint().save(&dir.join(CHECKPOINT_FILE))?;
+        self.model().save(dir.join(MODEL_FILE))?;
+        Ok(())
+    }
+}
+
+/// Adam with the config's epsilon (β₁ 0.9, β₂ 0.999 as in Keras and the paper's notebook).
+fn adam(config: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new().with_epsilon(config.adam_epsilon as f32).init()
+}
+
+/// A tensor's values on the host.
+fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 after convert")
+}
+
+fn append_metrics(path: &Path, metrics: &Metrics) -> Result<(), TrainError> {
+    let io = |source| TrainError::Io { path: path.into(), source };
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    let line = serde_json::to_string(metrics).expect("metrics always serialise");
+    writeln!(file, "{line}").map_err(io)
+}
+
+/// Drops metrics of iterations at or after `iteration` (left by a run that stopped after its
+/// last checkpoint), so a resumed run's log has each iteration once.
+fn trim_metrics(path: &Path, iteration: usize) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|line| serde_json::from_str::<Metrics>(line).is_ok_and(|m| m.iteration < iteration))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    if kept.len() != text.len() {
+        nca_core::write_atomic(path, kept.as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The trainer: learning, write-back, gradient conditioning, checkpoints, resume, divergence.
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use nca_core::{Nca, NcaConfig};
+use nca_train::{
+    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, LrSchedule, METRICS_FILE, MODEL_FILE, Metrics,
+    Observer, TrainConfig, TrainError, Trainer, condition,
+};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+
+fn device() -> Device {
+    Device::flex()
+}
+
+/// A `size x size` grid with a centred `inner x inner` orange square (premultiplied, opaque).
+fn square_target(size: usize, inner: usize) -> Tensor<3> {
+    let mut values = vec![0.0f32; 4 * size * size];
+    let start = (size - inner) / 2;
+    for y in start..start + inner {
+        for x in start..start + inner {
+            for (channel, value) in [1.0, 0.5, 0.1, 1.0].into_iter().enumerate() {
+                values[(channel * size + y) * size + x] = value;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(values, [4, size, size]), &device())
+}
+
+/// A small, fast regenerating run: pool 16, batch 4 with 1 damaged, 8–11 steps, 16x16 grid.
+fn small_config(iterations: usize) -> TrainConfig {
+    TrainConfig {
+        pool_size: 16,
+        damaged_per_batch: 1,
+        batch_size: 4,
+        min_steps: 8,
+        max_steps: 12,
+        iterations,
+        checkpoint_every: 3,
+        seed: 11,
+        ..TrainConfig::preset(Experiment::Regenerating)
+    }
+}
+
+fn model_bytes(trainer: &Trainer) -> Vec<u8> {
+    trainer.model().to_bytes().unwrap()
+}
+
+#[test]
+fn the_loss_falls_by_a_real_factor_on_a_small_target() {
+    let config = TrainConfig {
+        batch_size: 4,
+        min_steps: 16,
+        max_steps: 24,
+        iterations: 60,
+        ..TrainConfig::preset(Experiment::Growing)
+    };
+    let mut trainer = Trainer::new(config, square_target(24, 8), &device()).unwrap();
+    let losses: Vec<f64> = (0..60).map(|_| trainer.step().unwrap().loss).collect();
+    let first = losses[0];
+    let last = losses[50..].iter().sum::<f64>() / 10.0;
+    assert!(last < first / 4.0, "loss went from {first} to {last}: {losses:?}");
+}
+
+#[test]
+fn metrics_report_the_iteration_schedule_and_steps() {
+    let config = TrainConfig { learning_rate: LrSchedule { initial: 1e-3, drops: vec![(1, 5e-4)] }, ..small_config(2) };
+    let mut trainer = Trainer::new(config, square_target(16, 6), &device()).unwrap();
+    let first = trainer.step().unwrap();
+    let second = trainer.step().unwrap();
+    assert_eq!((first.iteration, second.iteration), (0, 1));
+    assert_eq!((first.lr, second.lr), (1e-3, 5e-4));
+    assert!((8..12).contains(&first.steps));
+    assert!(first.loss > 0.0 && first.grad_norm > 0.0 && first.seconds > 0.0);
+    assert_eq!(trainer.iteration(), 2);
+}
+
+#[test]
+fn the_batch_is_written_back_into_the_pool_and_nothing_else_changes() {
+    let mut trainer = Trainer::new(small_config(1), square_target(16, 6), &device()).unwrap();
+    let before = trainer.pool().unwrap().clone();
+    trainer.step().unwrap();
+    let after = trainer.pool().unwrap();
+    let changed = (0..before.len()).filter(|&i| before.get(i) != after.get(i)).count();
+    assert!(changed > 0 && changed <= 4, "{changed} pool states changed; at most the batch of 4 may");
+}
+
+#[test]
+fn per_parameter_normalisation_gives_every_gradient_unit_norm() {
+    let device = device().autodiff();
+    let nca = Nca::new(NcaConfig { fire_rate: 1.0, ..NcaConfig::default() }, &device, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap();
+    let target = square_target(12, 4).to_device(&device).unsqueeze::<4>();
+    let gradients = |mode: GradientMode| {
+        let loss = (nca.rollout(nca.seed(1, 12, 12), 4, &mut Xoshiro256PlusPlus::seed_from_u64(0)).narrow(1, 0, 4) - target.clone()).square().mean();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &nca);
+        let before = condition(&nca, &mut grads, mode);
+        let norm = |t: Tensor<2>| t.square().sum().into_scalar::<f64>().sqrt();
+        let weights = [nca.update.hidden.weight.id, nca.update.output.weight.id].map(|id| norm(grads.get::<2>(id).unwrap()));
+        (before, weights)
+    };
+    let (raw_norm, raw) = gradients(GradientMode::Raw);
+    assert!(raw_norm > 0.0);
+    assert!(raw.iter().all(|n| (n - 1.0).abs() > 1e-3), "raw gradients are not unit length: {raw:?}");
+    let (_, normalised) = gradients(GradientMode::PerParameterNorm);
+    assert!(normalised.iter().all(|n| (n - 1.0).abs() < 1e-4), "{normalised:?}");
+    let clip = raw_norm / 10.0;
+    let (_, clipped) = gradients(GradientMode::GlobalClip { max_norm: clip });
+    for (c, r) in clipped.iter().zip(raw) {
+        assert!((c - r / 10.0).abs() < 1e-6 * r.max(1.0), "clipped {c} vs raw {r}");
+    }
+}
+
+#[test]
+fn an_interrupted_and_resumed_run_ends_with_the_same_model() {
+    let mut straight = Trainer::new(small_config(6), square_target(16, 6), &device()).unwrap();
+    straight.run(None, &mut ()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Trainer::new(small_config(6), square_target(16, 6), &device()).unwrap();
+    first.run(Some(dir.path()), &mut StopAfter(2)).unwrap();
+    assert_eq!(first.iteration(), 2);
+    drop(first);
+
+    let checkpoint = Checkpoint::load(&dir.path().join(CHECKPOINT_FILE)).unwrap();
+    assert_eq!(checkpoint.iteration, 2);
+    let mut resumed = Trainer::resume(checkpoint, &device()).unwrap();
+    resumed.run(Some(dir.path()), &mut ()).unwrap();
+    assert_eq!(resumed.iteration(), 6);
+    assert_eq!(model_bytes(&resumed), model_bytes(&straight));
+    assert_eq!(resumed.pool(), straight.pool());
+
+    let logged: Vec<usize> = std::fs::read_to_string(dir.path().join(METRICS_FILE))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Metrics>(line).unwrap().iteration)
+        .collect();
+    assert_eq!(logged, vec![0, 1, 2, 3, 4, 5], "each iteration logged once");
+    let saved = Nca::load(dir.path().join(MODEL_FILE), &device()).unwrap();
+    assert_eq!(saved.to_bytes().unwrap(), model_bytes(&resumed));
+}
+
+/// Asks the run to stop after `n` iterations, as Ctrl-C does in the CLI.
+struct StopAfter(usize);
+
+impl Observer for StopAfter {
+    fn on_iteration(&mut self, metrics: &Metrics) -> Control {
+        if metrics.iteration + 1 >= self.0 { Control::Stop } else { Control::Continue }
+    }
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_naming_the_iteration_and_keeps_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut good = Trainer::new(small_config(3), square_target(16, 6), &device()).unwrap();
+    good.run(Some(dir.path()), &mut ()).unwrap();
+    let checkpoint_before = std::fs::read(dir.path().join(CHECKPOINT_FILE)).unwrap();
+    let model_before = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+
+    let poisoned = square_target(16, 6).mask_fill(square_target(16, 6).greater_elem(0.0), f32::NAN);
+    let mut bad = Trainer::new(small_config(3), poisoned, &device()).unwrap();
+    let err = bad.run(Some(dir.path()), &mut ()).unwrap_err();
+    assert!(matches!(err, TrainError::NonFinite { iteration: 0, what: "loss", .. }), "{err}");
+    assert!(err.to_string().contains("training diverged at iteration 0: the loss is NaN"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join(CHECKPOINT_FILE)).unwrap(), checkpoint_before);
+    assert_eq!(std::fs::read(dir.path().join(MODEL_FILE)).unwrap(), model_before);
+}
+
+#[test]
+fn bad_checkpoints_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut trainer = Trainer::new(small_config(1), square_target(16, 6), &device()).unwrap();
+    trainer.run(Some(dir.path()), &mut ()).unwrap();
+    let path = dir.path().join(CHECKPOINT_FILE);
+    let bytes = std::fs::read(&path).unwrap();
+
+    let truncated = dir.path().join("truncated.nckpt");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    let err = Checkpoint::load(&truncated).unwrap_err().to_string();
+    assert!(err.contains("truncated.nckpt: truncated"), "{err}");
+
+    let model = dir.path().join(MODEL_FILE);
+    let err = Checkpoint::load(&model).unwrap_err().to_string();
+    assert!(err.contains("not an nca checkpoint"), "{err}");
+
+    let err = Checkpoint::load(&dir.path().join("missing.nckpt")).unwrap_err();
+    assert!(matches!(err, TrainError::Io { .. }), "{err}");
+
+    // A checkpoint whose model does not have the shape its config says.
+    let mut mismatched = Checkpoint::load(&path).unwrap();
+    mismatched.config.model.hidden_units = 64;
+    let err = Trainer::resume(mismatched, &device()).err().unwrap().to_string();
+    assert!(err.contains("differs from its training config"), "{err}");
+}
+
+#[test]
+fn a_target_of_the_wrong_shape_is_refused() {
+    let target = Tensor::<3>::zeros([3, 16, 16], &device());
+    let err = Trainer::new(small_config(1), target, &device()).err().unwrap().to_string();
+    assert!(err.contains("the target must be a [4, H, W] tensor"), "{err}");
+}
