@@ -1,4 +1,5 @@
 //! Rollout speed of the paper's model on the CPU backend.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -22,7 +22,13 @@ pub enum Backend {
 }
 
 impl Backend {
-    const ALL: [Backend; 5] = [Backend::Flex, Backend::Ndarray, Backend::Wgpu, Backend::Cuda, Backend::Tch];
+    const ALL: [Backend; 5] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Cuda,
+        Backend::Tch,
+    ];
 
     /// The cargo feature of `nca-cli` that compiles this backend in.
     pub fn feature(self) -> &'static str {
@@ -55,7 +61,9 @@ impl Backend {
     pub fn preferred() -> anyhow::Result<Backend> {
         match Self::compiled().first() {
             Some(backend) => Ok(*backend),
-            None => bail!("this build of nca has no backend; rebuild with one of the features flex, ndarray, wgpu, cuda, tch"),
+            None => bail!(
+                "this build of nca has no backend; rebuild with one of the features flex, ndarray, wgpu, cuda, tch"
+            ),
         }
     }
 

@@ -76,7 +76,10 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             seconds_median: median(seconds),
             runs: args.runs,
         };
-        println!("{}", serde_json::to_string(&record).expect("records serialise"));
+        println!(
+            "{}",
+            serde_json::to_string(&record).expect("records serialise")
+        );
     };
     if matches!(args.task, Task::TrainStep | Task::All) {
         let config = TrainConfig {
@@ -95,7 +98,11 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         print(
             "rollout",
             time(args.runs, || {
-                let state = model.rollout(model.seed(args.batch, args.grid, args.grid), args.steps, &mut rng);
+                let state = model.rollout(
+                    model.seed(args.batch, args.grid, args.grid),
+                    args.steps,
+                    &mut rng,
+                );
                 state.into_data();
                 Ok(())
             })?,
@@ -105,7 +112,10 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
 }
 
 /// Wall times of `runs` calls of `task`, after one untimed warm-up call.
-fn time(runs: usize, mut task: impl FnMut() -> Result<(), nca_train::TrainError>) -> anyhow::Result<Vec<f64>> {
+fn time(
+    runs: usize,
+    mut task: impl FnMut() -> Result<(), nca_train::TrainError>,
+) -> anyhow::Result<Vec<f64>> {
     task()?;
     (0..runs)
         .map(|_| {
@@ -119,5 +129,9 @@ fn time(runs: usize, mut task: impl FnMut() -> Result<(), nca_train::TrainError>
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+    if !values.len().is_multiple_of(2) {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
 }

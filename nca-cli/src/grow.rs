@@ -94,13 +94,23 @@ impl RunArgs {
     }
 
     fn gif(&self) -> GifOptions {
-        GifOptions { frame_delay_ms: self.delay, scale: self.scale }
+        GifOptions {
+            frame_delay_ms: self.delay,
+            scale: self.scale,
+        }
     }
 }
 
 /// Frames (over white) of `model` growing from its seed on a `height x width` grid: the seed and
 /// every `every`-th step up to `steps`, with their step numbers.
-pub fn growth_frames(model: &Nca, height: usize, width: usize, steps: usize, every: usize, seed: u64) -> (Vec<RgbImage>, Vec<usize>) {
+pub fn growth_frames(
+    model: &Nca,
+    height: usize,
+    width: usize,
+    steps: usize,
+    every: usize,
+    seed: u64,
+) -> (Vec<RgbImage>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let states = model.frames(model.seed(1, height, width), steps, every, &mut rng);
     frames_of(model, states, every, 0, steps)
@@ -114,16 +124,34 @@ fn frames_of(
     last_step: usize,
 ) -> (Vec<RgbImage>, Vec<usize>) {
     let count = states.len();
-    let steps = (0..count).map(|i| if i + 1 == count { last_step } else { first_step + i * every }).collect();
-    let images = states.into_iter().flat_map(|state| nca_data::white_images(model.config(), state)).collect();
+    let steps = (0..count)
+        .map(|i| {
+            if i + 1 == count {
+                last_step
+            } else {
+                first_step + i * every
+            }
+        })
+        .collect();
+    let images = states
+        .into_iter()
+        .flat_map(|state| nca_data::white_images(model.config(), state))
+        .collect();
     (images, steps)
 }
 
 /// Refuses to run when the output's directory does not exist, before any work is done.
 fn check_output(path: &Path) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.is_dir() {
-        bail!("cannot write {}: directory {} does not exist", path.display(), dir.display());
+        bail!(
+            "cannot write {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        );
     }
     Ok(())
 }
@@ -133,8 +161,18 @@ pub fn grow(args: GrowArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     check_output(&args.out)?;
     let model = args.run.model(backend)?;
     let size = args.run.size as usize;
-    let (frames, steps) = growth_frames(&model, size, size, args.steps, args.run.every as usize, args.run.seed);
-    let png = args.out.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("png"));
+    let (frames, steps) = growth_frames(
+        &model,
+        size,
+        size,
+        args.steps,
+        args.run.every as usize,
+        args.run.seed,
+    );
+    let png = args
+        .out
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("png"));
     if png {
         let last = frames.last().expect("frames hold at least the seed");
         nca_data::save_png(&args.out, nca_data::scale_up(last, args.run.scale))?;
@@ -155,7 +193,11 @@ pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Res
     let mut grown = model.frames(model.seed(1, size, size), args.grow_steps, every, &mut rng);
     let before = grown.last().expect("frames hold at least the seed").clone();
     let channels = model.config().channels;
-    let mut values = before.into_data().convert::<f32>().try_to_vec::<f32>().context("reading the grown state")?;
+    let mut values = before
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .context("reading the grown state")?;
     match args.cut {
         Cut::Disc => nca_train::erase_disc(&mut values, [channels, size, size], (0.15, 0.1), 0.4),
         Cut::Half => {
@@ -169,8 +211,20 @@ pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Res
         &model.device(),
     );
     let regrown = model.frames(cut, args.regrow_steps, every, &mut rng);
-    let (mut frames, mut steps) = frames_of(&model, std::mem::take(&mut grown), every, 0, args.grow_steps);
-    let (after, after_steps) = frames_of(&model, regrown, every, args.grow_steps, args.grow_steps + args.regrow_steps);
+    let (mut frames, mut steps) = frames_of(
+        &model,
+        std::mem::take(&mut grown),
+        every,
+        0,
+        args.grow_steps,
+    );
+    let (after, after_steps) = frames_of(
+        &model,
+        regrown,
+        every,
+        args.grow_steps,
+        args.grow_steps + args.regrow_steps,
+    );
     frames.extend(after);
     steps.extend(after_steps);
     nca_data::save_gif(&args.out, &frames, Some(&steps), args.run.gif())?;

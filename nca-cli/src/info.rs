@@ -31,8 +31,14 @@ pub fn import(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> 
     }
     let (_, device) = backend::device(backend)?;
     let model = nca_data::import_demo_model_file(&args.from, &device)?;
-    model.save(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
-    eprintln!("wrote {} ({} parameters)", args.out.display(), model.num_params());
+    model
+        .save(&args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} ({} parameters)",
+        args.out.display(),
+        model.num_params()
+    );
     Ok(())
 }
 
@@ -55,9 +61,21 @@ pub fn info(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         let checkpoint = Checkpoint::load(&path)?;
         let model = Nca::from_bytes(&checkpoint.model, &path, &device)?;
         println!("checkpoint {}", path.display());
-        println!("iteration: {} of {}", checkpoint.iteration, checkpoint.config.iterations);
-        println!("target: {:?} (colour + alpha, height, width)", checkpoint.target_shape);
-        println!("pool: {}", checkpoint.pool.as_ref().map_or("none".into(), |p| format!("{} states", p.len())));
+        println!(
+            "iteration: {} of {}",
+            checkpoint.iteration, checkpoint.config.iterations
+        );
+        println!(
+            "target: {:?} (colour + alpha, height, width)",
+            checkpoint.target_shape
+        );
+        println!(
+            "pool: {}",
+            checkpoint
+                .pool
+                .as_ref()
+                .map_or("none".into(), |p| format!("{} states", p.len()))
+        );
         print_model(&model);
         println!("\n[training config]\n{}", checkpoint.config.to_toml());
     } else {
@@ -83,7 +101,11 @@ fn print_model(model: &Nca) {
         config.fire_rate,
         config.living_threshold,
         config.update_scale,
-        if config.trainable_perception { "learned" } else { "Sobel" },
+        if config.trainable_perception {
+            "learned"
+        } else {
+            "Sobel"
+        },
         config.perception_angle_deg
     );
 }
@@ -93,8 +115,15 @@ pub fn targets() {
     println!("embedded emoji (no network needed):");
     for (emoji, _) in nca_data::EMBEDDED {
         let name = nca_data::noto_file_name(emoji).unwrap_or_default();
-        let marker = if emoji == nca_data::DEFAULT_EMOJI { "  (default)" } else { "" };
+        let marker = if emoji == nca_data::DEFAULT_EMOJI {
+            "  (default)"
+        } else {
+            ""
+        };
         println!("  {emoji}  {name}{marker}");
     }
-    println!("any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)", nca_data::BASE_URL_ENV);
+    println!(
+        "any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)",
+        nca_data::BASE_URL_ENV
+    );
 }

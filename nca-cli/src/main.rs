@@ -10,6 +10,7 @@ mod train;
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 use crate::backend::Backend;
@@ -47,7 +48,27 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err)
+            if !err.use_stderr()
+                || err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            err.exit()
+        }
+        Err(err) => {
+            // One line, like every other error of nca; the full usage is a `--help` away.
+            let rendered = err.render().to_string();
+            eprintln!(
+                "{} (see --help)",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Train(args) => train::run(*args, cli.backend),
         Command::Grow(args) => grow::grow(args, cli.backend),

@@ -18,5 +18,9 @@ pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
 
 /// `path` itself, or the model file inside it when it is a run directory.
 fn model_file(path: &Path) -> PathBuf {
-    if path.is_dir() { path.join(nca_train::MODEL_FILE) } else { path.to_path_buf() }
+    if path.is_dir() {
+        path.join(nca_train::MODEL_FILE)
+    } else {
+        path.to_path_buf()
+    }
 }

@@ -12,19 +12,30 @@ const BOTTOM: f64 = 40.0;
 
 /// An SVG document plotting `losses[i]` against iteration `i` on a log scale.
 pub fn loss_svg(losses: &[f64]) -> String {
-    let positive: Vec<f64> = losses.iter().copied().filter(|l| *l > 0.0 && l.is_finite()).collect();
+    let positive: Vec<f64> = losses
+        .iter()
+        .copied()
+        .filter(|l| *l > 0.0 && l.is_finite())
+        .collect();
     let (low, high) = positive
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &l| (lo.min(l), hi.max(l)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &l| {
+            (lo.min(l), hi.max(l))
+        });
     let (low_decade, high_decade) = if positive.is_empty() {
         (-3, 0)
     } else {
-        (low.log10().floor() as i32, (high.log10().ceil() as i32).max(low.log10().floor() as i32 + 1))
+        (
+            low.log10().floor() as i32,
+            (high.log10().ceil() as i32).max(low.log10().floor() as i32 + 1),
+        )
     };
     let (plot_w, plot_h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let last = losses.len().saturating_sub(1).max(1) as f64;
     let x = |i: f64| LEFT + plot_w * i / last;
-    let y = |loss: f64| TOP + plot_h * (f64::from(high_decade) - loss.log10()) / f64::from(high_decade - low_decade);
+    let y = |loss: f64| {
+        TOP + plot_h * (f64::from(high_decade) - loss.log10()) / f64::from(high_decade - low_decade)
+    };
 
     let mut svg = String::new();
     let _ = write!(
@@ -58,7 +69,11 @@ pub fn loss_svg(losses: &[f64]) -> String {
         .filter(|(_, l)| **l > 0.0 && l.is_finite())
         .map(|(i, &l)| format!("{:.1},{:.1}", x(i as f64), y(l)))
         .collect();
-    let _ = writeln!(svg, r##"<polyline fill="none" stroke="#1f77b4" stroke-width="1.2" points="{}"/>"##, points.join(" "));
+    let _ = writeln!(
+        svg,
+        r##"<polyline fill="none" stroke="#1f77b4" stroke-width="1.2" points="{}"/>"##,
+        points.join(" ")
+    );
     let _ = writeln!(
         svg,
         r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/></svg>"##

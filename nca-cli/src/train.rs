@@ -10,8 +10,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
-    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, METRICS_FILE, Metrics, Observer, TrainConfig,
-    Trainer,
+    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, METRICS_FILE, Metrics,
+    Observer, TrainConfig, Trainer,
 };
 
 use crate::backend::{self, Backend};
@@ -41,7 +41,7 @@ pub struct TrainArgs {
     /// Training config (TOML, e.g. a run's config.toml); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Run directory for the model, checkpoint, metrics and pictures [default: runs/<experiment>].
+    /// Run directory for the model, checkpoint, metrics and pictures [default: runs/EXPERIMENT].
     #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Continue the run in this directory from its checkpoint.
@@ -118,9 +118,17 @@ struct Overrides {
 }
 
 fn parse_drop(text: &str) -> Result<(usize, f64), String> {
-    let (iteration, rate) = text.split_once(':').ok_or_else(|| format!("{text:?} is not ITERATION:RATE"))?;
-    let iteration = iteration.trim().parse().map_err(|_| format!("{iteration:?} is not an iteration number"))?;
-    let rate = rate.trim().parse().map_err(|_| format!("{rate:?} is not a learning rate"))?;
+    let (iteration, rate) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not ITERATION:RATE"))?;
+    let iteration = iteration
+        .trim()
+        .parse()
+        .map_err(|_| format!("{iteration:?} is not an iteration number"))?;
+    let rate = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("{rate:?} is not a learning rate"))?;
     Ok((iteration, rate))
 }
 
@@ -144,7 +152,9 @@ impl Overrides {
         }
         if let Some(mode) = &self.gradient {
             config.gradient = match mode.as_str() {
-                "global-clip" => GradientMode::GlobalClip { max_norm: self.max_norm },
+                "global-clip" => GradientMode::GlobalClip {
+                    max_norm: self.max_norm,
+                },
                 "raw" => GradientMode::Raw,
                 _ => GradientMode::PerParameterNorm,
             };
@@ -155,25 +165,44 @@ impl Overrides {
 
 impl TrainArgs {
     fn experiment(&self) -> anyhow::Result<Experiment> {
-        Ok(self.experiment.as_deref().unwrap_or("regenerating").parse()?)
+        Ok(self
+            .experiment
+            .as_deref()
+            .unwrap_or("regenerating")
+            .parse()?)
     }
 
     /// The config of a new run: preset or file, then `--quick`, then the flags.
     fn new_config(&self) -> anyhow::Result<TrainConfig> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-                TrainConfig::from_toml(&text).with_context(|| format!("config {}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config {}", path.display()))?;
+                TrainConfig::from_toml(&text)
+                    .with_context(|| format!("config {}", path.display()))?
             }
             None => TrainConfig::preset(self.experiment()?),
         };
         if self.config.is_some() && self.experiment.is_some() {
             let preset = TrainConfig::preset(self.experiment()?);
-            (config.experiment, config.pool_size, config.damaged_per_batch) =
-                (preset.experiment, preset.pool_size, preset.damaged_per_batch);
+            (
+                config.experiment,
+                config.pool_size,
+                config.damaged_per_batch,
+            ) = (
+                preset.experiment,
+                preset.pool_size,
+                preset.damaged_per_batch,
+            );
         }
         if self.quick {
-            config = TrainConfig { batch_size: 4, min_steps: 32, max_steps: 48, iterations: 300, ..config };
+            config = TrainConfig {
+                batch_size: 4,
+                min_steps: 32,
+                max_steps: 48,
+                iterations: 300,
+                ..config
+            };
             config.checkpoint_every = 50;
         }
         if let Some(every) = self.checkpoint_every {
@@ -191,10 +220,22 @@ impl TrainArgs {
             (_, _, Some(url)) => TargetSource::Url(url.clone()),
             _ => TargetSource::default(),
         };
-        let options = if self.quick { TargetOptions { size: 24, padding: 6 } } else { TargetOptions { size: self.size, padding: self.padding } };
+        let options = if self.quick {
+            TargetOptions {
+                size: 24,
+                padding: 6,
+            }
+        } else {
+            TargetOptions {
+                size: self.size,
+                padding: self.padding,
+            }
+        };
         let target = Target::load(&source, options, &EmojiSource::default())?;
         if !target.had_alpha {
-            eprintln!("note: {source} has no alpha channel; the whole image is taken as the shape to grow");
+            eprintln!(
+                "note: {source} has no alpha channel; the whole image is taken as the shape to grow"
+            );
         }
         Ok(target)
     }
@@ -210,22 +251,40 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             let mut config = checkpoint.config.clone();
             config.checkpoint_every = args.checkpoint_every.unwrap_or(config.checkpoint_every);
             let wanted = args.overrides.apply(config.clone());
-            if let Some(field) = first_difference(&config, &TrainConfig { iterations: config.iterations, ..wanted.clone() }) {
-                bail!("`{field}` cannot change when resuming {} (only --iterations and --checkpoint-every can)", dir.display());
+            if let Some(field) = first_difference(
+                &config,
+                &TrainConfig {
+                    iterations: config.iterations,
+                    ..wanted.clone()
+                },
+            ) {
+                bail!(
+                    "`{field}` cannot change when resuming {} (only --iterations and --checkpoint-every can)",
+                    dir.display()
+                );
             }
-            let checkpoint = Checkpoint { config: wanted, ..checkpoint };
+            let checkpoint = Checkpoint {
+                config: wanted,
+                ..checkpoint
+            };
             checkpoint.config.validate()?;
             (Trainer::resume(checkpoint, &device)?, dir.clone())
         }
         None => {
             let config = args.new_config()?;
-            let dir = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase()));
+            let dir = args.out.clone().unwrap_or_else(|| {
+                PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase())
+            });
             if dir.join(CHECKPOINT_FILE).exists() {
-                bail!("{} already holds a run; continue it with --resume {0} or choose another --out", dir.display());
+                bail!(
+                    "{} already holds a run; continue it with --resume {0} or choose another --out",
+                    dir.display()
+                );
             }
             let target = args.target()?;
             let tensor = target.tensor(&device);
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
             nca_core::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
             (Trainer::new(config, tensor, &device)?, dir)
         }
@@ -243,7 +302,10 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     trainer.run(Some(&dir), &mut progress)?;
     progress.bar.finish_and_clear();
     if progress.interrupted.load(Ordering::SeqCst) {
-        eprintln!("interrupted: checkpoint written; continue with `nca train --resume {}`", dir.display());
+        eprintln!(
+            "interrupted: checkpoint written; continue with `nca train --resume {}`",
+            dir.display()
+        );
     } else {
         eprintln!("done: {}", dir.join(nca_train::MODEL_FILE).display());
     }
@@ -254,10 +316,16 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
 fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<String> {
     fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<String> {
         match (a, b) {
-            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => a.iter().find_map(|(key, value)| {
-                let path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                walk(value, b.get(key)?, &path)
-            }),
+            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+                a.iter().find_map(|(key, value)| {
+                    let path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    walk(value, b.get(key)?, &path)
+                })
+            }
             _ => (a != b).then(|| path.to_string()),
         }
     }
@@ -274,28 +342,42 @@ struct Progress {
 
 impl Progress {
     fn new(trainer: &Trainer, device: Device) -> anyhow::Result<Self> {
-        let bar = ProgressBar::new(trainer.config().iterations as u64).with_position(trainer.iteration() as u64);
+        let bar = ProgressBar::new(trainer.config().iterations as u64)
+            .with_position(trainer.iteration() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {per_sec} eta {eta}").expect("a valid template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {per_sec} eta {eta}")
+                .expect("a valid template"),
         );
         let interrupted = Arc::new(AtomicBool::new(false));
         let flag = interrupted.clone();
-        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
-        Ok(Self { bar, interrupted, device })
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .context("cannot install the Ctrl-C handler")?;
+        Ok(Self {
+            bar,
+            interrupted,
+            device,
+        })
     }
 }
 
 impl Observer for Progress {
     fn on_iteration(&mut self, metrics: &Metrics) -> Control {
         self.bar.set_position(metrics.iteration as u64 + 1);
-        self.bar.set_message(format!("loss {:.5} lr {:.1e}", metrics.loss, metrics.lr));
-        if self.interrupted.load(Ordering::SeqCst) { Control::Stop } else { Control::Continue }
+        self.bar
+            .set_message(format!("loss {:.5} lr {:.1e}", metrics.loss, metrics.lr));
+        if self.interrupted.load(Ordering::SeqCst) {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 
     fn on_checkpoint(&mut self, dir: &Path, trainer: &Trainer) {
         if let Err(err) = refresh_pictures(dir, trainer, &self.device) {
             let iteration = trainer.iteration();
-            self.bar.suspend(|| eprintln!("warning: pictures not refreshed at iteration {iteration}: {err:#}"));
+            self.bar.suspend(|| {
+                eprintln!("warning: pictures not refreshed at iteration {iteration}: {err:#}")
+            });
         }
     }
 }
@@ -305,17 +387,38 @@ fn refresh_pictures(dir: &Path, trainer: &Trainer, device: &Device) -> anyhow::R
     let model = trainer.model();
     let [height, width] = trainer.grid();
     let (frames, steps) = growth_frames(&model, height, width, trainer.config().max_steps, 2, 0);
-    nca_data::save_gif(&dir.join("growth.gif"), &frames, Some(&steps), GifOptions::default())?;
+    nca_data::save_gif(
+        &dir.join("growth.gif"),
+        &frames,
+        Some(&steps),
+        GifOptions::default(),
+    )?;
 
     let metrics = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap_or_default();
-    let losses: Vec<f64> = metrics.lines().filter_map(|line| serde_json::from_str::<Metrics>(line).ok()).map(|m| m.loss).collect();
-    nca_core::write_atomic(&dir.join("loss.svg"), crate::plot::loss_svg(&losses).as_bytes())?;
+    let losses: Vec<f64> = metrics
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Metrics>(line).ok())
+        .map(|m| m.loss)
+        .collect();
+    nca_core::write_atomic(
+        &dir.join("loss.svg"),
+        crate::plot::loss_svg(&losses).as_bytes(),
+    )?;
 
     if let Some(pool) = trainer.pool() {
         let [channels, height, width] = pool.shape();
-        let shown: Vec<f32> = pool.states().iter().take(POOL_PICTURE_SAMPLES).flatten().copied().collect();
+        let shown: Vec<f32> = pool
+            .states()
+            .iter()
+            .take(POOL_PICTURE_SAMPLES)
+            .flatten()
+            .copied()
+            .collect();
         let count = shown.len() / (channels * height * width);
-        let state = Tensor::<4>::from_data(TensorData::new(shown, [count, channels, height, width]), device);
+        let state = Tensor::<4>::from_data(
+            TensorData::new(shown, [count, channels, height, width]),
+            device,
+        );
         let images = nca_data::white_images(model.config(), state);
         nca_data::save_png(&dir.join("pool.png"), nca_data::grid_image(&images, 8))?;
     }

@@ -30,20 +30,48 @@ fn fails(args: &[&str], cwd: &Path) -> String {
     let output = nca(args, cwd);
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(!output.status.success(), "nca {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "nca {args:?} panicked: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "nca {args:?} panicked: {stderr}"
+    );
     let line = stderr.trim();
-    assert_eq!(line.lines().count(), 1, "one line expected from nca {args:?}: {stderr}");
+    assert_eq!(
+        line.lines().count(),
+        1,
+        "one line expected from nca {args:?}: {stderr}"
+    );
     line.to_string()
 }
 
 fn shared_model(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models").join(name).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// Arguments of a tiny regenerating run: 12x12 grid, pool 4, batch 2, 2–3 steps.
 const TINY: &[&str] = &[
-    "train", "--emoji", "🦎", "--size", "8", "--padding", "2", "--batch-size", "2", "--pool-size", "4", "--damaged",
-    "1", "--min-steps", "2", "--max-steps", "4", "--checkpoint-every", "1",
+    "train",
+    "--emoji",
+    "🦎",
+    "--size",
+    "8",
+    "--padding",
+    "2",
+    "--batch-size",
+    "2",
+    "--pool-size",
+    "4",
+    "--damaged",
+    "1",
+    "--min-steps",
+    "2",
+    "--max-steps",
+    "4",
+    "--checkpoint-every",
+    "1",
 ];
 
 fn tiny_run(dir: &Path, iterations: &str) -> PathBuf {
@@ -56,20 +84,44 @@ fn tiny_run(dir: &Path, iterations: &str) -> PathBuf {
 
 fn gif_frames(path: &Path) -> Vec<image::Frame> {
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-    image::codecs::gif::GifDecoder::new(file).unwrap().into_frames().collect_frames().unwrap()
+    image::codecs::gif::GifDecoder::new(file)
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap()
 }
 
 #[test]
 fn help_describes_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let help = ok(&["--help"], dir.path());
-    for command in ["train", "grow", "regenerate", "import", "info", "targets", "bench"] {
+    for command in [
+        "train",
+        "grow",
+        "regenerate",
+        "import",
+        "info",
+        "targets",
+        "bench",
+    ] {
         assert!(help.contains(command), "{command} missing from --help");
         let sub = ok(&[command, "--help"], dir.path());
         assert!(sub.contains("Usage: nca"), "{command} --help");
     }
     let train = ok(&["train", "--help"], dir.path());
-    for flag in ["--emoji", "--image", "--url", "--experiment", "--config", "--out", "--resume", "--seed", "--backend", "--fire-rate", "--lr-drops"] {
+    for flag in [
+        "--emoji",
+        "--image",
+        "--url",
+        "--experiment",
+        "--config",
+        "--out",
+        "--resume",
+        "--seed",
+        "--backend",
+        "--fire-rate",
+        "--lr-drops",
+    ] {
         assert!(train.contains(flag), "train --help lacks {flag}");
     }
 }
@@ -86,22 +138,55 @@ fn targets_lists_the_embedded_emoji() {
 fn train_writes_a_complete_run_directory_and_resumes_it() {
     let dir = tempfile::tempdir().unwrap();
     let run = tiny_run(dir.path(), "2");
-    for file in ["config.toml", "model.nca", "checkpoint.nckpt", "metrics.jsonl", "loss.svg", "growth.gif", "pool.png"] {
+    for file in [
+        "config.toml",
+        "model.nca",
+        "checkpoint.nckpt",
+        "metrics.jsonl",
+        "loss.svg",
+        "growth.gif",
+        "pool.png",
+    ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
-    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
     // Growth from the seed to max_steps = 4, every 2nd step: steps 0, 2, 4; 12x12 cells at scale 4.
     let frames = gif_frames(&run.join("growth.gif"));
     assert_eq!(frames.len(), 3);
     assert_eq!(frames[0].buffer().dimensions(), (48, 48));
     let pool = image::open(run.join("pool.png")).unwrap();
     assert_eq!(pool.width(), 4 * 13 + 1, "4 pool states in a row");
-    assert!(std::fs::read_to_string(run.join("loss.svg")).unwrap().starts_with("<svg"));
+    assert!(
+        std::fs::read_to_string(run.join("loss.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("pool_size = 4"), "{config}");
 
-    ok(&["train", "--resume", run.to_str().unwrap(), "--iterations", "3"], dir.path());
-    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 3);
+    ok(
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--iterations",
+            "3",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
     let info = ok(&["info", run.to_str().unwrap()], dir.path());
     assert!(info.contains("iteration: 3 of 3"), "{info}");
     assert!(info.contains("parameters: 8336"), "{info}");
@@ -111,36 +196,95 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
 fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("smiley.nca");
-    ok(&["import", &shared_model("ex3_😀.json"), "--out", model.to_str().unwrap()], dir.path());
+    ok(
+        &[
+            "import",
+            &shared_model("ex3_😀.json"),
+            "--out",
+            model.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     let model = model.to_str().unwrap();
 
-    ok(&["grow", "--model", model, "--size", "16", "--steps", "6", "--every", "2", "--out", "grow.gif"], dir.path());
+    ok(
+        &[
+            "grow", "--model", model, "--size", "16", "--steps", "6", "--every", "2", "--out",
+            "grow.gif",
+        ],
+        dir.path(),
+    );
     let frames = gif_frames(&dir.path().join("grow.gif"));
     assert_eq!(frames.len(), 4, "steps 0, 2, 4, 6");
     assert_eq!(frames[0].buffer().dimensions(), (64, 64));
 
-    ok(&["grow", "--model", model, "--size", "16", "--steps", "6", "--scale", "2", "--out", "last.png"], dir.path());
-    assert_eq!(image::open(dir.path().join("last.png")).unwrap().width(), 32);
+    ok(
+        &[
+            "grow", "--model", model, "--size", "16", "--steps", "6", "--scale", "2", "--out",
+            "last.png",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        image::open(dir.path().join("last.png")).unwrap().width(),
+        32
+    );
 
-    let args = ["regenerate", "--model", model, "--size", "16", "--grow-steps", "4", "--regrow-steps", "4", "--every", "2", "--cut", "half", "--out", "regen.gif"];
+    let args = [
+        "regenerate",
+        "--model",
+        model,
+        "--size",
+        "16",
+        "--grow-steps",
+        "4",
+        "--regrow-steps",
+        "4",
+        "--every",
+        "2",
+        "--cut",
+        "half",
+        "--out",
+        "regen.gif",
+    ];
     ok(&args, dir.path());
     assert_eq!(gif_frames(&dir.path().join("regen.gif")).len(), 3 + 3);
 
     let info = ok(&["info", model], dir.path());
-    assert!(info.contains("parameters: 8336") && info.contains("fire rate: 0.5"), "{info}");
+    assert!(
+        info.contains("parameters: 8336") && info.contains("fire rate: 0.5"),
+        "{info}"
+    );
 }
 
 #[test]
 fn bench_prints_one_json_line_per_task() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&["bench", "--batch", "1", "--steps", "2", "--grid", "8", "--runs", "2"], dir.path());
-    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let out = ok(
+        &[
+            "bench", "--batch", "1", "--steps", "2", "--grid", "8", "--runs", "2",
+        ],
+        dir.path(),
+    );
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["task"], "train_step");
     assert_eq!(records[1]["task"], "rollout");
     for record in &records {
-        assert_eq!((record["impl"].as_str(), record["batch"].as_u64(), record["runs"].as_u64()), (Some("nca"), Some(1), Some(2)));
-        assert!(record["seconds_min"].as_f64().unwrap() <= record["seconds_median"].as_f64().unwrap());
+        assert_eq!(
+            (
+                record["impl"].as_str(),
+                record["batch"].as_u64(),
+                record["runs"].as_u64()
+            ),
+            (Some("nca"), Some(1), Some(2))
+        );
+        assert!(
+            record["seconds_min"].as_f64().unwrap() <= record["seconds_median"].as_f64().unwrap()
+        );
     }
 }
 
@@ -148,18 +292,31 @@ fn bench_prints_one_json_line_per_task() {
 fn bad_targets_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out").display().to_string();
-    let err = fails(&["train", "--image", "missing.png", "--out", &out], dir.path());
+    let err = fails(
+        &["train", "--image", "missing.png", "--out", &out],
+        dir.path(),
+    );
     assert!(err.starts_with("error: missing.png: "), "{err}");
 
-    std::fs::write(dir.path().join("corrupt.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
-    let err = fails(&["train", "--image", "corrupt.png", "--out", &out], dir.path());
+    std::fs::write(
+        dir.path().join("corrupt.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .unwrap();
+    let err = fails(
+        &["train", "--image", "corrupt.png", "--out", &out],
+        dir.path(),
+    );
     assert!(err.contains("corrupt.png is not a readable image"), "{err}");
 
     let err = fails(&["train", "--emoji", "lizard", "--out", &out], dir.path());
     assert!(err.contains("\"lizard\" is not an emoji"), "{err}");
 
     let err = fails(&["train", "--emoji", "🐙", "--out", &out], dir.path());
-    assert!(err.contains("could not fetch http://127.0.0.1:9/emoji_u1f419.png"), "{err}");
+    assert!(
+        err.contains("could not fetch http://127.0.0.1:9/emoji_u1f419.png"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -168,16 +325,26 @@ fn bad_flag_values_and_configs_are_named() {
     let err = fails(&["train", "--fire-rate", "2", "--out", "x"], dir.path());
     assert!(err.contains("`fire_rate` is 2"), "{err}");
     let err = fails(&["train", "--batch-size", "eight"], dir.path());
-    assert!(err.contains("invalid value 'eight' for '--batch-size"), "{err}");
+    assert!(
+        err.contains("invalid value 'eight' for '--batch-size"),
+        "{err}"
+    );
     let err = fails(&["train", "--experiment", "regrowing"], dir.path());
     assert!(err.contains("invalid value 'regrowing'"), "{err}");
     let err = fails(&["train", "--config", "nope.toml"], dir.path());
     assert!(err.contains("cannot read config nope.toml"), "{err}");
     std::fs::write(dir.path().join("bad.toml"), "iterations = \"many\"").unwrap();
     let err = fails(&["train", "--config", "bad.toml"], dir.path());
-    assert!(err.contains("config bad.toml") && err.contains("invalid type"), "{err}");
+    assert!(
+        err.contains("config bad.toml") && err.contains("invalid type"),
+        "{err}"
+    );
     let err = fails(&["bench", "--backend", "wgpu"], dir.path());
-    assert!(err.contains("backend wgpu is not compiled into this build") && err.contains("--features wgpu"), "{err}");
+    assert!(
+        err.contains("backend wgpu is not compiled into this build")
+            && err.contains("--features wgpu"),
+        "{err}"
+    );
     let err = fails(&["grow", "--model", "nothing.nca"], dir.path());
     assert!(err.contains("nothing.nca"), "{err}");
 }
@@ -186,26 +353,65 @@ fn bad_flag_values_and_configs_are_named() {
 fn nothing_existing_is_overwritten_by_a_failed_command() {
     let dir = tempfile::tempdir().unwrap();
     let run = tiny_run(dir.path(), "1");
-    let before: Vec<Vec<u8>> = ["model.nca", "checkpoint.nckpt", "metrics.jsonl"].iter().map(|f| std::fs::read(run.join(f)).unwrap()).collect();
+    let before: Vec<Vec<u8>> = ["model.nca", "checkpoint.nckpt", "metrics.jsonl"]
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
 
     let mut again = TINY.to_vec();
     again.extend(["--iterations", "1", "--out", run.to_str().unwrap()]);
     let err = fails(&again, dir.path());
-    assert!(err.contains("already holds a run; continue it with --resume"), "{err}");
+    assert!(
+        err.contains("already holds a run; continue it with --resume"),
+        "{err}"
+    );
 
-    let err = fails(&["train", "--resume", run.to_str().unwrap(), "--channels", "12"], dir.path());
-    assert!(err.contains("`model.channels` cannot change when resuming"), "{err}");
+    let err = fails(
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--channels",
+            "12",
+        ],
+        dir.path(),
+    );
+    assert!(
+        err.contains("`model.channels` cannot change when resuming"),
+        "{err}"
+    );
 
-    let after: Vec<Vec<u8>> = ["model.nca", "checkpoint.nckpt", "metrics.jsonl"].iter().map(|f| std::fs::read(run.join(f)).unwrap()).collect();
+    let after: Vec<Vec<u8>> = ["model.nca", "checkpoint.nckpt", "metrics.jsonl"]
+        .iter()
+        .map(|f| std::fs::read(run.join(f)).unwrap())
+        .collect();
     assert_eq!(before, after);
 
     std::fs::write(dir.path().join("taken.nca"), b"precious").unwrap();
-    let err = fails(&["import", &shared_model("ex1_😀.json"), "--out", "taken.nca"], dir.path());
+    let err = fails(
+        &["import", &shared_model("ex1_😀.json"), "--out", "taken.nca"],
+        dir.path(),
+    );
     assert!(err.contains("taken.nca exists; pass --force"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("taken.nca")).unwrap(), b"precious");
+    assert_eq!(
+        std::fs::read(dir.path().join("taken.nca")).unwrap(),
+        b"precious"
+    );
 
-    let err = fails(&["grow", "--model", run.to_str().unwrap(), "--out", "/no/such/dir/growth.gif"], dir.path());
-    assert!(err.contains("cannot write /no/such/dir/growth.gif"), "{err}");
+    let err = fails(
+        &[
+            "grow",
+            "--model",
+            run.to_str().unwrap(),
+            "--out",
+            "/no/such/dir/growth.gif",
+        ],
+        dir.path(),
+    );
+    assert!(
+        err.contains("cannot write /no/such/dir/growth.gif"),
+        "{err}"
+    );
 
     let err = fails(&["info", "taken.nca"], dir.path());
     assert!(err.contains("taken.nca is not an nca model file"), "{err}");

@@ -58,7 +58,8 @@ impl NcaConfig {
 
     /// Checks that every value is possible, naming the first that is not.
     pub fn validate(&self) -> Result<(), NcaError> {
-        let invalid = |field: &'static str, reason: String| Err(NcaError::InvalidConfig { field, reason });
+        let invalid =
+            |field: &'static str, reason: String| Err(NcaError::InvalidConfig { field, reason });
         if self.visible_channels == 0 {
             return invalid("visible_channels", "must be at least 1".into());
         }
@@ -75,12 +76,18 @@ impl NcaConfig {
             return invalid("hidden_units", "must be at least 1".into());
         }
         if !(self.fire_rate > 0.0 && self.fire_rate <= 1.0) {
-            return invalid("fire_rate", format!("is {}, but must lie in (0, 1]", self.fire_rate));
+            return invalid(
+                "fire_rate",
+                format!("is {}, but must lie in (0, 1]", self.fire_rate),
+            );
         }
         if !(self.living_threshold.is_finite() && self.living_threshold >= 0.0) {
             return invalid(
                 "living_threshold",
-                format!("is {}, but must be a finite number >= 0", self.living_threshold),
+                format!(
+                    "is {}, but must be a finite number >= 0",
+                    self.living_threshold
+                ),
             );
         }
         if !(self.update_scale.is_finite() && self.update_scale > 0.0) {
@@ -92,7 +99,10 @@ impl NcaConfig {
         if !self.perception_angle_deg.is_finite() {
             return invalid(
                 "perception_angle_deg",
-                format!("is {}, but must be a finite number", self.perception_angle_deg),
+                format!(
+                    "is {}, but must be a finite number",
+                    self.perception_angle_deg
+                ),
             );
         }
         Ok(())

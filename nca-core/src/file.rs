@@ -28,7 +28,10 @@ impl Nca {
             .clone()
             .into_record()
             .into_bytes()
-            .map_err(|err| NcaError::Weights { path: "<memory>".into(), reason: err.to_string() })?;
+            .map_err(|err| NcaError::Weights {
+                path: "<memory>".into(),
+                reason: err.to_string(),
+            })?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + config.len() + weights.len());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -46,13 +49,19 @@ impl Nca {
     /// Loads a model saved with [`Nca::save`] onto `device`.
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self, NcaError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| NcaError::Io { path: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| NcaError::Io {
+            path: path.into(),
+            source,
+        })?;
         Self::from_bytes(&bytes, path, device)
     }
 
     /// Reads a model from the bytes of a model file; `path` only names the source in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path, device: &Device) -> Result<Self, NcaError> {
-        let truncated = |what: &str| NcaError::Truncated { path: path.into(), what: what.into() };
+        let truncated = |what: &str| NcaError::Truncated {
+            path: path.into(),
+            what: what.into(),
+        };
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(NcaError::NotAModel { path: path.into() });
         }
@@ -62,25 +71,43 @@ impl Nca {
         let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
         let version = word(MAGIC.len());
         if version != FORMAT_VERSION {
-            return Err(NcaError::UnsupportedVersion { path: path.into(), found: version, supported: FORMAT_VERSION });
+            return Err(NcaError::UnsupportedVersion {
+                path: path.into(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         let config_end = HEADER_LEN + word(MAGIC.len() + 4) as usize;
-        let config_bytes = bytes.get(HEADER_LEN..config_end).ok_or_else(|| truncated("the config is incomplete"))?;
-        let config: NcaConfig = serde_json::from_slice(config_bytes)
-            .map_err(|err| NcaError::BadConfig { path: path.into(), reason: err.to_string() })?;
-        config
-            .validate()
-            .map_err(|err| NcaError::BadConfig { path: path.into(), reason: err.to_string() })?;
+        let config_bytes = bytes
+            .get(HEADER_LEN..config_end)
+            .ok_or_else(|| truncated("the config is incomplete"))?;
+        let config: NcaConfig =
+            serde_json::from_slice(config_bytes).map_err(|err| NcaError::BadConfig {
+                path: path.into(),
+                reason: err.to_string(),
+            })?;
+        config.validate().map_err(|err| NcaError::BadConfig {
+            path: path.into(),
+            reason: err.to_string(),
+        })?;
         let weights = &bytes[config_end..];
         if weights.is_empty() {
             return Err(truncated("the weights are missing"));
         }
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-            .map_err(|err| NcaError::Weights { path: path.into(), reason: err.to_string() })?;
+        let record =
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec())).map_err(|err| {
+                NcaError::Weights {
+                    path: path.into(),
+                    reason: err.to_string(),
+                }
+            })?;
         // The initial weights are overwritten by the record; any generator will do.
         let blank = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
         blank
             .try_load_record(record)
-            .map_err(|err| NcaError::Weights { path: path.into(), reason: err.to_string() })
+            .map_err(|err| NcaError::Weights {
+                path: path.into(),
+                reason: err.to_string(),
+            })
     }
 }

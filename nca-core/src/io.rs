@@ -8,10 +8,16 @@ use crate::NcaError;
 /// Writes `bytes` to `path` through a temporary file in the same directory, then renames it
 /// over `path`: readers see the old file or the new one, never a partial one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NcaError> {
-    let io_error = |source| NcaError::Io { path: path.into(), source };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io_error(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path")))?;
+    let io_error = |source| NcaError::Io {
+        path: path.into(),
+        source,
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        io_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file path",
+        ))
+    })?;
     let mut temporary_name = std::ffi::OsString::from(".");
     temporary_name.push(file_name);
     temporary_name.push(format!(".{}.tmp", std::process::id()));

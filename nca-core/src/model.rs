@@ -40,7 +40,11 @@ impl Nca {
             device,
             rng,
         );
-        Ok(Self { perception, update, config })
+        Ok(Self {
+            perception,
+            update,
+            config,
+        })
     }
 
     /// The model's hyper-parameters.
@@ -58,7 +62,14 @@ impl Nca {
     /// learned. Fails if `config` changes the model's shape.
     pub fn with_run_config(self, config: NcaConfig) -> Result<Self, NcaError> {
         config.validate()?;
-        let shape = |c: &NcaConfig| (c.channels, c.visible_channels, c.hidden_units, c.trainable_perception);
+        let shape = |c: &NcaConfig| {
+            (
+                c.channels,
+                c.visible_channels,
+                c.hidden_units,
+                c.trainable_perception,
+            )
+        };
         if shape(&config) != shape(&self.config) {
             return Err(NcaError::InvalidConfig {
                 field: "channels",
@@ -66,10 +77,18 @@ impl Nca {
             });
         }
         let perception = match self.perception {
-            Perception::Fixed(kernel) => Perception::fixed(config.channels, config.perception_angle_deg, &kernel.device()),
+            Perception::Fixed(kernel) => Perception::fixed(
+                config.channels,
+                config.perception_angle_deg,
+                &kernel.device(),
+            ),
             learned => learned,
         };
-        Ok(Self { perception, update: self.update, config })
+        Ok(Self {
+            perception,
+            update: self.update,
+            config,
+        })
     }
 
     /// `batch` grids of `height x width` cells, all empty but the centre cell, whose alpha and
@@ -105,14 +124,20 @@ impl Nca {
     ///
     /// # Panics
     /// If `every` is 0.
-    pub fn frames(&self, state: Tensor<4>, steps: usize, every: usize, rng: &mut impl Rng) -> Vec<Tensor<4>> {
+    pub fn frames(
+        &self,
+        state: Tensor<4>,
+        steps: usize,
+        every: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<Tensor<4>> {
         assert!(every > 0, "frames: `every` must be at least 1");
         let model = self.valid();
         let mut state = state.without_autodiff();
         let mut frames = vec![state.clone()];
         for step in 1..=steps {
             state = model.step(state, rng);
-            if step % every == 0 || step == steps {
+            if step.is_multiple_of(every) || step == steps {
                 frames.push(state.clone());
             }
         }
@@ -122,7 +147,12 @@ impl Nca {
     /// Cells whose 3x3 neighbourhood holds an alpha above the living threshold, `[B, 1, H, W]`.
     pub fn alive(&self, state: &Tensor<4>) -> Tensor<4, Bool> {
         let alpha = state.clone().narrow(1, self.config.alpha_channel(), 1);
-        let neighbourhood_max = max_pool2d(alpha, MaxPoolOptions::new([3, 3]).with_stride([1, 1]).with_padding([1, 1]));
+        let neighbourhood_max = max_pool2d(
+            alpha,
+            MaxPoolOptions::new([3, 3])
+                .with_stride([1, 1])
+                .with_padding([1, 1]),
+        );
         neighbourhood_max.greater_elem(self.config.living_threshold)
     }
 
@@ -144,7 +174,10 @@ impl Nca {
         let mask: Vec<f32> = (0..batch * height * width)
             .map(|_| f32::from(rng.random::<f64>() < rate))
             .collect();
-        let mask = Tensor::<4>::from_data(TensorData::new(mask, [batch, 1, height, width]), &update.device());
+        let mask = Tensor::<4>::from_data(
+            TensorData::new(mask, [batch, 1, height, width]),
+            &update.device(),
+        );
         update * mask
     }
 }

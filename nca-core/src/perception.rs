@@ -23,7 +23,9 @@ impl Perception {
 
     /// Trainable filters initialised to the fixed ones.
     pub fn learned(channels: usize, angle_deg: f64, device: &Device) -> Self {
-        Self::Learned(Param::from_tensor(sobel_kernel(channels, angle_deg, device)))
+        Self::Learned(Param::from_tensor(sobel_kernel(
+            channels, angle_deg, device,
+        )))
     }
 
     /// `[B, C, H, W]` → `[B, 3C, H, W]`.
@@ -33,7 +35,12 @@ impl Perception {
             Self::Learned(kernel) => kernel.val(),
         };
         let channels = state.dims()[1];
-        conv2d(state, kernel, None, ConvOptions::new([1, 1], [1, 1], [1, 1], channels))
+        conv2d(
+            state,
+            kernel,
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], channels),
+        )
     }
 }
 
@@ -58,7 +65,12 @@ fn sobel_kernel(channels: usize, angle_deg: f64, device: &Device) -> Tensor<4> {
             dy[row][col] = sin * sx + cos * sy;
         }
     }
-    let per_channel: Vec<f32> = [identity, dx, dy].iter().flatten().flatten().copied().collect();
+    let per_channel: Vec<f32> = [identity, dx, dy]
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .collect();
     let values = per_channel.repeat(channels);
     Tensor::from_data(TensorData::new(values, [3 * channels, 1, 3, 3]), device)
 }

@@ -15,7 +15,10 @@ impl NcaConfig {
                 values[(sample * self.channels + channel) * height * width + centre] = 1.0;
             }
         }
-        Tensor::from_data(TensorData::new(values, [batch, self.channels, height, width]), device)
+        Tensor::from_data(
+            TensorData::new(values, [batch, self.channels, height, width]),
+            device,
+        )
     }
 
     /// The visible channels and alpha of a state, `[B, visible + 1, H, W]` (RGBA by default),

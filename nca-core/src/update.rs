@@ -20,12 +20,24 @@ pub struct UpdateNet {
 
 impl UpdateNet {
     /// A fresh network with `inputs → hidden → outputs` units.
-    pub fn new(inputs: usize, hidden: usize, outputs: usize, device: &Device, rng: &mut impl Rng) -> Self {
+    pub fn new(
+        inputs: usize,
+        hidden: usize,
+        outputs: usize,
+        device: &Device,
+        rng: &mut impl Rng,
+    ) -> Self {
         let limit = (6.0 / (inputs + hidden) as f64).sqrt() as f32;
-        let weights = (0..inputs * hidden).map(|_| rng.random_range(-limit..limit)).collect();
+        let weights = (0..inputs * hidden)
+            .map(|_| rng.random_range(-limit..limit))
+            .collect();
         Self {
             hidden: linear(TensorData::new(weights, [inputs, hidden]), hidden, device),
-            output: linear(TensorData::zeros::<f32, _>([hidden, outputs]), outputs, device),
+            output: linear(
+                TensorData::zeros::<f32, _>([hidden, outputs]),
+                outputs,
+                device,
+            ),
         }
     }
 
@@ -41,6 +53,9 @@ impl UpdateNet {
 fn linear(weights: TensorData, outputs: usize, device: &Device) -> Linear {
     Linear {
         weight: Param::from_data(weights, device),
-        bias: Some(Param::from_data(TensorData::zeros::<f32, _>([outputs]), device)),
+        bias: Some(Param::from_data(
+            TensorData::zeros::<f32, _>([outputs]),
+            device,
+        )),
     }
 }

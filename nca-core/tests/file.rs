@@ -12,7 +12,12 @@ fn device() -> Device {
 }
 
 fn model(config: NcaConfig, seed: u64) -> Nca {
-    Nca::new(config, &device(), &mut Xoshiro256PlusPlus::seed_from_u64(seed)).unwrap()
+    Nca::new(
+        config,
+        &device(),
+        &mut Xoshiro256PlusPlus::seed_from_u64(seed),
+    )
+    .unwrap()
 }
 
 fn load_error(bytes: &[u8]) -> NcaError {
@@ -23,13 +28,25 @@ fn load_error(bytes: &[u8]) -> NcaError {
 fn save_then_load_is_bit_exact_with_the_config() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.nca");
-    let config = NcaConfig { fire_rate: 0.75, perception_angle_deg: 30.0, ..Default::default() };
+    let config = NcaConfig {
+        fire_rate: 0.75,
+        perception_angle_deg: 30.0,
+        ..Default::default()
+    };
     let original = model(config.clone(), 3);
     original.save(&path).unwrap();
     let loaded = Nca::load(&path, &device()).unwrap();
     assert_eq!(loaded.config(), &config);
     assert_eq!(loaded.to_bytes().unwrap(), original.to_bytes().unwrap());
-    let weights = |nca: &Nca| nca.update.hidden.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let weights = |nca: &Nca| {
+        nca.update
+            .hidden
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
     assert_eq!(weights(&loaded), weights(&original));
 }
 
@@ -48,14 +65,21 @@ fn saving_replaces_the_file_and_leaves_no_temporary_behind() {
 fn a_missing_file_is_named() {
     let err = Nca::load("/nonexistent/model.nca", &device()).unwrap_err();
     assert!(matches!(err, NcaError::Io { .. }));
-    assert!(err.to_string().starts_with("/nonexistent/model.nca: "), "{err}");
+    assert!(
+        err.to_string().starts_with("/nonexistent/model.nca: "),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_file_that_is_not_ours_is_refused() {
     let err = load_error(b"\x89PNG\r\n\x1a\n not a model at all");
     assert!(matches!(err, NcaError::NotAModel { .. }), "{err}");
-    assert!(err.to_string().contains("model.nca is not an nca model file"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("model.nca is not an nca model file"),
+        "{err}"
+    );
     assert!(matches!(load_error(b""), NcaError::NotAModel { .. }));
 }
 
@@ -65,7 +89,10 @@ fn a_truncated_file_is_refused_whereever_it_is_cut() {
     for cut in [10, 20, 40, bytes.len() / 2, bytes.len() - 1] {
         let err = load_error(&bytes[..cut]);
         assert!(
-            matches!(err, NcaError::Truncated { .. } | NcaError::Weights { .. } | NcaError::BadConfig { .. }),
+            matches!(
+                err,
+                NcaError::Truncated { .. } | NcaError::Weights { .. } | NcaError::BadConfig { .. }
+            ),
             "cut at {cut}: {err}"
         );
     }
@@ -76,13 +103,25 @@ fn a_newer_format_version_is_refused_with_both_versions_named() {
     let mut bytes = model(NcaConfig::default(), 1).to_bytes().unwrap();
     bytes[8..12].copy_from_slice(&99u32.to_le_bytes());
     let err = load_error(&bytes);
-    assert!(err.to_string().contains("format version 99; this build reads version 1"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("format version 99; this build reads version 1"),
+        "{err}"
+    );
 }
 
 /// A file whose config says one shape while its weights have another.
 #[test]
 fn weights_of_another_shape_are_refused_naming_the_mismatch() {
-    let small = model(NcaConfig { hidden_units: 64, ..Default::default() }, 1).to_bytes().unwrap();
+    let small = model(
+        NcaConfig {
+            hidden_units: 64,
+            ..Default::default()
+        },
+        1,
+    )
+    .to_bytes()
+    .unwrap();
     let config_len = u32::from_le_bytes(small[12..16].try_into().unwrap()) as usize;
     let weights = &small[16 + config_len..];
     let config = serde_json::to_vec(&NcaConfig::default()).unwrap();

@@ -28,7 +28,11 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
 }
 
 fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
-    values(a).iter().zip(values(b)).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    values(a)
+        .iter()
+        .zip(values(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// Sets the output layer's bias so that every cell proposes `value` for `channel`.
@@ -36,7 +40,10 @@ fn with_constant_update(mut nca: Nca, channel: usize, value: f32) -> Nca {
     let channels = nca.config().channels;
     let mut bias = vec![0.0; channels];
     bias[channel] = value;
-    nca.update.output.bias = Some(Param::from_data(TensorData::new(bias, [channels]), &device()));
+    nca.update.output.bias = Some(Param::from_data(
+        TensorData::new(bias, [channels]),
+        &device(),
+    ));
     nca
 }
 
@@ -47,7 +54,10 @@ fn default_model_has_the_papers_8336_parameters() {
 
 #[test]
 fn trainable_perception_adds_one_3x3_filter_per_perception_channel() {
-    let config = NcaConfig { trainable_perception: true, ..NcaConfig::default() };
+    let config = NcaConfig {
+        trainable_perception: true,
+        ..NcaConfig::default()
+    };
     assert_eq!(model(config).num_params(), 8_336 + 48 * 9);
 }
 
@@ -65,14 +75,22 @@ fn seed_has_one_live_cell_with_alpha_and_hidden_set() {
     let seed = values(nca.seed(1, 6, 5));
     let cell = |channel: usize, y: usize, x: usize| seed[(channel * 6 + y) * 5 + x];
     for channel in 0..16 {
-        assert_eq!(cell(channel, 3, 2), if channel < 3 { 0.0 } else { 1.0 }, "channel {channel}");
+        assert_eq!(
+            cell(channel, 3, 2),
+            if channel < 3 { 0.0 } else { 1.0 },
+            "channel {channel}"
+        );
     }
     assert_eq!(seed.iter().filter(|&&v| v != 0.0).count(), 13);
 }
 
 #[test]
 fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
-    let config = NcaConfig { channels: 4, visible_channels: 3, ..NcaConfig::default() };
+    let config = NcaConfig {
+        channels: 4,
+        visible_channels: 3,
+        ..NcaConfig::default()
+    };
     let perception = Perception::fixed(config.channels, 0.0, &device());
     let mut input = vec![0.0; 4 * 5 * 5];
     input[2 * 5 + 2] = 1.0; // channel 0, row 2, column 2
@@ -115,7 +133,11 @@ fn rotate(grid: Tensor<4>) -> Tensor<4> {
 
 #[test]
 fn perception_rotated_by_90_degrees_sees_a_rotated_grid_as_the_unrotated_one() {
-    let input = Tensor::<4>::random([1, 16, 9, 9], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device());
+    let input = Tensor::<4>::random(
+        [1, 16, 9, 9],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device(),
+    );
     let plain = Perception::fixed(16, 0.0, &device());
     let turned = Perception::fixed(16, 90.0, &device());
     let expected = rotate(plain.forward(input.clone()));
@@ -128,7 +150,9 @@ fn alive_masking_zeroes_cells_without_a_live_neighbourhood() {
     let nca = model(NcaConfig::default());
     let (h, w) = (7, 7);
     let mut state = vec![0.0f32; 16 * h * w];
-    let set = |state: &mut Vec<f32>, channel: usize, y: usize, x: usize, v: f32| state[(channel * h + y) * w + x] = v;
+    let set = |state: &mut Vec<f32>, channel: usize, y: usize, x: usize, v: f32| {
+        state[(channel * h + y) * w + x] = v
+    };
     // A live cell at (1, 1) and a neighbour of it with hidden state but no alpha.
     set(&mut state, 3, 1, 1, 1.0);
     set(&mut state, 5, 1, 2, 0.7);
@@ -139,20 +163,30 @@ fn alive_masking_zeroes_cells_without_a_live_neighbourhood() {
     let at = |channel: usize, y: usize, x: usize| after[(channel * h + y) * w + x];
     assert_eq!(at(3, 1, 1), 1.0);
     assert_eq!(at(5, 1, 2), 0.7, "a neighbour of a live cell is alive");
-    assert_eq!(at(3, 5, 5), 0.0, "no alpha above the threshold nearby: dead");
+    assert_eq!(
+        at(3, 5, 5),
+        0.0,
+        "no alpha above the threshold nearby: dead"
+    );
     assert_eq!(at(6, 5, 5), 0.0);
 }
 
 /// Fraction of cells whose channel 4 changed in one step of a model that adds 1 to channel 4 of
 /// every cell, on a grid that is alive everywhere.
 fn fraction_updated(fire_rate: f64, size: usize) -> f64 {
-    let config = NcaConfig { fire_rate, ..NcaConfig::default() };
+    let config = NcaConfig {
+        fire_rate,
+        ..NcaConfig::default()
+    };
     let nca = with_constant_update(model(config), 4, 1.0);
     let mut state = vec![0.0f32; 16 * size * size];
     state[3 * size * size..4 * size * size].fill(1.0);
     let after = values(nca.step(tensor(state, [1, 16, size, size]), &mut rng(3)));
     let hidden = &after[4 * size * size..5 * size * size];
-    assert!(hidden.iter().all(|&v| v == 0.0 || v == 1.0), "an update is applied whole or not at all");
+    assert!(
+        hidden.iter().all(|&v| v == 0.0 || v == 1.0),
+        "an update is applied whole or not at all"
+    );
     hidden.iter().filter(|&&v| v == 1.0).count() as f64 / (size * size) as f64
 }
 
@@ -161,7 +195,11 @@ fn at_fire_rate_0_3_about_30_percent_of_cells_update() {
     let cells = 128.0 * 128.0;
     let sigma = (0.3f64 * 0.7 / cells).sqrt();
     let fraction = fraction_updated(0.3, 128);
-    assert!((fraction - 0.3).abs() < 3.0 * sigma, "fraction {fraction}, 3σ = {}", 3.0 * sigma);
+    assert!(
+        (fraction - 0.3).abs() < 3.0 * sigma,
+        "fraction {fraction}, 3σ = {}",
+        3.0 * sigma
+    );
 }
 
 #[test]
@@ -172,7 +210,10 @@ fn at_fire_rate_1_every_live_cell_updates() {
 #[test]
 fn update_is_applied_per_cell_to_every_channel_at_once() {
     // Both channel 4 and 5 get +1; whether a cell fired must be the same decision for both.
-    let config = NcaConfig { fire_rate: 0.5, ..NcaConfig::default() };
+    let config = NcaConfig {
+        fire_rate: 0.5,
+        ..NcaConfig::default()
+    };
     let mut nca = with_constant_update(model(config), 4, 1.0);
     let mut bias = vec![0.0; 16];
     bias[4] = 1.0;
@@ -182,7 +223,10 @@ fn update_is_applied_per_cell_to_every_channel_at_once() {
     let mut state = vec![0.0f32; 16 * size * size];
     state[3 * size * size..4 * size * size].fill(1.0);
     let after = values(nca.step(tensor(state, [1, 16, size, size]), &mut rng(4)));
-    let (c4, c5) = (&after[4 * size * size..5 * size * size], &after[5 * size * size..6 * size * size]);
+    let (c4, c5) = (
+        &after[4 * size * size..5 * size * size],
+        &after[5 * size * size..6 * size * size],
+    );
     assert_eq!(c4, c5);
 }
 
@@ -209,13 +253,25 @@ fn frames_hold_every_kth_state_and_the_last_without_autodiff() {
 
 #[test]
 fn rollout_on_an_autodiff_device_carries_gradients_to_the_weights() {
-    let nca = model(NcaConfig { fire_rate: 1.0, ..NcaConfig::default() });
+    let nca = model(NcaConfig {
+        fire_rate: 1.0,
+        ..NcaConfig::default()
+    });
     let nca = with_constant_update(nca, 3, 0.1).train();
     assert!(nca.device().is_autodiff());
     let grid = nca.seed(1, 12, 12);
-    let loss = nca.rollout(grid, 3, &mut rng(0)).narrow(1, 0, 4).powi_scalar(2).mean();
+    let loss = nca
+        .rollout(grid, 3, &mut rng(0))
+        .narrow(1, 0, 4)
+        .powi_scalar(2)
+        .mean();
     let grads = loss.backward();
-    let grad = nca.update.output.weight.grad(&grads).expect("the output layer has a gradient");
+    let grad = nca
+        .update
+        .output
+        .weight
+        .grad(&grads)
+        .expect("the output layer has a gradient");
     assert!(grad.abs().sum().into_scalar::<f32>() > 0.0);
 }
 
@@ -226,7 +282,10 @@ fn rgba_and_over_white_pictures() {
     state[0] = 0.25; // red, premultiplied
     state[3] = 0.5; // alpha
     let state = tensor(state, [1, 16, 1, 1]);
-    assert_eq!(values(config.rgba(state.clone())), vec![0.25, 0.0, 0.0, 0.5]);
+    assert_eq!(
+        values(config.rgba(state.clone())),
+        vec![0.25, 0.0, 0.0, 0.5]
+    );
     assert_eq!(values(config.over_white(state)), vec![0.75, 0.5, 0.5]);
 }
 
@@ -235,11 +294,28 @@ fn changing_the_run_config_keeps_the_weights() {
     let nca = with_constant_update(model(NcaConfig::default()), 4, 0.5);
     let rotated = nca
         .clone()
-        .with_run_config(NcaConfig { fire_rate: 1.0, perception_angle_deg: 45.0, ..NcaConfig::default() })
+        .with_run_config(NcaConfig {
+            fire_rate: 1.0,
+            perception_angle_deg: 45.0,
+            ..NcaConfig::default()
+        })
         .unwrap();
     assert_eq!(rotated.config().fire_rate, 1.0);
-    let weight = |nca: &Nca| nca.update.hidden.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let weight = |nca: &Nca| {
+        nca.update
+            .hidden
+            .weight
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
     assert_eq!(weight(&rotated), weight(&nca));
-    let err = nca.with_run_config(NcaConfig { hidden_units: 64, ..NcaConfig::default() }).unwrap_err();
+    let err = nca
+        .with_run_config(NcaConfig {
+            hidden_units: 64,
+            ..NcaConfig::default()
+        })
+        .unwrap_err();
     assert!(err.to_string().contains("differs from the model"), "{err}");
 }

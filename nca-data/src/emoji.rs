@@ -8,7 +8,8 @@ use image::DynamicImage;
 use crate::{DataError, decode, http};
 
 /// Where Noto Emoji's 128 px PNGs are fetched from unless told otherwise.
-pub const DEFAULT_BASE_URL: &str = "https://raw.githubusercontent.com/googlefonts/noto-emoji/main/png/128/";
+pub const DEFAULT_BASE_URL: &str =
+    "https://raw.githubusercontent.com/googlefonts/noto-emoji/main/png/128/";
 /// Environment variable that replaces [`DEFAULT_BASE_URL`] (a mirror, or a test server).
 pub const BASE_URL_ENV: &str = "NCA_EMOJI_BASE_URL";
 /// Environment variable that replaces the cache directory.
@@ -36,17 +37,28 @@ const VARIATION_SELECTOR: char = '\u{FE0F}';
 /// The PNG bytes of an embedded emoji (the variation selector FE0F does not matter).
 pub fn embedded(emoji: &str) -> Option<&'static [u8]> {
     let wanted: String = emoji.chars().filter(|&c| c != VARIATION_SELECTOR).collect();
-    EMBEDDED.iter().find(|(e, _)| *e == wanted).map(|(_, png)| *png)
+    EMBEDDED
+        .iter()
+        .find(|(e, _)| *e == wanted)
+        .map(|(_, png)| *png)
 }
 
 /// Noto's file name for an emoji: `emoji_u` + its code points in lower-case hex joined by `_`,
 /// without the variation selector FE0F, + `.png`. Text that is not an emoji is refused.
 pub fn noto_file_name(emoji: &str) -> Result<String, DataError> {
     let not_an_emoji = || DataError::NotAnEmoji { text: emoji.into() };
-    let mut chars = emoji.chars().filter(|&c| c != VARIATION_SELECTOR).peekable();
+    let mut chars = emoji
+        .chars()
+        .filter(|&c| c != VARIATION_SELECTOR)
+        .peekable();
     let first = *chars.peek().ok_or_else(not_an_emoji)?;
-    let keycap = emoji.ends_with('\u{20E3}') && (first.is_ascii_digit() || first == '#' || first == '*');
-    if !(is_pictographic(first) || keycap) || !emoji.chars().all(|c| is_pictographic(c) || is_emoji_joiner(c) || keycap) {
+    let keycap =
+        emoji.ends_with('\u{20E3}') && (first.is_ascii_digit() || first == '#' || first == '*');
+    if !(is_pictographic(first) || keycap)
+        || !emoji
+            .chars()
+            .all(|c| is_pictographic(c) || is_emoji_joiner(c) || keycap)
+    {
         return Err(not_an_emoji());
     }
     let points: Vec<String> = chars.map(|c| format!("{:04x}", c as u32)).collect();
@@ -86,7 +98,11 @@ impl Default for EmojiSource {
             .map(PathBuf::from)
             .or_else(|| dirs::cache_dir().map(|dir| dir.join("nca")))
             .map(|dir| dir.join("emoji"));
-        Self { base_url, cache_dir, timeout: http::DEFAULT_TIMEOUT }
+        Self {
+            base_url,
+            cache_dir,
+            timeout: http::DEFAULT_TIMEOUT,
+        }
     }
 }
 
@@ -99,12 +115,18 @@ impl EmojiSource {
             return decode(png, emoji);
         }
         let cached = self.cache_dir.as_ref().map(|dir| dir.join(&file_name));
-        if let Some(image) = cached.as_deref().and_then(|path| decode(&std::fs::read(path).ok()?, emoji).ok()) {
+        if let Some(image) = cached
+            .as_deref()
+            .and_then(|path| decode(&std::fs::read(path).ok()?, emoji).ok())
+        {
             return Ok(image);
         }
         let url = format!("{}/{file_name}", self.base_url.trim_end_matches('/'));
         let png = http::fetch(&url, self.timeout).map_err(|err| match err {
-            DataError::HttpStatus { status: 404, url } => DataError::UnknownEmoji { emoji: emoji.into(), url },
+            DataError::HttpStatus { status: 404, url } => DataError::UnknownEmoji {
+                emoji: emoji.into(),
+                url,
+            },
             other => other,
         })?;
         let image = decode(&png, &url)?;
@@ -118,7 +140,10 @@ impl EmojiSource {
 
 fn store(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| DataError::Io { path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
+            path: dir.into(),
+            source,
+        })?;
     }
     nca_core::write_atomic(path, bytes)?;
     Ok(())

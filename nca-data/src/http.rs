@@ -14,16 +14,25 @@ pub fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, DataError> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(DataError::BadUrl { url: url.into() });
     }
-    let network = |reason: String| DataError::Network { url: url.into(), reason };
+    let network = |reason: String| DataError::Network {
+        url: url.into(),
+        reason,
+    };
     let agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .build()
         .new_agent();
-    let mut response = agent.get(url).call().map_err(|err| network(describe(err)))?;
+    let mut response = agent
+        .get(url)
+        .call()
+        .map_err(|err| network(describe(err)))?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
-        return Err(DataError::HttpStatus { url: url.into(), status });
+        return Err(DataError::HttpStatus {
+            url: url.into(),
+            status,
+        });
     }
     response
         .body_mut()
@@ -36,7 +45,9 @@ pub fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, DataError> {
 fn describe(err: ureq::Error) -> String {
     match err {
         ureq::Error::Timeout(_) => "timed out".into(),
-        ureq::Error::BodyExceedsLimit(limit) => format!("the response is larger than {limit} bytes"),
+        ureq::Error::BodyExceedsLimit(limit) => {
+            format!("the response is larger than {limit} bytes")
+        }
         other => other.to_string(),
     }
 }

@@ -38,13 +38,19 @@ struct DenseLayer {
 /// Reads a web-demo model file into an [`Nca`] with the paper's run settings (fire rate 0.5,
 /// living threshold 0.1).
 pub fn import_demo_model_file(path: &Path, device: &Device) -> Result<Nca, DataError> {
-    let json = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let json = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.into(),
+        source,
+    })?;
     import_demo_model(&json, &path.display().to_string(), device)
 }
 
 /// Builds an [`Nca`] from the JSON text of a web-demo model; `source_name` names it in errors.
 pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Result<Nca, DataError> {
-    let bad = |reason: String| DataError::BadModel { source_name: source_name.into(), reason };
+    let bad = |reason: String| DataError::BadModel {
+        source_name: source_name.into(),
+        reason,
+    };
     let layers: Vec<DemoLayer> = serde_json::from_str(json).map_err(|err| bad(err.to_string()))?;
     let [perceive, output] = layers.as_slice() else {
         return Err(bad(format!("expected 2 layers, found {}", layers.len())));
@@ -56,7 +62,11 @@ pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Resu
             perceive.in_ch, perceive.out_ch, output.in_ch, output.out_ch
         )));
     }
-    let config = NcaConfig { channels, hidden_units: perceive.out_ch, ..NcaConfig::default() };
+    let config = NcaConfig {
+        channels,
+        hidden_units: perceive.out_ch,
+        ..NcaConfig::default()
+    };
     config.validate().map_err(|err| bad(err.to_string()))?;
     let first = dequantise(perceive, 1).map_err(|reason| bad(format!("layer 1: {reason}")))?;
     let second = dequantise(output, 2).map_err(|reason| bad(format!("layer 2: {reason}")))?;
@@ -105,7 +115,13 @@ fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {
     let value = |byte: u8, scale: f32| (f32::from(byte) / 255.0 - 0.5) * scale;
     let split = layer.in_ch * layer.out_ch;
     Ok(DenseLayer {
-        weights: bytes[..split].iter().map(|&b| value(b, layer.weight_scale)).collect(),
-        bias: bytes[split..].iter().map(|&b| value(b, layer.bias_scale)).collect(),
+        weights: bytes[..split]
+            .iter()
+            .map(|&b| value(b, layer.weight_scale))
+            .collect(),
+        bias: bytes[split..]
+            .iter()
+            .map(|&b| value(b, layer.bias_scale))
+            .collect(),
     })
 }

@@ -23,10 +23,13 @@ mod picture;
 mod target;
 
 pub use emoji::{
-    BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_BASE_URL, DEFAULT_EMOJI, EMBEDDED, EmojiSource, embedded, noto_file_name,
+    BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_BASE_URL, DEFAULT_EMOJI, EMBEDDED, EmojiSource, embedded,
+    noto_file_name,
 };
 pub use error::DataError;
 pub use http::{DEFAULT_TIMEOUT, MAX_DOWNLOAD_BYTES, fetch};
 pub use import::{import_demo_model, import_demo_model_file};
-pub use picture::{GifOptions, grid_image, rgba_images, save_gif, save_png, scale_up, white_images};
+pub use picture::{
+    GifOptions, grid_image, rgba_images, save_gif, save_png, scale_up, white_images,
+};
 pub use target::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, decode};

@@ -18,7 +18,11 @@ struct HostState {
 impl HostState {
     fn new(tensor: Tensor<4>) -> Self {
         let dims = tensor.dims();
-        let values = tensor.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 after convert");
+        let values = tensor
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 after convert");
         Self { values, dims }
     }
 
@@ -33,10 +37,15 @@ impl HostState {
         self.at(sample, if visible == 3 { rgb } else { 0 }, y, x)
     }
 
-    fn image<P: image::Pixel>(&self, pixel: impl Fn(usize, u32, u32) -> P) -> Vec<image::ImageBuffer<P, Vec<P::Subpixel>>> {
+    fn image<P: image::Pixel>(
+        &self,
+        pixel: impl Fn(usize, u32, u32) -> P,
+    ) -> Vec<image::ImageBuffer<P, Vec<P::Subpixel>>> {
         let [batch, _, height, width] = self.dims;
         (0..batch)
-            .map(|sample| image::ImageBuffer::from_fn(width as u32, height as u32, |x, y| pixel(sample, y, x)))
+            .map(|sample| {
+                image::ImageBuffer::from_fn(width as u32, height as u32, |x, y| pixel(sample, y, x))
+            })
             .collect()
     }
 }
@@ -58,7 +67,13 @@ pub fn rgba_images(config: &NcaConfig, state: Tensor<4>) -> Vec<RgbaImage> {
     let host = HostState::new(config.rgba(state));
     host.image(|sample, y, x| {
         let alpha = host.at(sample, alpha_channel, y, x).clamp(0.0, 1.0);
-        let straight = |c| if alpha > 0.0 { to_byte(host.colour(sample, c, y, x) / alpha) } else { 0 };
+        let straight = |c| {
+            if alpha > 0.0 {
+                to_byte(host.colour(sample, c, y, x) / alpha)
+            } else {
+                0
+            }
+        };
         Rgba([straight(0), straight(1), straight(2), to_byte(alpha)])
     })
 }
@@ -69,7 +84,10 @@ pub fn save_png(path: &Path, image: impl Into<image::DynamicImage>) -> Result<()
     image
         .into()
         .write_to(&mut bytes, ImageFormat::Png)
-        .map_err(|err| DataError::Io { path: path.into(), source: std::io::Error::other(err) })?;
+        .map_err(|err| DataError::Io {
+            path: path.into(),
+            source: std::io::Error::other(err),
+        })?;
     nca_core::write_atomic(path, bytes.get_ref())?;
     Ok(())
 }
@@ -85,14 +103,25 @@ pub struct GifOptions {
 
 impl Default for GifOptions {
     fn default() -> Self {
-        Self { frame_delay_ms: 50, scale: 4 }
+        Self {
+            frame_delay_ms: 50,
+            scale: 4,
+        }
     }
 }
 
 /// Writes `frames` as a looping GIF, atomically. With `steps`, each frame shows its step number
 /// in its top-left corner.
-pub fn save_gif(path: &Path, frames: &[RgbImage], steps: Option<&[usize]>, options: GifOptions) -> Result<(), DataError> {
-    let encode_error = |err: image::ImageError| DataError::Io { path: path.into(), source: std::io::Error::other(err) };
+pub fn save_gif(
+    path: &Path,
+    frames: &[RgbImage],
+    steps: Option<&[usize]>,
+    options: GifOptions,
+) -> Result<(), DataError> {
+    let encode_error = |err: image::ImageError| DataError::Io {
+        path: path.into(),
+        source: std::io::Error::other(err),
+    };
     let mut bytes = Vec::new();
     {
         let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
@@ -104,7 +133,9 @@ pub fn save_gif(path: &Path, frames: &[RgbImage], steps: Option<&[usize]>, optio
             }
             let rgba = image::DynamicImage::ImageRgb8(frame).into_rgba8();
             let delay = Delay::from_numer_denom_ms(options.frame_delay_ms, 1);
-            encoder.encode_frame(Frame::from_parts(rgba, 0, 0, delay)).map_err(encode_error)?;
+            encoder
+                .encode_frame(Frame::from_parts(rgba, 0, 0, delay))
+                .map_err(encode_error)?;
         }
     }
     nca_core::write_atomic(path, &bytes)?;
@@ -113,7 +144,12 @@ pub fn save_gif(path: &Path, frames: &[RgbImage], steps: Option<&[usize]>, optio
 
 /// Nearest-neighbour enlargement by an integer factor.
 pub fn scale_up(image: &RgbImage, scale: u32) -> RgbImage {
-    image::imageops::resize(image, image.width() * scale, image.height() * scale, image::imageops::FilterType::Nearest)
+    image::imageops::resize(
+        image,
+        image.width() * scale,
+        image.height() * scale,
+        image::imageops::FilterType::Nearest,
+    )
 }
 
 /// Many equally sized images in rows of `columns`, separated by a 1-pixel grey line: a pool
@@ -122,14 +158,26 @@ pub fn scale_up(image: &RgbImage, scale: u32) -> RgbImage {
 /// # Panics
 /// If `images` is empty or `columns` is 0.
 pub fn grid_image(images: &[RgbImage], columns: usize) -> RgbImage {
-    assert!(!images.is_empty() && columns > 0, "grid_image needs images and at least one column");
+    assert!(
+        !images.is_empty() && columns > 0,
+        "grid_image needs images and at least one column"
+    );
     let (cell_w, cell_h) = (images[0].width() + 1, images[0].height() + 1);
     let rows = images.len().div_ceil(columns) as u32;
     let columns = columns.min(images.len()) as u32;
-    let mut grid = RgbImage::from_pixel(columns * cell_w + 1, rows * cell_h + 1, Rgb([200, 200, 200]));
+    let mut grid = RgbImage::from_pixel(
+        columns * cell_w + 1,
+        rows * cell_h + 1,
+        Rgb([200, 200, 200]),
+    );
     for (index, image) in images.iter().enumerate() {
         let (column, row) = (index as u32 % columns, index as u32 / columns);
-        image::imageops::replace(&mut grid, image, i64::from(column * cell_w + 1), i64::from(row * cell_h + 1));
+        image::imageops::replace(
+            &mut grid,
+            image,
+            i64::from(column * cell_w + 1),
+            i64::from(row * cell_h + 1),
+        );
     }
     grid
 }

@@ -53,7 +53,10 @@ pub struct TargetOptions {
 
 impl Default for TargetOptions {
     fn default() -> Self {
-        Self { size: 40, padding: 16 }
+        Self {
+            size: 40,
+            padding: 16,
+        }
     }
 }
 
@@ -73,11 +76,18 @@ pub struct Target {
 
 impl Target {
     /// Loads and prepares the target named by `source`; emoji come through `emoji`.
-    pub fn load(source: &TargetSource, options: TargetOptions, emoji: &EmojiSource) -> Result<Self, DataError> {
+    pub fn load(
+        source: &TargetSource,
+        options: TargetOptions,
+        emoji: &EmojiSource,
+    ) -> Result<Self, DataError> {
         let image = match source {
             TargetSource::Emoji(text) => emoji.image(text)?,
             TargetSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.clone(), source })?;
+                let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
                 decode(&bytes, &path.display().to_string())?
             }
             TargetSource::Url(url) => decode(&http::fetch(url, http::DEFAULT_TIMEOUT)?, url)?,
@@ -89,7 +99,9 @@ impl Target {
     /// premultiply colour by alpha, pad with `padding` empty cells on every side.
     pub fn from_image(image: &DynamicImage, options: TargetOptions) -> Self {
         let had_alpha = image.color().has_alpha();
-        let fitted = image.resize(options.size, options.size, FilterType::Lanczos3).into_rgba8();
+        let fitted = image
+            .resize(options.size, options.size, FilterType::Lanczos3)
+            .into_rgba8();
         let pad = options.padding as usize;
         let (inner_width, inner_height) = (fitted.width() as usize, fitted.height() as usize);
         let (width, height) = (inner_width + 2 * pad, inner_height + 2 * pad);
@@ -102,18 +114,29 @@ impl Target {
             }
             rgba[3 * height * width + at] = alpha;
         }
-        Self { rgba, height, width, had_alpha }
+        Self {
+            rgba,
+            height,
+            width,
+            had_alpha,
+        }
     }
 
     /// The target as a `[4, height, width]` tensor on `device`.
     pub fn tensor(&self, device: &Device) -> Tensor<3> {
-        Tensor::from_data(TensorData::new(self.rgba.clone(), [4, self.height, self.width]), device)
+        Tensor::from_data(
+            TensorData::new(self.rgba.clone(), [4, self.height, self.width]),
+            device,
+        )
     }
 }
 
 /// Decodes image bytes of any supported format, refusing images over the size limits.
 pub fn decode(bytes: &[u8], source_name: &str) -> Result<DynamicImage, DataError> {
-    let not_an_image = |reason: String| DataError::NotAnImage { source_name: source_name.into(), reason };
+    let not_an_image = |reason: String| DataError::NotAnImage {
+        source_name: source_name.into(),
+        reason,
+    };
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|err| not_an_image(err.to_string()))?;

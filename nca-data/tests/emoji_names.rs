@@ -22,7 +22,10 @@ fn file_names_follow_notos_scheme() {
 fn text_that_is_not_an_emoji_is_refused_by_name() {
     for text in ["", "gecko", "a", "🦎 and text", "12", "\u{FE0F}"] {
         let err = noto_file_name(text).unwrap_err();
-        assert!(matches!(err, DataError::NotAnEmoji { .. }), "{text:?}: {err}");
+        assert!(
+            matches!(err, DataError::NotAnEmoji { .. }),
+            "{text:?}: {err}"
+        );
         assert!(err.to_string().contains("is not an emoji"), "{err}");
     }
 }
@@ -36,6 +39,9 @@ fn the_papers_emoji_are_embedded_and_decode() {
         assert!(image.color().has_alpha(), "{emoji}");
     }
     assert_eq!(EMBEDDED.len(), 10);
-    assert!(embedded("👁️").is_some(), "the variation selector does not matter");
+    assert!(
+        embedded("👁️").is_some(),
+        "the variation selector does not matter"
+    );
     assert!(embedded("🐙").is_none());
 }

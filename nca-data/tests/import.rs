@@ -8,10 +8,15 @@ use burn::tensor::{Device, Tensor};
 use nca_core::Nca;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_data::{DataError, EmojiSource, Target, TargetOptions, TargetSource, import_demo_model, import_demo_model_file};
+use nca_data::{
+    DataError, EmojiSource, Target, TargetOptions, TargetSource, import_demo_model,
+    import_demo_model_file,
+};
 
 fn shared_model(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
 }
 
 fn smiley() -> Target {
@@ -19,28 +24,54 @@ fn smiley() -> Target {
     Target::load(&source, TargetOptions::default(), &EmojiSource::default()).unwrap()
 }
 
-/// RGBA mean squared error of a `[1, C, H, W]` state against a target.
-fn rgba_mse(state: Tensor<4>, target: &[f32]) -> f32 {
-    let rgba = state.narrow(1, 0, 4).into_data().try_to_vec::<f32>().unwrap();
-    rgba.iter().zip(target).map(|(a, b)| (a - b).powi(2)).sum::<f32>() / target.len() as f32
+/// RGBA of a `[1, C, H, W]` state on the host.
+fn rgba(state: Tensor<4>) -> Vec<f32> {
+    state
+        .narrow(1, 0, 4)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
 }
 
-/// The target upside down, to tell an upright smiley from an inverted one.
-fn flipped(target: &Target) -> Vec<f32> {
-    let (h, w) = (target.height, target.width);
-    let mut out = target.rgba.clone();
-    for c in 0..4 {
-        for y in 0..h {
-            for x in 0..w {
-                out[(c * h + y) * w + x] = target.rgba[(c * h + h - 1 - y) * w + x];
-            }
-        }
+/// Mean squared error.
+fn mse(values: &[f32], reference: &[f32]) -> f32 {
+    values
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f32>()
+        / reference.len() as f32
+}
+
+/// How far (in rows) the dark features (eyes, mouth) sit below the middle of the shape: the
+/// darkness-weighted mean row minus the alpha-weighted mean row. Positive for an upright 😀,
+/// whose large mouth is in its lower half; negative upside down.
+fn dark_offset(rgba: &[f32], height: usize, width: usize) -> f32 {
+    let cells = height * width;
+    let (mut alpha_rows, mut alpha_sum, mut dark_rows, mut dark_sum) = (0.0, 0.0, 0.0, 0.0);
+    for cell in 0..cells {
+        let row = (cell / width) as f32;
+        let alpha = rgba[3 * cells + cell].clamp(0.0, 1.0);
+        let brightness = (rgba[cell] + rgba[cells + cell] + rgba[2 * cells + cell]) / 3.0;
+        let dark = (0.45 * alpha - brightness).max(0.0); // eyes and mouth, not the yellow face
+        alpha_rows += row * alpha;
+        alpha_sum += alpha;
+        dark_rows += row * dark;
+        dark_sum += dark;
     }
-    out
+    dark_rows / dark_sum - alpha_rows / alpha_sum
 }
 
-/// MSE against the target after each of `checkpoints` steps, grown from the seed at fire rate 0.5.
-fn grow(nca: &Nca, target: &Target, checkpoints: &[usize]) -> Vec<(f32, f32)> {
+/// How a grown state compares with the target.
+struct Score {
+    /// RGBA MSE over the whole grid.
+    mse: f32,
+    /// [`dark_offset`] of the grown state.
+    dark_offset: f32,
+}
+
+/// Scores after each of `checkpoints` steps, grown from the seed at fire rate 0.5.
+fn grow(nca: &Nca, target: &Target, checkpoints: &[usize]) -> Vec<Score> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(2020);
     let mut state = nca.seed(1, target.height, target.width);
     let mut done = 0;
@@ -49,7 +80,11 @@ fn grow(nca: &Nca, target: &Target, checkpoints: &[usize]) -> Vec<(f32, f32)> {
         .map(|&steps| {
             state = nca.rollout(state.clone(), steps - done, &mut rng);
             done = steps;
-            (rgba_mse(state.clone(), &target.rgba), rgba_mse(state.clone(), &flipped(target)))
+            let values = rgba(state.clone());
+            Score {
+                mse: mse(&values, &target.rgba),
+                dark_offset: dark_offset(&values, target.height, target.width),
+            }
         })
         .collect()
 }
@@ -59,19 +94,39 @@ const GROWN: f32 = 0.04;
 #[test]
 fn the_three_demo_models_grow_an_upright_smiley() {
     let target = smiley();
-    let empty = rgba_mse(Tensor::zeros([1, 4, 72, 72], &Device::flex()), &target.rgba);
+    let empty = mse(&vec![0.0; target.rgba.len()], &target.rgba);
     assert!(empty > 0.1, "an empty grid scores {empty}");
-    for (file, holds) in [("ex1_😀.json", false), ("ex2_😀.json", true), ("ex3_😀.json", true)] {
+    for (file, holds) in [
+        ("ex1_😀.json", false),
+        ("ex2_😀.json", true),
+        ("ex3_😀.json", true),
+    ] {
         let nca = import_demo_model_file(&shared_model(file), &Device::flex()).unwrap();
         assert_eq!(nca.config().fire_rate, 0.5);
         let checkpoints: &[usize] = if holds { &[96, 300] } else { &[96] };
         let scores = grow(&nca, &target, checkpoints);
-        let (at_96, flipped_96) = scores[0];
-        assert!(at_96 < GROWN, "{file}: MSE {at_96} after 96 steps (empty grid: {empty})");
-        assert!(at_96 * 2.0 < flipped_96, "{file}: upright {at_96} vs upside down {flipped_96}");
-        if holds {
-            let (at_300, _) = scores[1];
-            assert!(at_300 < GROWN, "{file}: MSE {at_300} after 300 steps");
+        let first = &scores[0];
+        assert!(
+            first.mse < GROWN,
+            "{file}: MSE {} after 96 steps (empty grid: {empty})",
+            first.mse
+        );
+        let expected = dark_offset(&target.rgba, target.height, target.width);
+        assert!(
+            expected > 1.5,
+            "the target's mouth is below its middle ({expected} rows)"
+        );
+        assert!(
+            (first.dark_offset - expected).abs() < expected / 2.0,
+            "{file}: dark features {} rows below the middle, the target's {expected}: not upright",
+            first.dark_offset
+        );
+        if let Some(later) = scores.get(1) {
+            assert!(
+                later.mse < GROWN,
+                "{file}: MSE {} after 300 steps",
+                later.mse
+            );
         }
     }
 }
@@ -82,13 +137,25 @@ fn a_model_with_random_weights_does_not_grow_the_smiley() {
     let mut layers: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     for layer in layers.as_array_mut().unwrap() {
-        let len = base64::engine::general_purpose::STANDARD.decode(layer["data_b64"].as_str().unwrap()).unwrap().len();
-        let bytes: Vec<u8> = (0..len).map(|_| nca_core::rand::RngExt::random(&mut rng)).collect();
-        layer["data_b64"] = base64::engine::general_purpose::STANDARD.encode(bytes).into();
+        let len = base64::engine::general_purpose::STANDARD
+            .decode(layer["data_b64"].as_str().unwrap())
+            .unwrap()
+            .len();
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| nca_core::rand::RngExt::random(&mut rng))
+            .collect();
+        layer["data_b64"] = base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .into();
     }
     let nca = import_demo_model(&layers.to_string(), "random", &Device::flex()).unwrap();
-    let (mse, _) = grow(&nca, &smiley(), &[96])[0];
-    assert!(mse > GROWN * 2.0, "random weights scored {mse}");
+    let score = &grow(&nca, &smiley(), &[96])[0];
+    // Random weights blow up (NaN) or grow something else: either way, far from the smiley.
+    assert!(
+        score.mse.is_nan() || score.mse >= GROWN * 2.0,
+        "random weights scored {}",
+        score.mse
+    );
 }
 
 fn import_error(json: &str) -> String {
@@ -114,8 +181,13 @@ fn malformed_model_files_are_refused_with_the_reason() {
     assert!(import_error(&bad_base64.to_string()).contains("layer 1: data_b64 is not base64"));
 
     let mut short = demo_json();
-    short[1]["data_b64"] = base64::engine::general_purpose::STANDARD.encode([1u8, 2, 3]).into();
-    assert!(import_error(&short.to_string()).contains("data_b64 holds 3 bytes, but 128 inputs + bias times 16 outputs need 2064"));
+    short[1]["data_b64"] = base64::engine::general_purpose::STANDARD
+        .encode([1u8, 2, 3])
+        .into();
+    assert!(
+        import_error(&short.to_string())
+            .contains("data_b64 holds 3 bytes, but 128 inputs + bias times 16 outputs need 2064")
+    );
 
     let mut channels = demo_json();
     channels[0]["in_ch"] = 47.into();
@@ -128,6 +200,7 @@ fn malformed_model_files_are_refused_with_the_reason() {
 
 #[test]
 fn a_missing_model_file_is_named() {
-    let err = import_demo_model_file(&PathBuf::from("/no/model.json"), &Device::flex()).unwrap_err();
+    let err =
+        import_demo_model_file(&PathBuf::from("/no/model.json"), &Device::flex()).unwrap_err();
     assert!(err.to_string().starts_with("/no/model.json: "), "{err}");
 }

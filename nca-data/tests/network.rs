@@ -44,7 +44,10 @@ impl Server {
                     } else {
                         ("404 Not Found", b"not found".to_vec())
                     };
-                    let head = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
                     let _ = stream.write_all(head.as_bytes());
                     let _ = stream.write_all(&body);
                 });
@@ -54,7 +57,11 @@ impl Server {
     }
 
     fn source(&self, route: &str, cache_dir: Option<std::path::PathBuf>) -> EmojiSource {
-        EmojiSource { base_url: format!("{}/{route}/", self.base), cache_dir, timeout: Duration::from_secs(1) }
+        EmojiSource {
+            base_url: format!("{}/{route}/", self.base),
+            cache_dir,
+            timeout: Duration::from_secs(1),
+        }
     }
 
     fn requests(&self) -> usize {
@@ -71,7 +78,10 @@ fn an_emoji_is_fetched_once_then_served_from_the_cache() {
     assert_eq!(server.requests(), 1);
     assert!(cache.path().join("emoji_u1f419.png").exists());
     // The second use sends nothing, and works with the network gone.
-    let offline = EmojiSource { base_url: "http://127.0.0.1:9/".into(), ..source };
+    let offline = EmojiSource {
+        base_url: "http://127.0.0.1:9/".into(),
+        ..source
+    };
     let second = offline.image(OCTOPUS).unwrap();
     assert_eq!(server.requests(), 1);
     assert_eq!(first, second);
@@ -89,17 +99,32 @@ fn an_emoji_noto_lacks_is_named() {
     let server = Server::start();
     let err = server.source("missing", None).image(OCTOPUS).unwrap_err();
     assert!(matches!(err, DataError::UnknownEmoji { .. }), "{err}");
-    assert!(err.to_string().contains("Noto Emoji has no image for 🐙"), "{err}");
+    assert!(
+        err.to_string().contains("Noto Emoji has no image for 🐙"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_garbage_response_is_not_cached_and_is_named() {
     let server = Server::start();
     let cache = tempfile::tempdir().unwrap();
-    let err = server.source("garbage", Some(cache.path().to_path_buf())).image(OCTOPUS).unwrap_err();
+    let err = server
+        .source("garbage", Some(cache.path().to_path_buf()))
+        .image(OCTOPUS)
+        .unwrap_err();
     assert!(matches!(err, DataError::NotAnImage { .. }), "{err}");
-    assert!(err.to_string().contains("/garbage/emoji_u1f419.png is not a readable image"), "{err}");
-    assert_eq!(std::fs::read_dir(cache.path()).map(|d| d.count()).unwrap_or(0), 0);
+    assert!(
+        err.to_string()
+            .contains("/garbage/emoji_u1f419.png is not a readable image"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(cache.path())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
 }
 
 #[test]
@@ -120,7 +145,11 @@ fn an_unreachable_network_with_nothing_cached_is_named() {
     };
     let err = source.image(OCTOPUS).unwrap_err();
     assert!(matches!(err, DataError::Network { .. }), "{err}");
-    assert!(err.to_string().starts_with("could not fetch http://127.0.0.1:9/emoji_u1f419.png"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("could not fetch http://127.0.0.1:9/emoji_u1f419.png"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -133,12 +162,24 @@ fn url_targets_load_and_their_errors_are_named() {
     assert_eq!((target.height, target.width), (72, 72));
 
     let err = Target::load(&url("missing"), options, &emoji).unwrap_err();
-    assert!(matches!(err, DataError::HttpStatus { status: 404, .. }), "{err}");
-    assert!(err.to_string().ends_with("/missing/image.png answered HTTP 404"), "{err}");
+    assert!(
+        matches!(err, DataError::HttpStatus { status: 404, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("/missing/image.png answered HTTP 404"),
+        "{err}"
+    );
 
     let err = Target::load(&url("garbage"), options, &emoji).unwrap_err();
     assert!(matches!(err, DataError::NotAnImage { .. }), "{err}");
 
-    let err = Target::load(&TargetSource::Url("ftp://example.org/a.png".into()), options, &emoji).unwrap_err();
+    let err = Target::load(
+        &TargetSource::Url("ftp://example.org/a.png".into()),
+        options,
+        &emoji,
+    )
+    .unwrap_err();
     assert!(matches!(err, DataError::BadUrl { .. }), "{err}");
 }

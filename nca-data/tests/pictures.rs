@@ -39,23 +39,42 @@ fn png_and_gif_files_decode_with_the_right_size_and_frames() {
     assert_eq!(image::open(&png).unwrap().to_rgb8(), frames[0]);
 
     let gif = dir.path().join("growth.gif");
-    let options = GifOptions { frame_delay_ms: 40, scale: 10 };
+    let options = GifOptions {
+        frame_delay_ms: 40,
+        scale: 10,
+    };
     save_gif(&gif, &frames, Some(&[0, 96]), options).unwrap();
-    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&gif).unwrap())).unwrap();
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(&gif).unwrap(),
+    ))
+    .unwrap();
     let decoded = decoder.into_frames().collect_frames().unwrap();
     assert_eq!(decoded.len(), 2);
     assert_eq!(decoded[0].buffer().dimensions(), (30, 20));
     assert_eq!(decoded[0].delay().numer_denom_ms(), (40, 1));
     // The step counter darkens the top-left corner of the first frame.
-    assert!(decoded[1].buffer().get_pixel(3, 3).0[0] < 100, "step counter drawn");
-    assert_eq!(decoded[0].buffer().get_pixel(29, 19).0, [255, 255, 255, 255]);
+    assert!(
+        decoded[1].buffer().get_pixel(3, 3).0[0] < 100,
+        "step counter drawn"
+    );
+    assert_eq!(
+        decoded[0].buffer().get_pixel(29, 19).0,
+        [255, 255, 255, 255]
+    );
 }
 
 #[test]
 fn writing_into_a_missing_directory_fails_and_names_the_file() {
     let frames = white_images(&NcaConfig::default(), state());
-    let err = save_png(std::path::Path::new("/no/such/dir/frame.png"), frames[0].clone()).unwrap_err();
-    assert!(err.to_string().starts_with("/no/such/dir/frame.png: "), "{err}");
+    let err = save_png(
+        std::path::Path::new("/no/such/dir/frame.png"),
+        frames[0].clone(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().starts_with("/no/such/dir/frame.png: "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -4,7 +4,11 @@ use image::{DynamicImage, Rgb, RgbImage, Rgba, RgbaImage};
 use nca_data::{DataError, EmojiSource, Target, TargetOptions, TargetSource};
 
 fn offline() -> EmojiSource {
-    EmojiSource { base_url: "http://127.0.0.1:9/".into(), cache_dir: None, ..EmojiSource::default() }
+    EmojiSource {
+        base_url: "http://127.0.0.1:9/".into(),
+        cache_dir: None,
+        ..EmojiSource::default()
+    }
 }
 
 fn plane(target: &Target, channel: usize) -> &[f32] {
@@ -14,7 +18,12 @@ fn plane(target: &Target, channel: usize) -> &[f32] {
 
 #[test]
 fn the_default_target_is_the_embedded_gecko_padded_to_72() {
-    let target = Target::load(&TargetSource::default(), TargetOptions::default(), &offline()).unwrap();
+    let target = Target::load(
+        &TargetSource::default(),
+        TargetOptions::default(),
+        &offline(),
+    )
+    .unwrap();
     assert_eq!((target.height, target.width), (72, 72));
     assert!(target.had_alpha);
     let alpha = plane(&target, 3);
@@ -29,14 +38,26 @@ fn the_default_target_is_the_embedded_gecko_padded_to_72() {
     }
     assert!(alpha.iter().cloned().fold(0.0, f32::max) > 0.99);
     for channel in 0..3 {
-        assert!(plane(&target, channel).iter().zip(alpha).all(|(&c, &a)| c <= a + 1e-6), "premultiplied");
+        assert!(
+            plane(&target, channel)
+                .iter()
+                .zip(alpha)
+                .all(|(&c, &a)| c <= a + 1e-6),
+            "premultiplied"
+        );
     }
 }
 
 #[test]
 fn colour_is_premultiplied_by_alpha_and_padding_is_empty() {
     let image = RgbaImage::from_pixel(4, 4, Rgba([200, 100, 50, 128]));
-    let target = Target::from_image(&DynamicImage::ImageRgba8(image), TargetOptions { size: 4, padding: 2 });
+    let target = Target::from_image(
+        &DynamicImage::ImageRgba8(image),
+        TargetOptions {
+            size: 4,
+            padding: 2,
+        },
+    );
     assert_eq!((target.height, target.width), (8, 8));
     let at = |channel: usize, y: usize, x: usize| plane(&target, channel)[y * 8 + x];
     let alpha = 128.0 / 255.0;
@@ -58,8 +79,13 @@ fn images_are_fitted_keeping_their_aspect_ratio() {
 fn an_image_without_alpha_is_taken_as_opaque() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("photo.png");
-    RgbImage::from_pixel(10, 10, Rgb([0, 255, 0])).save(&path).unwrap();
-    let options = TargetOptions { size: 10, padding: 1 };
+    RgbImage::from_pixel(10, 10, Rgb([0, 255, 0]))
+        .save(&path)
+        .unwrap();
+    let options = TargetOptions {
+        size: 10,
+        padding: 1,
+    };
     let target = Target::load(&TargetSource::File(path), options, &offline()).unwrap();
     assert!(!target.had_alpha);
     let alpha = plane(&target, 3);
@@ -68,14 +94,22 @@ fn an_image_without_alpha_is_taken_as_opaque() {
 }
 
 fn load_error(path: std::path::PathBuf) -> DataError {
-    Target::load(&TargetSource::File(path), TargetOptions::default(), &offline()).unwrap_err()
+    Target::load(
+        &TargetSource::File(path),
+        TargetOptions::default(),
+        &offline(),
+    )
+    .unwrap_err()
 }
 
 #[test]
 fn a_missing_file_is_named() {
     let err = load_error("/no/such/target.png".into());
     assert!(matches!(err, DataError::Io { .. }));
-    assert!(err.to_string().starts_with("/no/such/target.png: "), "{err}");
+    assert!(
+        err.to_string().starts_with("/no/such/target.png: "),
+        "{err}"
+    );
 }
 
 #[test]
@@ -85,7 +119,11 @@ fn a_file_that_is_not_an_image_is_named() {
     std::fs::write(&path, "just some words").unwrap();
     let err = load_error(path);
     assert!(matches!(err, DataError::NotAnImage { .. }), "{err}");
-    assert!(err.to_string().contains("notes.txt is not a readable image"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("notes.txt is not a readable image"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -96,14 +134,20 @@ fn a_corrupt_png_is_named() {
     std::fs::write(&path, &png[..png.len() / 2]).unwrap();
     let err = load_error(path);
     assert!(matches!(err, DataError::NotAnImage { .. }), "{err}");
-    assert!(err.to_string().contains("broken.png is not a readable image"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("broken.png is not a readable image"),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_oversized_image_is_refused_before_decoding() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wide.png");
-    image::GrayImage::new(nca_data::MAX_IMAGE_SIDE + 1, 1).save(&path).unwrap();
+    image::GrayImage::new(nca_data::MAX_IMAGE_SIDE + 1, 1)
+        .save(&path)
+        .unwrap();
     let err = load_error(path);
     assert!(matches!(err, DataError::ImageTooLarge { .. }), "{err}");
     assert!(err.to_string().contains("wide.png is too large"), "{err}");
@@ -111,7 +155,12 @@ fn an_oversized_image_is_refused_before_decoding() {
 
 #[test]
 fn the_target_tensor_has_the_target_shape() {
-    let target = Target::load(&TargetSource::default(), TargetOptions::default(), &offline()).unwrap();
+    let target = Target::load(
+        &TargetSource::default(),
+        TargetOptions::default(),
+        &offline(),
+    )
+    .unwrap();
     let tensor = target.tensor(&burn::tensor::Device::flex());
     assert_eq!(tensor.dims(), [4, 72, 72]);
 }

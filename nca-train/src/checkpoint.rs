@@ -80,23 +80,45 @@ impl Checkpoint {
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
     pub fn load(path: &Path) -> Result<Self, TrainError> {
-        let bytes = std::fs::read(path).map_err(|source| TrainError::Io { path: path.into(), source })?;
-        let bad = |reason: &str| TrainError::Checkpoint { path: path.into(), reason: reason.into() };
+        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let bad = |reason: &str| TrainError::Checkpoint {
+            path: path.into(),
+            reason: reason.into(),
+        };
         if bytes.len() < 16 || &bytes[..8] != CHECKPOINT_MAGIC {
-            return Err(bad("not an nca checkpoint (it does not start with the checkpoint header)"));
+            return Err(bad(
+                "not an nca checkpoint (it does not start with the checkpoint header)",
+            ));
         }
         let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
         if word(8) != CHECKPOINT_VERSION {
-            return Err(bad(&format!("checkpoint format version {} (this build reads {CHECKPOINT_VERSION})", word(8))));
+            return Err(bad(&format!(
+                "checkpoint format version {} (this build reads {CHECKPOINT_VERSION})",
+                word(8)
+            )));
         }
-        let mut reader = Sections { bytes: &bytes, at: 16 };
-        let header_bytes = reader.take(word(12) as usize).ok_or_else(|| bad("truncated in the header"))?;
+        let mut reader = Sections {
+            bytes: &bytes,
+            at: 16,
+        };
+        let header_bytes = reader
+            .take(word(12) as usize)
+            .ok_or_else(|| bad("truncated in the header"))?;
         let header: Header = serde_json::from_slice(header_bytes)
             .map_err(|err| bad(&format!("unreadable header: {err}")))?;
         header.config.validate()?;
         let truncated = || bad("truncated: the file ends before its contents");
-        let model = reader.take(header.model_bytes).ok_or_else(truncated)?.to_vec();
-        let optimizer = reader.take(header.optimizer_bytes).ok_or_else(truncated)?.to_vec();
+        let model = reader
+            .take(header.model_bytes)
+            .ok_or_else(truncated)?
+            .to_vec();
+        let optimizer = reader
+            .take(header.optimizer_bytes)
+            .ok_or_else(truncated)?
+            .to_vec();
         let [c, h, w] = header.target_shape;
         let target = reader.take_f32(c * h * w).ok_or_else(truncated)?;
         let pool = match header.pool_shape {
@@ -144,6 +166,11 @@ impl<'a> Sections<'a> {
 
     fn take_f32(&mut self, count: usize) -> Option<Vec<f32>> {
         let section = self.take(count.checked_mul(4)?)?;
-        Some(section.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect())
+        Some(
+            section
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+                .collect(),
+        )
     }
 }

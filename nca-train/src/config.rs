@@ -64,7 +64,10 @@ pub struct LrSchedule {
 impl Default for LrSchedule {
     /// The paper: 2e-3, then 2e-4 from iteration 2,000.
     fn default() -> Self {
-        Self { initial: 2e-3, drops: vec![(2000, 2e-4)] }
+        Self {
+            initial: 2e-3,
+            drops: vec![(2000, 2e-4)],
+        }
     }
 }
 
@@ -162,29 +165,42 @@ impl TrainConfig {
     /// Checks that every value is possible, naming the first that is not.
     pub fn validate(&self) -> Result<(), TrainError> {
         self.model.validate()?;
-        let invalid = |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
+        let invalid =
+            |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
         if self.batch_size == 0 {
             return invalid("batch_size", "must be at least 1".into());
         }
         if self.pool_size != 0 && self.pool_size < self.batch_size {
             return invalid(
                 "pool_size",
-                format!("is {}, smaller than batch_size {} (use 0 for no pool)", self.pool_size, self.batch_size),
+                format!(
+                    "is {}, smaller than batch_size {} (use 0 for no pool)",
+                    self.pool_size, self.batch_size
+                ),
             );
         }
         if self.damaged_per_batch >= self.batch_size.max(1) && self.damaged_per_batch > 0 {
             return invalid(
                 "damaged_per_batch",
-                format!("is {}, but must be below batch_size {} (one sample is reseeded)", self.damaged_per_batch, self.batch_size),
+                format!(
+                    "is {}, but must be below batch_size {} (one sample is reseeded)",
+                    self.damaged_per_batch, self.batch_size
+                ),
             );
         }
         if self.damaged_per_batch > 0 && self.pool_size == 0 {
-            return invalid("damaged_per_batch", "needs a sample pool (pool_size > 0)".into());
+            return invalid(
+                "damaged_per_batch",
+                "needs a sample pool (pool_size > 0)".into(),
+            );
         }
         if self.min_steps == 0 || self.max_steps <= self.min_steps {
             return invalid(
                 "max_steps",
-                format!("steps are drawn from min_steps..max_steps = {}..{}, which must be a non-empty range of steps >= 1", self.min_steps, self.max_steps),
+                format!(
+                    "steps are drawn from min_steps..max_steps = {}..{}, which must be a non-empty range of steps >= 1",
+                    self.min_steps, self.max_steps
+                ),
             );
         }
         if self.iterations == 0 {
@@ -193,20 +209,41 @@ impl TrainConfig {
         if self.checkpoint_every == 0 {
             return invalid("checkpoint_every", "must be at least 1".into());
         }
-        let rates = std::iter::once(self.learning_rate.initial).chain(self.learning_rate.drops.iter().map(|d| d.1));
+        let rates = std::iter::once(self.learning_rate.initial)
+            .chain(self.learning_rate.drops.iter().map(|d| d.1));
         if let Some(rate) = rates.clone().find(|r| !(r.is_finite() && *r > 0.0)) {
-            return invalid("learning_rate", format!("{rate} is not a positive finite rate"));
+            return invalid(
+                "learning_rate",
+                format!("{rate} is not a positive finite rate"),
+            );
         }
-        if self.learning_rate.drops.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return invalid("learning_rate", "drops must be in increasing iteration order".into());
+        if self
+            .learning_rate
+            .drops
+            .windows(2)
+            .any(|w| w[0].0 >= w[1].0)
+        {
+            return invalid(
+                "learning_rate",
+                "drops must be in increasing iteration order".into(),
+            );
         }
         if !(self.adam_epsilon.is_finite() && self.adam_epsilon > 0.0) {
-            return invalid("adam_epsilon", format!("is {}, but must be a positive finite number", self.adam_epsilon));
+            return invalid(
+                "adam_epsilon",
+                format!(
+                    "is {}, but must be a positive finite number",
+                    self.adam_epsilon
+                ),
+            );
         }
         if let GradientMode::GlobalClip { max_norm } = self.gradient
             && !(max_norm.is_finite() && max_norm > 0.0)
         {
-            return invalid("gradient", format!("max_norm {max_norm} must be a positive finite number"));
+            return invalid(
+                "gradient",
+                format!("max_norm {max_norm} must be a positive finite number"),
+            );
         }
         Ok(())
     }

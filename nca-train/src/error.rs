@@ -17,7 +17,9 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] nca_core::NcaError),
     /// The target does not suit the model.
-    #[error("the target must be a [{expected}, H, W] tensor (colour + alpha of the model), got {got:?}")]
+    #[error(
+        "the target must be a [{expected}, H, W] tensor (colour + alpha of the model), got {got:?}"
+    )]
     TargetShape {
         /// Channels the model shows.
         expected: usize,
@@ -25,7 +27,9 @@ pub enum TrainError {
         got: [usize; 3],
     },
     /// The loss or the gradient stopped being a finite number.
-    #[error("training diverged at iteration {iteration}: the {what} is {value}; the last checkpoint is untouched")]
+    #[error(
+        "training diverged at iteration {iteration}: the {what} is {value}; the last checkpoint is untouched"
+    )]
     NonFinite {
         /// The iteration (counted from 0).
         iteration: usize,

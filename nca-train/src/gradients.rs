@@ -9,15 +9,26 @@ use crate::GradientMode;
 /// Conditions `grads` of `model`'s parameters as `mode` says; returns the joint L2 norm of the
 /// gradients before conditioning.
 pub fn condition(model: &impl Module, grads: &mut GradientsParams, mode: GradientMode) -> f64 {
-    let mut norms = Norms { grads, norms: Vec::new() };
+    let mut norms = Norms {
+        grads,
+        norms: Vec::new(),
+    };
     model.visit(&mut norms);
     let norms = norms.norms;
-    let global = norms.iter().map(|(_, norm)| norm * norm).sum::<f64>().sqrt();
+    let global = norms
+        .iter()
+        .map(|(_, norm)| norm * norm)
+        .sum::<f64>()
+        .sqrt();
     let factors: Vec<(ParamId, f64)> = match mode {
-        GradientMode::PerParameterNorm => norms.iter().map(|&(id, norm)| (id, 1.0 / (norm + 1e-8))).collect(),
-        GradientMode::GlobalClip { max_norm } if global > max_norm => {
-            norms.iter().map(|&(id, _)| (id, max_norm / global)).collect()
-        }
+        GradientMode::PerParameterNorm => norms
+            .iter()
+            .map(|&(id, norm)| (id, 1.0 / (norm + 1e-8)))
+            .collect(),
+        GradientMode::GlobalClip { max_norm } if global > max_norm => norms
+            .iter()
+            .map(|&(id, _)| (id, max_norm / global))
+            .collect(),
         GradientMode::GlobalClip { .. } | GradientMode::Raw => Vec::new(),
     };
     model.visit(&mut Scale { grads, factors });

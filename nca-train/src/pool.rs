@@ -15,7 +15,10 @@ pub struct SamplePool {
 impl SamplePool {
     /// `size` copies of `seed` (a `[C, H, W]` state).
     pub fn new(size: usize, seed: Vec<f32>, shape: [usize; 3]) -> Self {
-        Self { states: vec![seed; size], shape }
+        Self {
+            states: vec![seed; size],
+            shape,
+        }
     }
 
     /// A pool from stored states, e.g. a checkpoint.
@@ -68,14 +71,23 @@ impl SamplePool {
         let mut drawn: Vec<(usize, Vec<f32>, f64)> = self
             .sample_indices(batch_size, rng)
             .into_iter()
-            .map(|index| (index, self.states[index].clone(), rgba_loss(&self.states[index], target)))
+            .map(|index| {
+                (
+                    index,
+                    self.states[index].clone(),
+                    rgba_loss(&self.states[index], target),
+                )
+            })
             .collect();
         drawn.sort_by(|a, b| b.2.total_cmp(&a.2));
         drawn[0].1 = seed.to_vec();
         for (_, state, _) in drawn.iter_mut().skip(batch_size - damaged) {
             damage(state, self.shape, rng);
         }
-        drawn.into_iter().map(|(index, state, _)| (index, state)).collect()
+        drawn
+            .into_iter()
+            .map(|(index, state, _)| (index, state))
+            .collect()
     }
 
     /// Replaces the state at `index`.
@@ -95,11 +107,25 @@ pub fn damage(state: &mut [f32], shape: [usize; 3], rng: &mut impl Rng) {
 
 /// Zeroes every channel of a `[C, H, W]` state where `(x − cx)² + (y − cy)² < r²`, with `x` and
 /// `y` running over `[-1, 1]` across the grid (`centre` is `(cx, cy)`).
-pub fn erase_disc(state: &mut [f32], [channels, height, width]: [usize; 3], centre: (f64, f64), radius: f64) {
-    let coordinate = |i: usize, n: usize| if n > 1 { -1.0 + 2.0 * i as f64 / (n - 1) as f64 } else { 0.0 };
+pub fn erase_disc(
+    state: &mut [f32],
+    [channels, height, width]: [usize; 3],
+    centre: (f64, f64),
+    radius: f64,
+) {
+    let coordinate = |i: usize, n: usize| {
+        if n > 1 {
+            -1.0 + 2.0 * i as f64 / (n - 1) as f64
+        } else {
+            0.0
+        }
+    };
     for y in 0..height {
         for x in 0..width {
-            let (dx, dy) = (coordinate(x, width) - centre.0, coordinate(y, height) - centre.1);
+            let (dx, dy) = (
+                coordinate(x, width) - centre.0,
+                coordinate(y, height) - centre.1,
+            );
             if dx * dx + dy * dy < radius * radius {
                 for channel in 0..channels {
                     state[(channel * height + y) * width + x] = 0.0;
@@ -112,6 +138,10 @@ pub fn erase_disc(state: &mut [f32], [channels, height, width]: [usize; 3], cent
 /// Mean squared error of the first `target.len() / (H·W)` channels (RGBA) of a `[C, H, W]` state
 /// against a `[4, H, W]` target: the loss by which the pool ranks its samples.
 pub fn rgba_loss(state: &[f32], target: &[f32]) -> f64 {
-    let sum: f64 = state[..target.len()].iter().zip(target).map(|(a, b)| f64::from(a - b).powi(2)).sum();
+    let sum: f64 = state[..target.len()]
+        .iter()
+        .zip(target)
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum();
     sum / target.len() as f64
 }

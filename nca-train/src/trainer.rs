@@ -80,18 +80,41 @@ pub struct Trainer {
 impl Trainer {
     /// A new run towards `target` (`[visible + 1, H, W]`, premultiplied), training on `device`
     /// (autodiff is switched on for it).
-    pub fn new(config: TrainConfig, target: Tensor<3>, device: &Device) -> Result<Self, TrainError> {
+    pub fn new(
+        config: TrainConfig,
+        target: Tensor<3>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
         config.validate()?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let plain = device.clone().without_autodiff();
         let model = Nca::new(config.model.clone(), &plain, &mut rng)?;
         let [channels, height, width] = target.dims();
-        let target_values = target.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 after convert");
+        let target_values = target
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 after convert");
         let seed_state = host(model.seed(1, height, width));
-        let pool = (config.pool_size > 0)
-            .then(|| SamplePool::new(config.pool_size, seed_state.clone(), [config.model.channels, height, width]));
+        let pool = (config.pool_size > 0).then(|| {
+            SamplePool::new(
+                config.pool_size,
+                seed_state.clone(),
+                [config.model.channels, height, width],
+            )
+        });
         let optimizer = adam(&config);
-        Self::assemble(config, device, model, optimizer, target_values, [channels, height, width], pool, rng, 0)
+        Self::assemble(
+            config,
+            device,
+            model,
+            optimizer,
+            target_values,
+            [channels, height, width],
+            pool,
+            rng,
+            0,
+        )
     }
 
     /// Continues the run saved in `checkpoint` on `device`, exactly where it stopped.
@@ -106,7 +129,10 @@ impl Trainer {
         }
         let optimizer = adam(&checkpoint.config)
             .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
-            .map_err(|err| TrainError::InvalidConfig { field: "optimizer", reason: format!("state unreadable: {err}") })?;
+            .map_err(|err| TrainError::InvalidConfig {
+                field: "optimizer",
+                reason: format!("state unreadable: {err}"),
+            })?;
         Self::assemble(
             checkpoint.config,
             device,
@@ -134,18 +160,27 @@ impl Trainer {
     ) -> Result<Self, TrainError> {
         let expected = config.model.alpha_channel() + 1;
         if channels != expected {
-            return Err(TrainError::TargetShape { expected, got: [channels, height, width] });
+            return Err(TrainError::TargetShape {
+                expected,
+                got: [channels, height, width],
+            });
         }
         if let Some(pool) = &pool
             && pool.shape() != [config.model.channels, height, width]
         {
             return Err(TrainError::InvalidConfig {
                 field: "pool_size",
-                reason: format!("pool states of shape {:?} do not fit the model and target", pool.shape()),
+                reason: format!(
+                    "pool states of shape {:?} do not fit the model and target",
+                    pool.shape()
+                ),
             });
         }
         let device = device.clone().autodiff();
-        let target = Tensor::from_data(TensorData::new(target_values.clone(), [channels, height, width]), &device);
+        let target = Tensor::from_data(
+            TensorData::new(target_values.clone(), [channels, height, width]),
+            &device,
+        );
         let seed_state = host(model.seed(1, height, width));
         Ok(Self {
             model: model.train(),
@@ -192,22 +227,39 @@ impl Trainer {
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let started = Instant::now();
         let iteration = self.iteration;
-        let steps = self.rng.random_range(self.config.min_steps..self.config.max_steps);
+        let steps = self
+            .rng
+            .random_range(self.config.min_steps..self.config.max_steps);
         let (batch, indices) = self.draw_batch();
         let [_, height, width] = self.target.dims();
-        let shape = [self.config.batch_size, self.config.model.channels, height, width];
+        let shape = [
+            self.config.batch_size,
+            self.config.model.channels,
+            height,
+            width,
+        ];
         let start = Tensor::<4>::from_data(TensorData::new(batch, shape), &self.device);
 
         let end = self.model.rollout(start, steps, &mut self.rng);
-        let loss = (self.config.model.rgba(end.clone()) - self.target.clone().unsqueeze::<4>()).square().mean();
+        let loss = (self.config.model.rgba(end.clone()) - self.target.clone().unsqueeze::<4>())
+            .square()
+            .mean();
         let loss_value = loss.clone().into_scalar::<f64>();
         if !loss_value.is_finite() {
-            return Err(TrainError::NonFinite { iteration, what: "loss", value: loss_value });
+            return Err(TrainError::NonFinite {
+                iteration,
+                what: "loss",
+                value: loss_value,
+            });
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let grad_norm = condition(&self.model, &mut grads, self.config.gradient);
         if !grad_norm.is_finite() {
-            return Err(TrainError::NonFinite { iteration, what: "gradient norm", value: grad_norm });
+            return Err(TrainError::NonFinite {
+                iteration,
+                what: "gradient norm",
+                value: grad_norm,
+            });
         }
         let lr = self.config.learning_rate.at(iteration);
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
@@ -220,7 +272,14 @@ impl Trainer {
             }
         }
         self.iteration += 1;
-        Ok(Metrics { iteration, loss: loss_value, lr, grad_norm, steps, seconds: started.elapsed().as_secs_f64() })
+        Ok(Metrics {
+            iteration,
+            loss: loss_value,
+            lr,
+            grad_norm,
+            steps,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// The batch's start states (flattened `[B, C, H, W]`) and, with a pool, the pool indices they
@@ -237,7 +296,10 @@ impl Trainer {
             &mut self.rng,
         );
         let indices = batch.iter().map(|(index, _)| *index).collect();
-        (batch.into_iter().flat_map(|(_, state)| state).collect(), Some(indices))
+        (
+            batch.into_iter().flat_map(|(_, state)| state).collect(),
+            Some(indices),
+        )
     }
 
     /// The run frozen as a checkpoint.
@@ -247,7 +309,11 @@ impl Trainer {
             iteration: self.iteration,
             rng: self.rng.clone(),
             model: self.model().to_bytes().expect("a trained model serialises"),
-            optimizer: self.optimizer.into_bytes().expect("the optimiser state serialises").to_vec(),
+            optimizer: self
+                .optimizer
+                .into_bytes()
+                .expect("the optimiser state serialises")
+                .to_vec(),
             target: self.target_values.clone(),
             target_shape: self.target.dims(),
             pool: self.pool.clone(),
@@ -257,9 +323,16 @@ impl Trainer {
     /// Trains until `config.iterations` (or until the observer says stop). With `dir`, appends
     /// every iteration's metrics to `metrics.jsonl` there and writes `checkpoint.nckpt` and
     /// `model.nca` every `checkpoint_every` iterations and at the end.
-    pub fn run(&mut self, dir: Option<&Path>, observer: &mut impl Observer) -> Result<(), TrainError> {
+    pub fn run(
+        &mut self,
+        dir: Option<&Path>,
+        observer: &mut impl Observer,
+    ) -> Result<(), TrainError> {
         if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(|source| TrainError::Io { path: dir.into(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| TrainError::Io {
+                path: dir.into(),
+                source,
+            })?;
             trim_metrics(&dir.join(METRICS_FILE), self.iteration)?;
         }
         while self.iteration < self.config.iterations {
@@ -268,7 +341,8 @@ impl Trainer {
                 append_metrics(&dir.join(METRICS_FILE), &metrics)?;
             }
             let stop = observer.on_iteration(&metrics) == Control::Stop;
-            let due = self.iteration % self.config.checkpoint_every == 0 || self.iteration == self.config.iterations;
+            let due = self.iteration.is_multiple_of(self.config.checkpoint_every)
+                || self.iteration == self.config.iterations;
             if let Some(dir) = dir
                 && (due || stop)
             {
@@ -292,17 +366,31 @@ impl Trainer {
 
 /// Adam with the config's epsilon (β₁ 0.9, β₂ 0.999 as in Keras and the paper's notebook).
 fn adam(config: &TrainConfig) -> ModuleOptimizer {
-    AdamConfig::new().with_epsilon(config.adam_epsilon as f32).init()
+    AdamConfig::new()
+        .with_epsilon(config.adam_epsilon as f32)
+        .init()
 }
 
 /// A tensor's values on the host.
 fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.without_autodiff().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 after convert")
+    tensor
+        .without_autodiff()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 after convert")
 }
 
 fn append_metrics(path: &Path, metrics: &Metrics) -> Result<(), TrainError> {
-    let io = |source| TrainError::Io { path: path.into(), source };
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+    let io = |source| TrainError::Io {
+        path: path.into(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
     let line = serde_json::to_string(metrics).expect("metrics always serialise");
     writeln!(file, "{line}").map_err(io)
 }

@@ -8,8 +8,14 @@ fn presets_are_the_papers_three_experiments() {
     let persistent = TrainConfig::preset(Experiment::Persistent);
     let regenerating = TrainConfig::preset(Experiment::Regenerating);
     assert_eq!((growing.pool_size, growing.damaged_per_batch), (0, 0));
-    assert_eq!((persistent.pool_size, persistent.damaged_per_batch), (1024, 0));
-    assert_eq!((regenerating.pool_size, regenerating.damaged_per_batch), (1024, 3));
+    assert_eq!(
+        (persistent.pool_size, persistent.damaged_per_batch),
+        (1024, 0)
+    );
+    assert_eq!(
+        (regenerating.pool_size, regenerating.damaged_per_batch),
+        (1024, 3)
+    );
     for config in [growing, persistent, regenerating] {
         assert_eq!(config.batch_size, 8);
         assert_eq!((config.min_steps, config.max_steps), (64, 96));
@@ -26,13 +32,28 @@ fn the_learning_rate_drops_from_2e3_to_2e4_at_iteration_2000() {
     assert_eq!(schedule.at(1999), 2e-3);
     assert_eq!(schedule.at(2000), 2e-4);
     assert_eq!(schedule.at(7999), 2e-4);
-    let stepped = LrSchedule { initial: 1.0, drops: vec![(10, 0.5), (20, 0.25)] };
-    assert_eq!([stepped.at(9), stepped.at(10), stepped.at(19), stepped.at(25)], [1.0, 0.5, 0.5, 0.25]);
+    let stepped = LrSchedule {
+        initial: 1.0,
+        drops: vec![(10, 0.5), (20, 0.25)],
+    };
+    assert_eq!(
+        [
+            stepped.at(9),
+            stepped.at(10),
+            stepped.at(19),
+            stepped.at(25)
+        ],
+        [1.0, 0.5, 0.5, 0.25]
+    );
 }
 
 #[test]
 fn toml_round_trips_and_partial_files_take_the_defaults() {
-    let config = TrainConfig { iterations: 123, gradient: GradientMode::GlobalClip { max_norm: 1.0 }, ..TrainConfig::default() };
+    let config = TrainConfig {
+        iterations: 123,
+        gradient: GradientMode::GlobalClip { max_norm: 1.0 },
+        ..TrainConfig::default()
+    };
     assert_eq!(TrainConfig::from_toml(&config.to_toml()).unwrap(), config);
     let partial = TrainConfig::from_toml("iterations = 50\n[model]\nfire_rate = 0.75\n").unwrap();
     assert_eq!(partial.iterations, 50);
@@ -42,11 +63,17 @@ fn toml_round_trips_and_partial_files_take_the_defaults() {
 
 #[test]
 fn bad_toml_names_the_problem() {
-    let err = TrainConfig::from_toml("iteration = 5").unwrap_err().to_string();
+    let err = TrainConfig::from_toml("iteration = 5")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown field `iteration`"), "{err}");
-    let err = TrainConfig::from_toml("batch_size = \"eight\"").unwrap_err().to_string();
+    let err = TrainConfig::from_toml("batch_size = \"eight\"")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invalid type"), "{err}");
-    let err = TrainConfig::from_toml("[model]\nfire_rate = 0.0").unwrap_err().to_string();
+    let err = TrainConfig::from_toml("[model]\nfire_rate = 0.0")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`fire_rate` is 0"), "{err}");
 }
 
@@ -54,27 +81,109 @@ fn bad_toml_names_the_problem() {
 fn impossible_values_are_refused_with_the_field_named() {
     let base = TrainConfig::default;
     let cases = [
-        (TrainConfig { batch_size: 0, ..base() }, "`batch_size` must be at least 1"),
-        (TrainConfig { pool_size: 4, ..base() }, "`pool_size` is 4, smaller than batch_size 8"),
-        (TrainConfig { damaged_per_batch: 8, ..base() }, "`damaged_per_batch` is 8"),
-        (TrainConfig { pool_size: 0, ..base() }, "`damaged_per_batch` needs a sample pool"),
-        (TrainConfig { min_steps: 96, max_steps: 64, ..base() }, "`max_steps`"),
-        (TrainConfig { iterations: 0, ..base() }, "`iterations` must be at least 1"),
-        (TrainConfig { checkpoint_every: 0, ..base() }, "`checkpoint_every`"),
-        (TrainConfig { learning_rate: LrSchedule { initial: f64::NAN, drops: vec![] }, ..base() }, "NaN is not a positive finite rate"),
-        (TrainConfig { learning_rate: LrSchedule { initial: 1e-3, drops: vec![(5, 1e-4), (5, 1e-5)] }, ..base() }, "increasing iteration order"),
-        (TrainConfig { gradient: GradientMode::GlobalClip { max_norm: -1.0 }, ..base() }, "max_norm -1"),
-        (TrainConfig { adam_epsilon: 0.0, ..base() }, "`adam_epsilon`"),
+        (
+            TrainConfig {
+                batch_size: 0,
+                ..base()
+            },
+            "`batch_size` must be at least 1",
+        ),
+        (
+            TrainConfig {
+                pool_size: 4,
+                ..base()
+            },
+            "`pool_size` is 4, smaller than batch_size 8",
+        ),
+        (
+            TrainConfig {
+                damaged_per_batch: 8,
+                ..base()
+            },
+            "`damaged_per_batch` is 8",
+        ),
+        (
+            TrainConfig {
+                pool_size: 0,
+                ..base()
+            },
+            "`damaged_per_batch` needs a sample pool",
+        ),
+        (
+            TrainConfig {
+                min_steps: 96,
+                max_steps: 64,
+                ..base()
+            },
+            "`max_steps`",
+        ),
+        (
+            TrainConfig {
+                iterations: 0,
+                ..base()
+            },
+            "`iterations` must be at least 1",
+        ),
+        (
+            TrainConfig {
+                checkpoint_every: 0,
+                ..base()
+            },
+            "`checkpoint_every`",
+        ),
+        (
+            TrainConfig {
+                learning_rate: LrSchedule {
+                    initial: f64::NAN,
+                    drops: vec![],
+                },
+                ..base()
+            },
+            "NaN is not a positive finite rate",
+        ),
+        (
+            TrainConfig {
+                learning_rate: LrSchedule {
+                    initial: 1e-3,
+                    drops: vec![(5, 1e-4), (5, 1e-5)],
+                },
+                ..base()
+            },
+            "increasing iteration order",
+        ),
+        (
+            TrainConfig {
+                gradient: GradientMode::GlobalClip { max_norm: -1.0 },
+                ..base()
+            },
+            "max_norm -1",
+        ),
+        (
+            TrainConfig {
+                adam_epsilon: 0.0,
+                ..base()
+            },
+            "`adam_epsilon`",
+        ),
     ];
     for (config, expected) in cases {
         let message = config.validate().unwrap_err().to_string();
-        assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+        assert!(
+            message.contains(expected),
+            "{message:?} should contain {expected:?}"
+        );
     }
 }
 
 #[test]
 fn experiment_names_parse() {
-    assert_eq!("persistent".parse::<Experiment>().unwrap(), Experiment::Persistent);
+    assert_eq!(
+        "persistent".parse::<Experiment>().unwrap(),
+        Experiment::Persistent
+    );
     let err = "regrowing".parse::<Experiment>().unwrap_err().to_string();
-    assert!(err.contains("\"regrowing\" is not one of growing, persistent, regenerating"), "{err}");
+    assert!(
+        err.contains("\"regrowing\" is not one of growing, persistent, regenerating"),
+        "{err}"
+    );
 }

@@ -21,14 +21,25 @@ fn a_batch_is_sorted_by_loss_the_worst_reseeded_the_best_damaged() {
     let batch = pool.draw(8, 2, &seed, &target, &mut rng);
 
     let indices: Vec<usize> = batch.iter().map(|(index, _)| *index).collect();
-    assert_eq!(indices, vec![7, 6, 5, 4, 3, 2, 1, 0], "all drawn, highest loss first");
+    assert_eq!(
+        indices,
+        vec![7, 6, 5, 4, 3, 2, 1, 0],
+        "all drawn, highest loss first"
+    );
     assert_eq!(batch[0].1, seed, "the highest-loss sample becomes a seed");
     for (index, state) in &batch[1..6] {
-        assert_eq!(state, pool.get(*index), "samples in the middle are untouched");
+        assert_eq!(
+            state,
+            pool.get(*index),
+            "samples in the middle are untouched"
+        );
     }
     for (index, state) in &batch[6..] {
         let zeroed = state.iter().filter(|&&v| v == 0.0).count();
-        assert!(zeroed > 0 && zeroed % 5 == 0, "sample {index}: a disc is cut through all 5 channels");
+        assert!(
+            zeroed > 0 && zeroed % 5 == 0,
+            "sample {index}: a disc is cut through all 5 channels"
+        );
         assert!(state.iter().all(|&v| v == 0.0 || v == pool.get(*index)[0]));
     }
 }
@@ -51,7 +62,12 @@ fn a_disc_of_radius_half_at_the_centre_of_an_11x11_grid_erases_21_cells() {
     // Cells sit at -1, -0.8, …, 1; (0.2i)² + (0.2j)² < 0.25 holds for 21 (i, j) pairs.
     let mut state = vec![1.0f32; 2 * 11 * 11];
     erase_disc(&mut state, [2, 11, 11], (0.0, 0.0), 0.5);
-    let erased = |channel: usize| state[channel * 121..(channel + 1) * 121].iter().filter(|&&v| v == 0.0).count();
+    let erased = |channel: usize| {
+        state[channel * 121..(channel + 1) * 121]
+            .iter()
+            .filter(|&&v| v == 0.0)
+            .count()
+    };
     assert_eq!((erased(0), erased(1)), (21, 21));
     assert_eq!(state[5 * 11 + 5], 0.0, "centre");
     assert_eq!(state[5 * 11 + 8], 1.0, "0.6 from the centre");
@@ -66,13 +82,18 @@ fn random_damage_stays_within_the_papers_ranges() {
     for _ in 0..200 {
         let mut state = vec![1.0f32; n * n];
         damage(&mut state, [1, n, n], &mut rng);
-        let erased: Vec<(f64, f64)> =
-            (0..n * n).filter(|&i| state[i] == 0.0).map(|i| (coordinate(i % n), coordinate(i / n))).collect();
+        let erased: Vec<(f64, f64)> = (0..n * n)
+            .filter(|&i| state[i] == 0.0)
+            .map(|i| (coordinate(i % n), coordinate(i / n)))
+            .collect();
         // Centre within ±0.5 and radius at most 0.4: nothing beyond 0.9 from the middle is hit.
         assert!(erased.iter().all(|(x, y)| x.abs() < 0.9 && y.abs() < 0.9));
         // Radius in [0.1, 0.4]: the disc covers between π·0.1² and π·0.4² of the 2 x 2 square.
         let area = erased.len() as f64 * (2.0 / (n - 1) as f64).powi(2);
-        assert!(area > 0.5 * std::f64::consts::PI * 0.01 && area < 1.3 * std::f64::consts::PI * 0.16, "area {area}");
+        assert!(
+            area > 0.5 * std::f64::consts::PI * 0.01 && area < 1.3 * std::f64::consts::PI * 0.16,
+            "area {area}"
+        );
     }
 }
 
