@@ -47,8 +47,8 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its checkpoint.
     #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding"])]
     resume: Option<PathBuf>,
-    /// Small and fast: 24 px target, padding 6, batch 4, 32–47 steps, 300 iterations (minutes on
-    /// a laptop CPU).
+    /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32–47 steps, 300
+    /// iterations: minutes on a laptop CPU.
     #[arg(long, conflicts_with_all = ["config", "resume"])]
     quick: bool,
     /// Write a checkpoint and refresh the pictures every N iterations.
@@ -419,7 +419,10 @@ fn refresh_pictures(dir: &Path, trainer: &Trainer, device: &Device) -> anyhow::R
             TensorData::new(shown, [count, channels, height, width]),
             device,
         );
-        let images = nca_data::white_images(model.config(), state);
+        let images: Vec<_> = nca_data::white_images(model.config(), state)
+            .iter()
+            .map(|image| nca_data::scale_up(image, 2))
+            .collect();
         nca_data::save_png(&dir.join("pool.png"), nca_data::grid_image(&images, 8))?;
     }
     Ok(())

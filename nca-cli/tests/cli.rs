@@ -161,7 +161,11 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
     assert_eq!(frames.len(), 3);
     assert_eq!(frames[0].buffer().dimensions(), (48, 48));
     let pool = image::open(run.join("pool.png")).unwrap();
-    assert_eq!(pool.width(), 4 * 13 + 1, "4 pool states in a row");
+    assert_eq!(
+        pool.width(),
+        4 * (2 * 12 + 1) + 1,
+        "4 pool states in a row, cells 2x2 pixels"
+    );
     assert!(
         std::fs::read_to_string(run.join("loss.svg"))
             .unwrap()
@@ -415,4 +419,55 @@ fn nothing_existing_is_overwritten_by_a_failed_command() {
 
     let err = fails(&["info", "taken.nca"], dir.path());
     assert!(err.contains("taken.nca is not an nca model file"), "{err}");
+}
+
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let mut args = TINY.to_vec();
+    args.extend(["--iterations", "100000", "--out", run.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args(&args)
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = run.join("metrics.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(true, |m| m.lines().count() < 2) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "nca train exited early"
+        );
+        assert!(started.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: checkpoint written"),
+        "{stderr}"
+    );
+    let info = ok(&["info", run.to_str().unwrap()], dir.path());
+    let done: usize = info
+        .lines()
+        .find_map(|l| l.strip_prefix("iteration: "))
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(done >= 2 && done < 100000, "{info}");
+    assert_eq!(
+        std::fs::read_to_string(&metrics).unwrap().lines().count(),
+        done
+    );
 }
