@@ -6,6 +6,7 @@ mod grow;
 mod info;
 mod models;
 mod plot;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Command {
     Targets,
     /// Time a training iteration and rollouts on the chosen backend; prints JSON lines.
     Bench(bench::BenchArgs),
+    /// The paper's interactive demo in your browser: watch a model grow, cut it, see it heal.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Bench(args) => bench::run(args, cli.backend),
+        Command::Serve(args) => serve::run(args, cli.backend),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -198,12 +198,13 @@ impl TrainArgs {
         if self.quick {
             config = TrainConfig {
                 batch_size: 4,
+                damaged_per_batch: config.damaged_per_batch.min(1),
                 min_steps: 32,
                 max_steps: 48,
                 iterations: 300,
+                checkpoint_every: 50,
                 ..config
             };
-            config.checkpoint_every = 50;
         }
         if let Some(every) = self.checkpoint_every {
             config.checkpoint_every = every;

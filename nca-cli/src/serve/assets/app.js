@@ -1,0 +1,98 @@
+// The page of `nca serve`: draws the frames the server computes and sends the user's requests.
+"use strict";
+
+const canvas = document.getElementById("grid");
+const context = canvas.getContext("2d");
+const statusLine = document.getElementById("status");
+const socket = new WebSocket(`ws://${location.host}/ws`);
+socket.binaryType = "arraybuffer";
+
+let gridSize = 72;
+let playing = true;
+let stepsPerSecond = 0;
+let step = 0;
+let delayMs = 0; // for speeds below 1x: wait before asking for the next frame
+const offscreen = document.createElement("canvas");
+
+function send(message) {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+function showStatus() {
+  statusLine.textContent = `step ${step} · ${stepsPerSecond.toFixed(1)} steps/s · ${playing ? "playing" : "paused"}`;
+}
+
+socket.onmessage = (event) => {
+  if (typeof event.data === "string") {
+    const message = JSON.parse(event.data);
+    if (message.type === "hello") {
+      gridSize = message.size;
+      const select = document.getElementById("model");
+      select.replaceChildren(...message.models.map((name, index) => new Option(name, index, false, index === message.current)));
+      document.getElementById("fire-rate").value = message.fire_rate;
+      document.getElementById("fire-rate-value").textContent = message.fire_rate;
+    } else if (message.type === "status") {
+      stepsPerSecond = message.steps_per_second;
+      playing = message.playing;
+      showStatus();
+    } else if (message.type === "refused") {
+      statusLine.textContent = `refused: ${message.reason}`;
+    }
+    return;
+  }
+  const view = new DataView(event.data);
+  step = view.getUint32(0, true);
+  const width = view.getUint16(4, true);
+  const height = view.getUint16(6, true);
+  const pixels = new Uint8ClampedArray(event.data, 8, width * height * 4);
+  offscreen.width = width;
+  offscreen.height = height;
+  offscreen.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
+  context.imageSmoothingEnabled = false;
+  context.drawImage(offscreen, 0, 0, canvas.width, canvas.height);
+  canvas.dataset.step = step;
+  showStatus();
+  setTimeout(() => send({ type: "ack" }), delayMs);
+};
+
+socket.onclose = () => { statusLine.textContent = "disconnected"; };
+
+// Pointer position as fractions of the grid.
+function position(event) {
+  const box = canvas.getBoundingClientRect();
+  return {
+    x: Math.min(Math.max((event.clientX - box.left) / box.width, 0), 1),
+    y: Math.min(Math.max((event.clientY - box.top) / box.height, 0), 1),
+  };
+}
+
+let erasing = false;
+canvas.addEventListener("pointerdown", (event) => { erasing = true; send({ type: "erase", ...position(event), radius: 0.08 }); });
+canvas.addEventListener("pointermove", (event) => { if (erasing) send({ type: "erase", ...position(event), radius: 0.08 }); });
+window.addEventListener("pointerup", () => { erasing = false; });
+canvas.addEventListener("dblclick", (event) => send({ type: "seed", ...position(event) }));
+
+document.getElementById("play").addEventListener("click", (event) => {
+  playing = !playing;
+  send({ type: playing ? "play" : "pause" });
+  event.target.textContent = playing ? "Pause" : "Play";
+});
+document.getElementById("reset").addEventListener("click", () => send({ type: "reset" }));
+document.getElementById("model").addEventListener("change", (event) => send({ type: "model", index: Number(event.target.value) }));
+
+// Speed: 1/64x … 1x slows the frames down, 2x … 64x computes more steps per frame.
+document.getElementById("speed").addEventListener("input", (event) => {
+  const level = Number(event.target.value);
+  const factor = 2 ** level;
+  delayMs = level < 0 ? 1000 / 60 / factor : 0;
+  send({ type: "speed", steps_per_frame: level > 0 ? factor : 1 });
+  document.getElementById("speed-value").textContent = level < 0 ? `1/${2 ** -level}x` : `${factor}x`;
+});
+document.getElementById("angle").addEventListener("input", (event) => {
+  send({ type: "angle", degrees: Number(event.target.value) });
+  document.getElementById("angle-value").textContent = `${event.target.value}°`;
+});
+document.getElementById("fire-rate").addEventListener("input", (event) => {
+  send({ type: "fire_rate", value: Number(event.target.value) });
+  document.getElementById("fire-rate-value").textContent = event.target.value;
+});
