@@ -1,0 +1,83 @@
+// End-to-end test of `nca serve` in headless Chromium: the pattern grows, a click erases a disc,
+// the regenerating model heals it. Usage: node serve.mjs URL SCREENSHOT_DIR
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const [url, outDir] = process.argv.slice(2);
+if (!url || !outDir) {
+  console.error("usage: node serve.mjs URL SCREENSHOT_DIR");
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+const fail = async (message) => {
+  console.error(`FAIL: ${message}`);
+  await browser.close();
+  process.exit(1);
+};
+
+try {
+  const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
+  await page.goto(url);
+  const canvas = page.locator("#grid");
+
+  // Share of non-white pixels in the whole canvas, or in a square around the centre.
+  const inked = (centre) => page.evaluate((centre) => {
+    const canvas = document.getElementById("grid");
+    const { width, height } = canvas;
+    const side = centre ? Math.round(width * 0.06) : width;
+    const left = Math.round((width - side) / 2);
+    const top = Math.round((height - side) / 2);
+    const data = canvas.getContext("2d").getImageData(left, top, side, side).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235) count += 1;
+    }
+    return count / (side * side);
+  }, centre);
+  const step = () => page.evaluate(() => Number(document.getElementById("grid").dataset.step ?? -1));
+  const waitForStep = async (target, what) => {
+    const deadline = Date.now() + 120_000;
+    while ((await step()) < target) {
+      if (Date.now() > deadline) await fail(`${what}: step ${await step()} never reached ${target}`);
+      await page.waitForTimeout(100);
+    }
+  };
+
+  await waitForStep(1, "first frame");
+  const early = await inked(false);
+  await page.locator("#speed").fill("2"); // 4 steps per frame
+  await waitForStep(200, "growth");
+  const grown = await inked(false);
+  console.log(`non-white share: ${early.toFixed(4)} at the start, ${grown.toFixed(4)} after growing`);
+  if (!(grown > 0.05 && grown > 5 * early)) await fail("the pattern did not grow");
+
+  await page.locator("#play").click(); // pause, so the cut stays to be seen
+  await page.waitForTimeout(300);
+  const before = await inked(true);
+  const box = await canvas.boundingBox();
+  await canvas.click({ position: { x: box.width / 2, y: box.height / 2 } });
+  await page.waitForTimeout(500);
+  const cut = await inked(true);
+  console.log(`centre non-white share: ${before.toFixed(3)} before the cut, ${cut.toFixed(3)} after`);
+  if (!(before > 0.5 && cut < 0.1)) await fail("the click did not erase the centre");
+  await page.screenshot({ path: join(outDir, "serve-cut.png") });
+
+  const cutAt = await step();
+  await page.locator("#play").click(); // play again
+  await waitForStep(cutAt + 300, "healing");
+  const healed = await inked(true);
+  console.log(`centre non-white share after healing: ${healed.toFixed(3)}`);
+  if (!(healed > 0.5)) await fail("the pattern did not heal");
+  await page.screenshot({ path: join(outDir, "serve.png") });
+  console.log("PASS");
+} catch (error) {
+  await fail(String(error?.stack ?? error));
+}
+await browser.close();
