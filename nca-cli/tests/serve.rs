@@ -25,7 +25,9 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let address = line
             .strip_prefix("serving http://")
             .and_then(|rest| rest.split('/').next())
@@ -36,7 +38,12 @@ impl Server {
 
     fn get(&self, path: &str) -> String {
         let mut stream = TcpStream::connect(&self.address).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.address).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.address
+        )
+        .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
@@ -44,24 +51,40 @@ impl Server {
 
     fn socket(&self) -> Result<tungstenite::WebSocket<TcpStream>, tungstenite::Error> {
         let stream = TcpStream::connect(&self.address).unwrap();
-        tungstenite::client(format!("ws://{}/ws", self.address), stream).map(|(socket, _)| socket).map_err(|err| match err {
-            tungstenite::HandshakeError::Failure(err) => err,
-            tungstenite::HandshakeError::Interrupted(_) => panic!("a blocking handshake is never interrupted"),
-        })
+        tungstenite::client(format!("ws://{}/ws", self.address), stream)
+            .map(|(socket, _)| socket)
+            .map_err(|err| match err {
+                tungstenite::HandshakeError::Failure(err) => err,
+                tungstenite::HandshakeError::Interrupted(_) => {
+                    panic!("a blocking handshake is never interrupted")
+                }
+            })
     }
 
     /// Sends Ctrl-C and returns the exit status and what the server logged.
     fn interrupt(mut self) -> (std::process::ExitStatus, String) {
-        Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         let status = self.child.wait().unwrap();
         let mut log = String::new();
-        self.child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
         (status, log)
     }
 }
 
 fn shared_model(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/models").join(name).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn next_text(socket: &mut tungstenite::WebSocket<TcpStream>) -> serde_json::Value {
@@ -76,7 +99,10 @@ fn next_text(socket: &mut tungstenite::WebSocket<TcpStream>) -> serde_json::Valu
 fn the_page_the_socket_and_refusals() {
     let server = Server::start(&["--size", "32"]);
     let page = server.get("/");
-    assert!(page.starts_with("HTTP/1.1 200 OK") && page.contains("<canvas id=\"grid\""), "{page}");
+    assert!(
+        page.starts_with("HTTP/1.1 200 OK") && page.contains("<canvas id=\"grid\""),
+        "{page}"
+    );
     assert!(server.get("/app.js").contains("new WebSocket"));
     assert!(server.get("/nothing").starts_with("HTTP/1.1 404"));
 
@@ -94,12 +120,25 @@ fn the_page_the_socket_and_refusals() {
     assert_eq!(&frame[4..8], &[32, 0, 32, 0]);
     assert_eq!(frame.len(), 8 + 32 * 32 * 4);
 
-    socket.send(Message::text("{\"type\":\"explode\"}")).unwrap();
+    socket
+        .send(Message::text("{\"type\":\"explode\"}"))
+        .unwrap();
     let refused = next_text(&mut socket);
     assert_eq!(refused["type"], "refused");
-    assert!(refused["reason"].as_str().unwrap().contains("unknown variant"), "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unknown variant"),
+        "{refused}"
+    );
     // An oversized message closes this page only; the server goes on serving.
-    socket.send(Message::text(format!("{{\"type\":\"play\",\"pad\":\"{}\"}}", "x".repeat(10_000)))).unwrap();
+    socket
+        .send(Message::text(format!(
+            "{{\"type\":\"play\",\"pad\":\"{}\"}}",
+            "x".repeat(10_000)
+        )))
+        .unwrap();
     let closed = (0..1000).any(|_| socket.read().is_err());
     assert!(closed, "the oversized message's connection is closed");
     assert!(server.get("/").starts_with("HTTP/1.1 200 OK"));
@@ -109,7 +148,10 @@ fn the_page_the_socket_and_refusals() {
 
     let (status, log) = server.interrupt();
     assert!(status.success(), "{log}");
-    assert!(log.contains("refused a message: malformed message"), "{log}");
+    assert!(
+        log.contains("refused a message: malformed message"),
+        "{log}"
+    );
     assert!(log.contains("refused an oversized message"), "{log}");
     assert!(log.contains("stopped"), "{log}");
 }
@@ -139,7 +181,8 @@ fn pages_beyond_max_clients_are_refused_until_one_closes() {
 #[test]
 fn the_page_grows_erases_and_heals_in_chromium() {
     let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let ready = browser_dir.join("node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
+    let ready = browser_dir.join("node_modules/playwright-core").is_dir()
+        && Path::new("/usr/bin/chromium").exists();
     if !ready && std::env::var_os("NCA_SKIP_BROWSER_TEST").is_some() {
         eprintln!("NOTE: browser test skipped on request (NCA_SKIP_BROWSER_TEST)");
         return;
@@ -153,12 +196,22 @@ fn the_page_grows_erases_and_heals_in_chromium() {
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve");
     let output = Command::new("node")
         .arg(browser_dir.join("serve.mjs"))
-        .args([format!("http://{}/", server.address), screenshots.display().to_string()])
+        .args([
+            format!("http://{}/", server.address),
+            screenshots.display().to_string(),
+        ])
         .output()
         .expect("node runs");
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     let (status, log) = server.interrupt();
-    assert!(output.status.success(), "browser test failed:\n{report}\nserver log:\n{log}");
+    assert!(
+        output.status.success(),
+        "browser test failed:\n{report}\nserver log:\n{log}"
+    );
     assert!(report.contains("PASS"), "{report}");
     assert!(screenshots.join("serve.png").is_file());
     assert!(status.success());

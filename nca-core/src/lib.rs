@@ -42,7 +42,7 @@ pub use error::NcaError;
 pub use file::{FORMAT_VERSION, MAGIC};
 pub use io::write_atomic;
 pub use model::Nca;
-pub use perception::{Perception, SOBEL_X};
+pub use perception::{Perception, SOBEL_X, Sobel};
 pub use update::UpdateNet;
 
 /// The random number generator crate whose `Rng` drives the stochastic updates.

@@ -31,7 +31,7 @@ impl Nca {
         let perception = if config.trainable_perception {
             Perception::learned(config.channels, config.perception_angle_deg, device)
         } else {
-            Perception::fixed(config.channels, config.perception_angle_deg, device)
+            Perception::fixed(config.perception_angle_deg)
         };
         let update = UpdateNet::new(
             config.perception_channels(),
@@ -77,11 +77,7 @@ impl Nca {
             });
         }
         let perception = match self.perception {
-            Perception::Fixed(kernel) => Perception::fixed(
-                config.channels,
-                config.perception_angle_deg,
-                &kernel.device(),
-            ),
+            Perception::Fixed(_) => Perception::fixed(config.perception_angle_deg),
             learned => learned,
         };
         Ok(Self {

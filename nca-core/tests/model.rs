@@ -86,12 +86,7 @@ fn seed_has_one_live_cell_with_alpha_and_hidden_set() {
 
 #[test]
 fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
-    let config = NcaConfig {
-        channels: 4,
-        visible_channels: 3,
-        ..NcaConfig::default()
-    };
-    let perception = Perception::fixed(config.channels, 0.0, &device());
+    let perception = Perception::fixed(0.0);
     let mut input = vec![0.0; 4 * 5 * 5];
     input[2 * 5 + 2] = 1.0; // channel 0, row 2, column 2
     let out = values(perception.forward(tensor(input, [1, 4, 5, 5])));
@@ -114,7 +109,7 @@ fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
 
 #[test]
 fn perception_of_a_ramp_is_its_slope_with_zero_padding_at_the_border() {
-    let perception = Perception::fixed(4, 0.0, &device());
+    let perception = Perception::fixed(0.0);
     let input: Vec<f32> = (0..4 * 6 * 6).map(|i| (i % 6) as f32).collect(); // value = column
     let out = values(perception.forward(tensor(input, [1, 4, 6, 6])));
     let at = |channel: usize, y: usize, x: usize| out[(channel * 6 + y) * 6 + x];
@@ -124,6 +119,21 @@ fn perception_of_a_ramp_is_its_slope_with_zero_padding_at_the_border() {
     assert_eq!(at(1, 3, 0), 0.5);
     // Row 0: the padded upper row is missing, so the y gradient sees the lower row only.
     assert_eq!(at(2, 0, 3), 0.5 * 3.0);
+}
+
+#[test]
+fn fixed_perception_equals_the_depthwise_sobel_convolution_at_any_angle() {
+    let input = Tensor::<4>::random(
+        [2, 16, 11, 9],
+        burn::tensor::Distribution::Uniform(-1.0, 1.0),
+        &device(),
+    );
+    for angle in [0.0, 30.0, 90.0, 200.0] {
+        let shifted = Perception::fixed(angle).forward(input.clone());
+        let convolved = Perception::learned(16, angle, &device()).forward(input.clone());
+        assert_eq!(shifted.dims(), [2, 48, 11, 9]);
+        assert!(max_abs_diff(shifted, convolved) < 1e-5, "angle {angle}");
+    }
 }
 
 /// `g[y][x] = f[x][N-1-y]`: the grid turned by 90° so that the x axis points up.
@@ -138,8 +148,8 @@ fn perception_rotated_by_90_degrees_sees_a_rotated_grid_as_the_unrotated_one() {
         burn::tensor::Distribution::Uniform(-1.0, 1.0),
         &device(),
     );
-    let plain = Perception::fixed(16, 0.0, &device());
-    let turned = Perception::fixed(16, 90.0, &device());
+    let plain = Perception::fixed(0.0);
+    let turned = Perception::fixed(90.0);
     let expected = rotate(plain.forward(input.clone()));
     let actual = turned.forward(rotate(input));
     assert!(max_abs_diff(actual, expected) < 1e-5);

@@ -64,12 +64,16 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         .iter()
         .map(|path| {
             let model = models::load(path, &device)?;
-            let name = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+            let name = path.file_stem().map_or_else(
+                || path.display().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
             Ok(NamedModel { name, model })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let address = SocketAddr::new(args.host, args.port);
-    let listener = TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
+    let listener =
+        TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
     let app = Arc::new(App {
         models: Arc::new(models),
         size: args.size as usize,
@@ -78,8 +82,12 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     });
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
-    println!("serving http://{}/ on {backend} (Ctrl-C stops)", listener.local_addr()?);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
+    println!(
+        "serving http://{}/ on {backend} (Ctrl-C stops)",
+        listener.local_addr()?
+    );
     std::io::stdout().flush()?;
     listener.set_nonblocking(true)?;
     while !stop.load(Ordering::SeqCst) {
@@ -92,7 +100,9 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
                     }
                 });
             }
-            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(err) => eprintln!("accept failed: {err}"),
         }
     }
@@ -112,28 +122,67 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
             break;
         }
         if head.iter().map(String::len).sum::<usize>() > 8192 {
-            return respond(stream, "431 Request Header Fields Too Large", "text/plain", b"header too large");
+            return respond(
+                stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                b"header too large",
+            );
         }
         head.push(line.trim_end().to_string());
     }
-    let path = head.first().and_then(|line| line.split_whitespace().nth(1)).unwrap_or("/").to_string();
+    let path = head
+        .first()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .unwrap_or("/")
+        .to_string();
     let header = |name: &str| {
         head.iter().skip(1).find_map(|line| {
             let (key, value) = line.split_once(':')?;
-            key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
         })
     };
     match path.as_str() {
-        "/" | "/index.html" => respond(stream, "200 OK", "text/html; charset=utf-8", INDEX_HTML.as_bytes()),
-        "/app.js" => respond(stream, "200 OK", "text/javascript; charset=utf-8", APP_JS.as_bytes()),
-        "/style.css" => respond(stream, "200 OK", "text/css; charset=utf-8", STYLE_CSS.as_bytes()),
+        "/" | "/index.html" => respond(
+            stream,
+            "200 OK",
+            "text/html; charset=utf-8",
+            INDEX_HTML.as_bytes(),
+        ),
+        "/app.js" => respond(
+            stream,
+            "200 OK",
+            "text/javascript; charset=utf-8",
+            APP_JS.as_bytes(),
+        ),
+        "/style.css" => respond(
+            stream,
+            "200 OK",
+            "text/css; charset=utf-8",
+            STYLE_CSS.as_bytes(),
+        ),
         "/ws" => {
             let Some(key) = header("sec-websocket-key") else {
-                return respond(stream, "400 Bad Request", "text/plain", b"expected a WebSocket upgrade");
+                return respond(
+                    stream,
+                    "400 Bad Request",
+                    "text/plain",
+                    b"expected a WebSocket upgrade",
+                );
             };
             let Some(_slot) = ClientSlot::take(app) else {
-                eprintln!("refused a page: {} simulations already run (--max-clients)", app.max_clients);
-                return respond(stream, "503 Service Unavailable", "text/plain", b"too many pages open");
+                eprintln!(
+                    "refused a page: {} simulations already run (--max-clients)",
+                    app.max_clients
+                );
+                return respond(
+                    stream,
+                    "503 Service Unavailable",
+                    "text/plain",
+                    b"too many pages open",
+                );
             };
             let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
             let mut stream = stream;
@@ -141,14 +190,24 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
                 stream,
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
             )?;
-            let config = WebSocketConfig::default().max_message_size(Some(MAX_MESSAGE_BYTES)).max_frame_size(Some(MAX_MESSAGE_BYTES));
-            simulate(WebSocket::from_raw_socket(stream, Role::Server, Some(config)), app)
+            let config = WebSocketConfig::default()
+                .max_message_size(Some(MAX_MESSAGE_BYTES))
+                .max_frame_size(Some(MAX_MESSAGE_BYTES));
+            simulate(
+                WebSocket::from_raw_socket(stream, Role::Server, Some(config)),
+                app,
+            )
         }
         _ => respond(stream, "404 Not Found", "text/plain", b"not found"),
     }
 }
 
-fn respond(mut stream: TcpStream, status: &str, content_type: &str, body: &[u8]) -> anyhow::Result<()> {
+fn respond(
+    mut stream: TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+) -> anyhow::Result<()> {
     write!(
         stream,
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
@@ -164,7 +223,9 @@ struct ClientSlot<'a>(&'a AtomicUsize);
 impl<'a> ClientSlot<'a> {
     fn take(app: &'a App) -> Option<Self> {
         app.clients
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < app.max_clients).then_some(n + 1))
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < app.max_clients).then_some(n + 1)
+            })
             .ok()
             .map(|_| Self(&app.clients))
     }
@@ -185,7 +246,9 @@ fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
     loop {
         // Wait briefly for a request when there is nothing to compute, not at all otherwise.
         let idle = frame_pending || !session.playing();
-        socket.get_ref().set_read_timeout(Some(Duration::from_millis(if idle { 50 } else { 1 })))?;
+        socket
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(if idle { 50 } else { 1 })))?;
         match socket.read() {
             Ok(Message::Text(text)) => match ClientMessage::parse(&text) {
                 Ok(ClientMessage::Ack) => frame_pending = false,
@@ -208,9 +271,16 @@ fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
             Ok(Message::Close(_)) => return Ok(()),
             Ok(_) => {}
             Err(tungstenite::Error::Io(err))
-                if matches!(err.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return Ok(()),
-            Err(tungstenite::Error::Capacity(err)) => bail!("refused an oversized message ({err}); closing this page"),
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return Ok(());
+            }
+            Err(tungstenite::Error::Capacity(err)) => {
+                bail!("refused an oversized message ({err}); closing this page")
+            }
             Err(err) => return Err(err.into()),
         }
         if session.playing() && !frame_pending {
@@ -233,6 +303,11 @@ fn send_json(socket: &mut WebSocket<TcpStream>, message: &ServerMessage) -> anyh
 
 fn send_frame(socket: &mut WebSocket<TcpStream>, session: &Session) -> anyhow::Result<()> {
     let (size, rgba) = session.pixels();
-    socket.send(Message::binary(encode_frame(session.step_count(), size, size, &rgba)))?;
+    socket.send(Message::binary(encode_frame(
+        session.step_count(),
+        size,
+        size,
+        &rgba,
+    )))?;
     Ok(())
 }

@@ -65,24 +65,42 @@ impl ClientMessage {
     /// Parses and checks a message; the error says what is wrong with it.
     pub fn parse(text: &str) -> Result<Self, String> {
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(format!("message of {} bytes is over the {MAX_MESSAGE_BYTES}-byte limit", text.len()));
+            return Err(format!(
+                "message of {} bytes is over the {MAX_MESSAGE_BYTES}-byte limit",
+                text.len()
+            ));
         }
-        let message: Self = serde_json::from_str(text).map_err(|err| format!("malformed message: {err}"))?;
+        let message: Self =
+            serde_json::from_str(text).map_err(|err| format!("malformed message: {err}"))?;
         message.check()?;
         Ok(message)
     }
 
     fn check(&self) -> Result<(), String> {
         let fraction = |name: &str, v: f64| {
-            if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(format!("{name} {v} is not between 0 and 1")) }
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} {v} is not between 0 and 1"))
+            }
         };
         match *self {
-            Self::Speed { steps_per_frame } if !(1..=MAX_STEPS_PER_FRAME).contains(&steps_per_frame) => {
-                Err(format!("steps_per_frame {steps_per_frame} is not between 1 and {MAX_STEPS_PER_FRAME}"))
+            Self::Speed { steps_per_frame }
+                if !(1..=MAX_STEPS_PER_FRAME).contains(&steps_per_frame) =>
+            {
+                Err(format!(
+                    "steps_per_frame {steps_per_frame} is not between 1 and {MAX_STEPS_PER_FRAME}"
+                ))
             }
-            Self::Angle { degrees } if !degrees.is_finite() => Err(format!("angle {degrees} is not a number")),
-            Self::FireRate { value } if !(value > 0.0 && value <= 1.0) => Err(format!("fire rate {value} is not in (0, 1]")),
-            Self::Erase { x, y, radius } => fraction("x", x).and(fraction("y", y)).and(fraction("radius", radius)),
+            Self::Angle { degrees } if !degrees.is_finite() => {
+                Err(format!("angle {degrees} is not a number"))
+            }
+            Self::FireRate { value } if !(value > 0.0 && value <= 1.0) => {
+                Err(format!("fire rate {value} is not in (0, 1]"))
+            }
+            Self::Erase { x, y, radius } => fraction("x", x)
+                .and(fraction("y", y))
+                .and(fraction("radius", radius)),
             Self::Seed { x, y } => fraction("x", x).and(fraction("y", y)),
             _ => Ok(()),
         }
@@ -136,12 +154,22 @@ mod tests {
 
     #[test]
     fn messages_parse_from_the_pages_json() {
-        assert_eq!(ClientMessage::parse(r#"{"type":"play"}"#), Ok(ClientMessage::Play));
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"play"}"#),
+            Ok(ClientMessage::Play)
+        );
         assert_eq!(
             ClientMessage::parse(r#"{"type":"erase","x":0.5,"y":0.25,"radius":0.1}"#),
-            Ok(ClientMessage::Erase { x: 0.5, y: 0.25, radius: 0.1 })
+            Ok(ClientMessage::Erase {
+                x: 0.5,
+                y: 0.25,
+                radius: 0.1
+            })
         );
-        assert_eq!(ClientMessage::parse(r#"{"type":"speed","steps_per_frame":8}"#), Ok(ClientMessage::Speed { steps_per_frame: 8 }));
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"speed","steps_per_frame":8}"#),
+            Ok(ClientMessage::Speed { steps_per_frame: 8 })
+        );
     }
 
     #[test]
@@ -150,16 +178,32 @@ mod tests {
             ("not json", "malformed message"),
             (r#"{"type":"explode"}"#, "unknown variant `explode`"),
             (r#"{"type":"erase","x":0.5}"#, "missing field `y`"),
-            (r#"{"type":"erase","x":2,"y":0.5,"radius":0.1}"#, "x 2 is not between 0 and 1"),
-            (r#"{"type":"speed","steps_per_frame":0}"#, "steps_per_frame 0 is not between 1 and 64"),
-            (r#"{"type":"fire_rate","value":0}"#, "fire rate 0 is not in (0, 1]"),
+            (
+                r#"{"type":"erase","x":2,"y":0.5,"radius":0.1}"#,
+                "x 2 is not between 0 and 1",
+            ),
+            (
+                r#"{"type":"speed","steps_per_frame":0}"#,
+                "steps_per_frame 0 is not between 1 and 64",
+            ),
+            (
+                r#"{"type":"fire_rate","value":0}"#,
+                "fire rate 0 is not in (0, 1]",
+            ),
         ];
         for (text, reason) in cases {
             let err = ClientMessage::parse(text).unwrap_err();
             assert!(err.contains(reason), "{text}: {err}");
         }
-        let huge = format!(r#"{{"type":"play","pad":"{}"}}"#, "x".repeat(MAX_MESSAGE_BYTES));
-        assert!(ClientMessage::parse(&huge).unwrap_err().contains("over the 4096-byte limit"));
+        let huge = format!(
+            r#"{{"type":"play","pad":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert!(
+            ClientMessage::parse(&huge)
+                .unwrap_err()
+                .contains("over the 4096-byte limit")
+        );
     }
 
     #[test]
@@ -172,7 +216,15 @@ mod tests {
 
     #[test]
     fn server_messages_are_tagged_json() {
-        let text = serde_json::to_string(&ServerMessage::Status { step: 3, steps_per_second: 2.5, playing: true }).unwrap();
-        assert_eq!(text, r#"{"type":"status","step":3,"steps_per_second":2.5,"playing":true}"#);
+        let text = serde_json::to_string(&ServerMessage::Status {
+            step: 3,
+            steps_per_second: 2.5,
+            playing: true,
+        })
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"status","step":3,"steps_per_second":2.5,"playing":true}"#
+        );
     }
 }

@@ -79,7 +79,9 @@ impl Session {
             ClientMessage::Reset => self.reset(),
             ClientMessage::Ack => {}
             ClientMessage::Speed { steps_per_frame } => self.steps_per_frame = steps_per_frame,
-            ClientMessage::Angle { degrees } => return self.reconfigure(|c| c.perception_angle_deg = degrees),
+            ClientMessage::Angle { degrees } => {
+                return self.reconfigure(|c| c.perception_angle_deg = degrees);
+            }
             ClientMessage::FireRate { value } => return self.reconfigure(|c| c.fire_rate = value),
             ClientMessage::Erase { x, y, radius } => self.edit(|values, shape| {
                 // The protocol's fractions of the grid are [-1, 1] coordinates for erase_disc.
@@ -96,7 +98,9 @@ impl Session {
             }
             ClientMessage::Model { index } => {
                 let Some(named) = self.models.get(index) else {
-                    return Some(ServerMessage::Refused { reason: format!("there is no model {index}") });
+                    return Some(ServerMessage::Refused {
+                        reason: format!("there is no model {index}"),
+                    });
                 };
                 self.model = named.model.clone();
                 self.current = index;
@@ -118,13 +122,20 @@ impl Session {
     /// The grid as RGBA bytes over white, row by row.
     pub fn pixels(&self) -> (usize, Vec<u8>) {
         let image = nca_data::white_images(self.model.config(), self.state.clone()).remove(0);
-        let rgba = image.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+        let rgba = image
+            .pixels()
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect();
         (self.size, rgba)
     }
 
     /// The current step count and speed.
     pub fn status(&mut self) -> ServerMessage {
-        ServerMessage::Status { step: self.step, steps_per_second: self.rate.per_second(), playing: self.playing }
+        ServerMessage::Status {
+            step: self.step,
+            steps_per_second: self.rate.per_second(),
+            playing: self.playing,
+        }
     }
 
     fn reset(&mut self) {
@@ -136,7 +147,10 @@ impl Session {
         ((fraction * self.size as f64) as usize).min(self.size - 1)
     }
 
-    fn reconfigure(&mut self, change: impl FnOnce(&mut nca_core::NcaConfig)) -> Option<ServerMessage> {
+    fn reconfigure(
+        &mut self,
+        change: impl FnOnce(&mut nca_core::NcaConfig),
+    ) -> Option<ServerMessage> {
         let mut config = self.model.config().clone();
         change(&mut config);
         match self.model.clone().with_run_config(config) {
@@ -144,7 +158,9 @@ impl Session {
                 self.model = model;
                 None
             }
-            Err(err) => Some(ServerMessage::Refused { reason: err.to_string() }),
+            Err(err) => Some(ServerMessage::Refused {
+                reason: err.to_string(),
+            }),
         }
     }
 
@@ -152,9 +168,18 @@ impl Session {
     fn edit(&mut self, edit: impl FnOnce(&mut [f32], [usize; 3])) {
         let [_, channels, height, width] = self.state.dims();
         let device: Device = self.state.device();
-        let mut values = self.state.clone().into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 state");
+        let mut values = self
+            .state
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 state");
         edit(&mut values, [channels, height, width]);
-        self.state = Tensor::from_data(TensorData::new(values, [1, channels, height, width]), &device);
+        self.state = Tensor::from_data(
+            TensorData::new(values, [1, channels, height, width]),
+            &device,
+        );
     }
 
     /// The state's values on the host (for tests).
@@ -198,22 +223,42 @@ mod tests {
     /// A model that adds 0.1 to every channel of every live cell each step (fire rate 1).
     fn growing_model() -> Nca {
         let device = Device::flex();
-        let config = NcaConfig { fire_rate: 1.0, ..NcaConfig::default() };
+        let config = NcaConfig {
+            fire_rate: 1.0,
+            ..NcaConfig::default()
+        };
         let mut nca = Nca::new(config, &device, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap();
-        nca.update.output.bias = Some(Param::from_data(TensorData::new(vec![0.1f32; 16], [16]), &device));
+        nca.update.output.bias = Some(Param::from_data(
+            TensorData::new(vec![0.1f32; 16], [16]),
+            &device,
+        ));
         nca
     }
 
     fn session() -> Session {
         let models = vec![
-            NamedModel { name: "grower".into(), model: growing_model() },
-            NamedModel { name: "still".into(), model: Nca::new(NcaConfig::default(), &Device::flex(), &mut Xoshiro256PlusPlus::seed_from_u64(1)).unwrap() },
+            NamedModel {
+                name: "grower".into(),
+                model: growing_model(),
+            },
+            NamedModel {
+                name: "still".into(),
+                model: Nca::new(
+                    NcaConfig::default(),
+                    &Device::flex(),
+                    &mut Xoshiro256PlusPlus::seed_from_u64(1),
+                )
+                .unwrap(),
+            },
         ];
         Session::new(Arc::new(models), 16, 0)
     }
 
     fn alive_cells(session: &Session) -> usize {
-        session.values()[3 * 256..4 * 256].iter().filter(|&&a| a > 0.1).count()
+        session.values()[3 * 256..4 * 256]
+            .iter()
+            .filter(|&&a| a > 0.1)
+            .count()
     }
 
     #[test]
@@ -240,11 +285,19 @@ mod tests {
     #[test]
     fn erase_clears_a_disc_and_seed_plants_a_cell() {
         let mut session = session();
-        session.handle(ClientMessage::Erase { x: 0.5, y: 0.5, radius: 0.2 });
+        session.handle(ClientMessage::Erase {
+            x: 0.5,
+            y: 0.5,
+            radius: 0.2,
+        });
         assert_eq!(alive_cells(&session), 0, "the centre seed is erased");
         session.handle(ClientMessage::Seed { x: 0.0, y: 1.0 });
         let values = session.values();
-        assert_eq!(values[3 * 256 + 15 * 16], 1.0, "alpha of the bottom-left cell");
+        assert_eq!(
+            values[3 * 256 + 15 * 16],
+            1.0,
+            "alpha of the bottom-left cell"
+        );
         assert_eq!(values[15 * 16], 0.0, "its colour stays 0");
     }
 
@@ -253,16 +306,24 @@ mod tests {
         let mut session = session();
         session.advance();
         let hello = session.handle(ClientMessage::Model { index: 1 });
-        assert!(matches!(hello, Some(ServerMessage::Hello { current: 1, .. })));
+        assert!(matches!(
+            hello,
+            Some(ServerMessage::Hello { current: 1, .. })
+        ));
         assert_eq!(session.step_count(), 0);
         let refused = session.handle(ClientMessage::Model { index: 7 });
-        assert!(matches!(refused, Some(ServerMessage::Refused { reason }) if reason.contains("no model 7")));
+        assert!(
+            matches!(refused, Some(ServerMessage::Refused { reason }) if reason.contains("no model 7"))
+        );
     }
 
     #[test]
     fn fire_rate_and_angle_change_the_running_model() {
         let mut session = session();
-        assert_eq!(session.handle(ClientMessage::FireRate { value: 0.25 }), None);
+        assert_eq!(
+            session.handle(ClientMessage::FireRate { value: 0.25 }),
+            None
+        );
         assert_eq!(session.handle(ClientMessage::Angle { degrees: 45.0 }), None);
         assert_eq!(session.model.config().fire_rate, 0.25);
         assert_eq!(session.model.config().perception_angle_deg, 45.0);

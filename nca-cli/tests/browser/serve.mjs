@@ -43,7 +43,7 @@ try {
   }, centre);
   const step = () => page.evaluate(() => Number(document.getElementById("grid").dataset.step ?? -1));
   const waitForStep = async (target, what) => {
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + 300_000;
     while ((await step()) < target) {
       if (Date.now() > deadline) await fail(`${what}: step ${await step()} never reached ${target}`);
       await page.waitForTimeout(100);
@@ -52,8 +52,8 @@ try {
 
   await waitForStep(1, "first frame");
   const early = await inked(false);
-  await page.locator("#speed").fill("2"); // 4 steps per frame
-  await waitForStep(200, "growth");
+  await page.locator("#speed").fill("3"); // 8 steps per frame
+  await waitForStep(150, "growth");
   const grown = await inked(false);
   console.log(`non-white share: ${early.toFixed(4)} at the start, ${grown.toFixed(4)} after growing`);
   if (!(grown > 0.05 && grown > 5 * early)) await fail("the pattern did not grow");
@@ -71,7 +71,7 @@ try {
 
   const cutAt = await step();
   await page.locator("#play").click(); // play again
-  await waitForStep(cutAt + 300, "healing");
+  await waitForStep(cutAt + 200, "healing");
   const healed = await inked(true);
   console.log(`centre non-white share after healing: ${healed.toFixed(3)}`);
   if (!(healed > 0.5)) await fail("the pattern did not heal");
