@@ -11,7 +11,7 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_train::{Experiment, TrainConfig, Trainer};
 use serde::Serialize;
 
-use crate::backend::{self, Backend};
+use nca_cli::backend::{self, Backend};
 
 /// What to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,8 +10,8 @@ use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::GifOptions;
 
-use crate::backend::{self, Backend};
 use crate::models;
+use nca_cli::backend::{self, Backend};
 
 /// How a model runs and how its pictures look.
 #[derive(Args, Debug)]

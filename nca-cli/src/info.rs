@@ -8,8 +8,8 @@ use clap::Args;
 use nca_core::Nca;
 use nca_train::Checkpoint;
 
-use crate::backend::{self, Backend};
 use crate::models;
+use nca_cli::backend::{self, Backend};
 
 /// Arguments of `nca import`.
 #[derive(Args, Debug)]

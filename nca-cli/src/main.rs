@@ -1,6 +1,5 @@
 //! `nca`: train, grow, regenerate, import and benchmark growing neural cellular automata.
 
-mod backend;
 mod bench;
 mod grow;
 mod info;
@@ -14,7 +13,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
-use crate::backend::Backend;
+use nca_cli::backend::Backend;
 
 /// Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) in Rust, on burn.
 ///

@@ -14,8 +14,8 @@ use nca_train::{
     Observer, TrainConfig, Trainer,
 };
 
-use crate::backend::{self, Backend};
 use crate::grow::growth_frames;
+use nca_cli::backend::{self, Backend};
 
 /// What to train on and how.
 #[derive(Args, Debug)]

@@ -21,8 +21,8 @@ use tungstenite::{Message, WebSocket};
 
 use self::protocol::{ClientMessage, MAX_MESSAGE_BYTES, ServerMessage, encode_frame};
 use self::session::{NamedModel, Session};
-use crate::backend::{self, Backend};
 use crate::models;
+use nca_cli::backend::{self, Backend};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");

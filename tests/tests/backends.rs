@@ -1,0 +1,220 @@
+//! The behaviour suite on every backend compiled into this build (both CPU backends by default),
+//! and parity with the CPU reference (flex): the same weights and start give the same rollout and
+//! the same gradients.
+//!
+//! Tolerances: backends sum in different orders (matmul blocking, threads), so results agree to
+//! f32 rounding, about 1e-7 relative per operation. Over 64 steps of a trained model those
+//! differences grow but stay far below 1e-4 (the bound the suite asserts); a wrong kernel (a
+//! flipped Sobel sign, a missed mask) is off by 1e-2 or more after a single step.
+
+use std::path::PathBuf;
+
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
+use nca_cli::backend::Backend;
+use nca_core::rand::SeedableRng;
+use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::{Nca, NcaConfig, Perception};
+use nca_train::{Experiment, GradientMode, TrainConfig, Trainer};
+
+/// Every compiled backend with a device.
+fn backends() -> Vec<(Backend, Device)> {
+    Backend::compiled()
+        .into_iter()
+        .map(|backend| (backend, backend.device().unwrap()))
+        .collect()
+}
+
+/// The CPU reference the others are compared with.
+fn reference() -> (Backend, Device) {
+    (
+        Backend::Flex,
+        Backend::Flex
+            .device()
+            .expect("the flex backend is the reference"),
+    )
+}
+
+fn values(tensor: Tensor<4>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn rng(seed: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+#[test]
+#[cfg(all(feature = "flex", feature = "ndarray"))]
+fn the_suite_runs_on_both_cpu_backends() {
+    let compiled = Backend::compiled();
+    assert!(
+        compiled.contains(&Backend::Flex) && compiled.contains(&Backend::Ndarray),
+        "{compiled:?}"
+    );
+}
+
+#[test]
+fn a_fresh_model_leaves_the_seed_unchanged_on_every_backend() {
+    for (backend, device) in backends() {
+        let nca = Nca::new(NcaConfig::default(), &device, &mut rng(1)).unwrap();
+        let seed = nca.seed(2, 24, 24);
+        let after = nca.rollout(seed.clone(), 30, &mut rng(2));
+        assert_eq!(values(after), values(seed), "{backend}");
+    }
+}
+
+#[test]
+fn perception_gives_the_sobel_values_on_every_backend() {
+    for (backend, device) in backends() {
+        let mut input = vec![0.0f32; 4 * 25];
+        input[2 * 5 + 2] = 1.0;
+        let state = Tensor::<4>::from_data(TensorData::new(input, [1, 4, 5, 5]), &device);
+        for perception in [Perception::fixed(0.0), Perception::learned(4, 0.0, &device)] {
+            let out = values(perception.forward(state.clone()));
+            let at = |channel: usize, y: usize, x: usize| out[(channel * 5 + y) * 5 + x];
+            assert_eq!(
+                [
+                    at(0, 2, 2),
+                    at(1, 2, 1),
+                    at(1, 1, 1),
+                    at(2, 1, 2),
+                    at(2, 3, 2)
+                ],
+                [1.0, 0.25, 0.125, 0.25, -0.25],
+                "{backend}"
+            );
+        }
+    }
+}
+
+#[test]
+fn stochastic_updates_and_alive_masking_on_every_backend() {
+    for (backend, device) in backends() {
+        let config = NcaConfig {
+            fire_rate: 0.3,
+            ..NcaConfig::default()
+        };
+        let mut nca = Nca::new(config, &device, &mut rng(0)).unwrap();
+        let mut bias = vec![0.0f32; 16];
+        bias[4] = 1.0;
+        nca.update.output.bias = Some(Param::from_data(TensorData::new(bias, [16]), &device));
+        let size = 96;
+        let mut state = vec![0.0f32; 16 * size * size];
+        state[3 * size * size..4 * size * size].fill(1.0); // alive everywhere
+        state[3 * size * size] = 0.0; // …but a lone dead corner would still be alive (neighbours)
+        let state = Tensor::<4>::from_data(TensorData::new(state, [1, 16, size, size]), &device);
+        let after = values(nca.step(state, &mut rng(3)));
+        let hidden = &after[4 * size * size..5 * size * size];
+        let fraction = hidden.iter().filter(|&&v| v == 1.0).count() as f64 / (size * size) as f64;
+        let sigma = (0.3f64 * 0.7 / (size * size) as f64).sqrt();
+        assert!(
+            (fraction - 0.3).abs() < 3.0 * sigma,
+            "{backend}: {fraction}"
+        );
+        assert!(hidden.iter().all(|&v| v == 0.0 || v == 1.0), "{backend}");
+
+        // A cell whose neighbourhood has no alpha above 0.1 is zeroed.
+        let mut lone = vec![0.0f32; 16 * 49];
+        lone[3 * 49 + 24] = 0.05;
+        lone[6 * 49 + 24] = 0.9;
+        let lone = Tensor::<4>::from_data(TensorData::new(lone, [1, 16, 7, 7]), &device);
+        assert!(
+            values(nca.step(lone, &mut rng(4)))
+                .iter()
+                .all(|&v| v == 0.0),
+            "{backend}"
+        );
+    }
+}
+
+fn shared_model(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/models")
+        .join(name)
+}
+
+/// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed.
+fn grown_smiley(device: &Device) -> Vec<f32> {
+    let nca = nca_data::import_demo_model_file(&shared_model("ex3_😀.json"), device).unwrap();
+    let config = NcaConfig {
+        fire_rate: 1.0,
+        ..nca.config().clone()
+    };
+    let nca = nca.with_run_config(config).unwrap();
+    values(nca.rollout(nca.seed(1, 72, 72), 64, &mut rng(0)))
+}
+
+#[test]
+fn rollouts_match_the_cpu_reference_within_1e4() {
+    let (_, reference_device) = reference();
+    let expected = grown_smiley(&reference_device);
+    assert!(
+        expected.iter().filter(|v| v.abs() > 0.1).count() > 1000,
+        "the smiley grew"
+    );
+    for (backend, device) in backends() {
+        let difference = max_abs_diff(&grown_smiley(&device), &expected);
+        assert!(
+            difference < 1e-4,
+            "{backend}: max |difference| {difference} after 64 steps"
+        );
+    }
+}
+
+/// Loss and (unconditioned) gradient norm of the first iteration of a small regenerating run.
+fn first_iteration(device: &Device) -> (f64, f64) {
+    let size = 20;
+    let mut target = vec![0.0f32; 4 * size * size];
+    for y in 6..14 {
+        for x in 6..14 {
+            for (channel, value) in [0.9f32, 0.4, 0.1, 1.0].into_iter().enumerate() {
+                target[(channel * size + y) * size + x] = value;
+            }
+        }
+    }
+    let target = Tensor::<3>::from_data(TensorData::new(target, [4, size, size]), device);
+    let config = TrainConfig {
+        pool_size: 8,
+        damaged_per_batch: 1,
+        batch_size: 4,
+        min_steps: 16,
+        max_steps: 17,
+        iterations: 2,
+        gradient: GradientMode::Raw,
+        ..TrainConfig::preset(Experiment::Regenerating)
+    };
+    let mut trainer = Trainer::new(config, target, device).unwrap();
+    trainer.step().unwrap(); // the fresh model's gradient reaches the last layer only
+    let metrics = trainer.step().unwrap();
+    (metrics.loss, metrics.grad_norm)
+}
+
+#[test]
+fn training_gradients_match_the_cpu_reference() {
+    let (_, reference_device) = reference();
+    let (loss, norm) = first_iteration(&reference_device);
+    assert!(norm > 0.0);
+    for (backend, device) in backends() {
+        let (other_loss, other_norm) = first_iteration(&device);
+        let relative = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-12);
+        assert!(
+            relative(other_loss, loss) < 1e-4,
+            "{backend}: loss {other_loss} vs {loss}"
+        );
+        assert!(
+            relative(other_norm, norm) < 1e-3,
+            "{backend}: gradient norm {other_norm} vs {norm}"
+        );
+    }
+}
