@@ -1,1 +1,2 @@
-//! Criterion benchmarks of nca; run them with `cargo bench -p nca-benches`.
+//! Criterion benchmarks of nca live in `benches/nca.rs`: `cargo bench -p nca-benches`
+//! (add `--features ndarray`, `wgpu`, … to compare backends).
