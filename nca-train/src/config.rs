@@ -179,7 +179,7 @@ impl TrainConfig {
                 ),
             );
         }
-        if self.damaged_per_batch >= self.batch_size.max(1) && self.damaged_per_batch > 0 {
+        if self.damaged_per_batch > 0 && self.damaged_per_batch >= self.batch_size {
             return invalid(
                 "damaged_per_batch",
                 format!(
@@ -209,9 +209,9 @@ impl TrainConfig {
         if self.checkpoint_every == 0 {
             return invalid("checkpoint_every", "must be at least 1".into());
         }
-        let rates = std::iter::once(self.learning_rate.initial)
+        let mut rates = std::iter::once(self.learning_rate.initial)
             .chain(self.learning_rate.drops.iter().map(|d| d.1));
-        if let Some(rate) = rates.clone().find(|r| !(r.is_finite() && *r > 0.0)) {
+        if let Some(rate) = rates.find(|r| !(r.is_finite() && *r > 0.0)) {
             return invalid(
                 "learning_rate",
                 format!("{rate} is not a positive finite rate"),

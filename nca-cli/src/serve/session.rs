@@ -130,7 +130,7 @@ impl Session {
     }
 
     /// The current step count and speed.
-    pub fn status(&mut self) -> ServerMessage {
+    pub fn status(&self) -> ServerMessage {
         ServerMessage::Status {
             step: self.step,
             steps_per_second: self.rate.per_second(),
