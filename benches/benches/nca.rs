@@ -17,10 +17,14 @@ fn rollout(c: &mut Criterion) {
     for backend in Backend::compiled() {
         let device = backend.device().expect("compiled backends have a device");
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
-        let nca = Nca::new(NcaConfig::default(), &device, &mut rng).expect("default config is valid");
+        let nca =
+            Nca::new(NcaConfig::default(), &device, &mut rng).expect("default config is valid");
         for batch in [1, 8] {
             group.bench_function(format!("{backend}/batch_{batch}"), |b| {
-                b.iter(|| nca.rollout(nca.seed(batch, 72, 72), 96, &mut rng).into_data())
+                b.iter(|| {
+                    nca.rollout(nca.seed(batch, 72, 72), 96, &mut rng)
+                        .into_data()
+                })
             });
         }
     }
@@ -32,10 +36,16 @@ fn train_step(c: &mut Criterion) {
     group.sample_size(10);
     for backend in Backend::compiled() {
         let device = backend.device().expect("compiled backends have a device");
-        let config = TrainConfig { min_steps: 64, max_steps: 65, ..TrainConfig::preset(Experiment::Growing) };
+        let config = TrainConfig {
+            min_steps: 64,
+            max_steps: 65,
+            ..TrainConfig::preset(Experiment::Growing)
+        };
         let target = Tensor::<3>::zeros([4, 72, 72], &device);
         let mut trainer = Trainer::new(config, target, &device).expect("valid config");
-        group.bench_function(backend.to_string(), |b| b.iter(|| trainer.step().expect("finite loss")));
+        group.bench_function(backend.to_string(), |b| {
+            b.iter(|| trainer.step().expect("finite loss"))
+        });
     }
     group.finish();
 }

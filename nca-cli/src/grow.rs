@@ -16,8 +16,8 @@ use nca_cli::backend::{self, Backend};
 /// How a model runs and how its pictures look.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Model file, run directory, or web-demo model (.json).
-    #[arg(long)]
+    /// Shipped model name (gecko), model file, run directory, or web-demo model (.json).
+    #[arg(long, default_value = "gecko")]
     model: PathBuf,
     /// Grid size in cells (square).
     #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(3..=1024))]

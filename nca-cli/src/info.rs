@@ -126,4 +126,12 @@ pub fn targets() {
         "any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)",
         nca_data::BASE_URL_ENV
     );
+    let shipped: Vec<&str> = crate::models::SHIPPED
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    println!(
+        "shipped models (give the name to --model): {}",
+        shipped.join(", ")
+    );
 }

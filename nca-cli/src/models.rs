@@ -1,4 +1,5 @@
-//! Finding a model wherever the user points: a model file, a run directory, a web-demo JSON.
+//! Finding a model wherever the user points: a shipped model's name, a model file, a run
+//! directory, a web-demo JSON.
 
 use std::path::{Path, PathBuf};
 
@@ -6,9 +7,18 @@ use anyhow::Context;
 use burn::tensor::Device;
 use nca_core::Nca;
 
-/// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), or a model
-/// of the paper's web demo (`.json`, imported on the fly).
+/// Models that ship inside the binary, by name (see `models/README.md`).
+pub const SHIPPED: [(&str, &[u8]); 1] = [("gecko", include_bytes!("../../models/gecko.nca"))];
+
+/// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), a model of
+/// the paper's web demo (`.json`, imported on the fly), or, when no such file exists, the name of
+/// a shipped model.
 pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
+    if !path.exists()
+        && let Some((name, bytes)) = SHIPPED.iter().find(|(name, _)| Path::new(name) == path)
+    {
+        return Ok(Nca::from_bytes(bytes, Path::new(name), device)?);
+    }
     let file = model_file(path);
     if file.extension().is_some_and(|ext| ext == "json") {
         return Ok(nca_data::import_demo_model_file(&file, device)?);

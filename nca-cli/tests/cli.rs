@@ -471,3 +471,28 @@ fn ctrl_c_writes_a_checkpoint_and_exits_cleanly() {
         done
     );
 }
+
+#[test]
+fn the_shipped_gecko_grows_without_any_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        ok(&["targets"], dir.path()).contains("shipped models (give the name to --model): gecko")
+    );
+    let info = ok(&["info", "gecko"], dir.path());
+    assert!(info.contains("parameters: 8336"), "{info}");
+    ok(
+        &[
+            "grow",
+            "--size",
+            "16",
+            "--steps",
+            "4",
+            "--every",
+            "2",
+            "--out",
+            "gecko.gif",
+        ],
+        dir.path(),
+    );
+    assert_eq!(gif_frames(&dir.path().join("gecko.gif")).len(), 3);
+}

@@ -15,11 +15,16 @@ struct Server {
 }
 
 impl Server {
+    /// Serves the paper's regenerating 😀 model.
     fn start(extra: &[&str]) -> Self {
         let model = shared_model("ex3_😀.json");
+        Self::spawn(&[&["--model", &model], extra].concat())
+    }
+
+    fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
-            .args(["serve", "--model", &model, "--port", "0"])
-            .args(extra)
+            .args(["serve", "--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -154,6 +159,16 @@ fn the_page_the_socket_and_refusals() {
     );
     assert!(log.contains("refused an oversized message"), "{log}");
     assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn without_models_it_serves_the_shipped_gecko() {
+    let server = Server::spawn(&["--size", "16"]);
+    let mut socket = server.socket().unwrap();
+    let hello = next_text(&mut socket);
+    assert_eq!(hello["models"], serde_json::json!(["gecko"]));
+    drop(socket);
+    server.interrupt();
 }
 
 #[test]

@@ -31,8 +31,9 @@ const STYLE_CSS: &str = include_str!("assets/style.css");
 /// Arguments of `nca serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Models to offer (model file, run directory or web-demo .json); repeat for several.
-    #[arg(long = "model", required = true)]
+    /// Models to offer (shipped model name, model file, run directory or web-demo .json); repeat
+    /// for several [default: the shipped models].
+    #[arg(long = "model")]
     models: Vec<PathBuf>,
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 8080)]
@@ -59,8 +60,16 @@ struct App {
 /// Runs `nca serve` until Ctrl-C.
 pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let (backend, device) = backend::device(backend)?;
-    let models = args
-        .models
+    let shipped: Vec<PathBuf> = models::SHIPPED
+        .iter()
+        .map(|(name, _)| PathBuf::from(name))
+        .collect();
+    let chosen = if args.models.is_empty() {
+        &shipped
+    } else {
+        &args.models
+    };
+    let models = chosen
         .iter()
         .map(|path| {
             let model = models::load(path, &device)?;
