@@ -49,7 +49,7 @@ pub struct TrainArgs {
     resume: Option<PathBuf>,
     /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32–47 steps, 300
     /// iterations: minutes on a laptop CPU.
-    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    #[arg(long, conflicts_with_all = ["config", "resume", "size", "padding"])]
     quick: bool,
     /// Write a checkpoint and refresh the pictures every N iterations.
     #[arg(long)]
