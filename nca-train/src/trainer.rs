@@ -95,14 +95,6 @@ impl Trainer {
             .convert::<f32>()
             .try_to_vec::<f32>()
             .expect("f32 after convert");
-        let seed_state = host(model.seed(1, height, width));
-        let pool = (config.pool_size > 0).then(|| {
-            SamplePool::new(
-                config.pool_size,
-                seed_state.clone(),
-                [config.model.channels, height, width],
-            )
-        });
         let optimizer = adam(&config);
         Self::assemble(
             config,
@@ -111,7 +103,7 @@ impl Trainer {
             optimizer,
             target_values,
             [channels, height, width],
-            pool,
+            None,
             rng,
             0,
         )
@@ -182,6 +174,16 @@ impl Trainer {
             &device,
         );
         let seed_state = host(model.seed(1, height, width));
+        // A new run fills its pool with seeds; a resumed one brings its own.
+        let pool = pool.or_else(|| {
+            (config.pool_size > 0).then(|| {
+                SamplePool::new(
+                    config.pool_size,
+                    seed_state.clone(),
+                    [config.model.channels, height, width],
+                )
+            })
+        });
         Ok(Self {
             model: model.train(),
             config,
