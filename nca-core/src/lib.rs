@@ -31,6 +31,7 @@
 mod config;
 mod error;
 mod file;
+mod fused;
 mod io;
 mod model;
 mod perception;
@@ -40,6 +41,7 @@ mod update;
 pub use config::NcaConfig;
 pub use error::NcaError;
 pub use file::{FORMAT_VERSION, MAGIC};
+pub use fused::{Engine, FusedGradients, FusedIteration, FusedNca};
 pub use io::write_atomic;
 pub use model::Nca;
 pub use perception::{Perception, SOBEL_X, Sobel};

@@ -6,6 +6,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use rand::{Rng, RngExt};
 
+use crate::fused::{Engine, FusedNca, values};
 use crate::{NcaConfig, NcaError, Perception, UpdateNet};
 
 /// A growing neural cellular automaton (Mordvintsev et al., 2020).
@@ -22,6 +23,8 @@ pub struct Nca {
     pub update: UpdateNet,
     #[module(skip)]
     config: NcaConfig,
+    #[module(skip)]
+    engine: Engine,
 }
 
 impl Nca {
@@ -44,7 +47,19 @@ impl Nca {
             perception,
             update,
             config,
+            engine: Engine::default(),
         })
+    }
+
+    /// The same model computing [`advance`](Self::advance) and [`frames`](Self::frames) (and
+    /// training iterations) with `engine`.
+    pub fn with_engine(self, engine: Engine) -> Self {
+        Self { engine, ..self }
+    }
+
+    /// How [`advance`](Self::advance) and [`frames`](Self::frames) compute their steps.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// The model's hyper-parameters.
@@ -84,6 +99,7 @@ impl Nca {
             perception,
             update: self.update,
             config,
+            engine: self.engine,
         })
     }
 
@@ -114,9 +130,28 @@ impl Nca {
         (0..steps).fold(state, |state, _| self.step(state, rng))
     }
 
+    /// `steps` steps from `state` without autodiff, computed by the model's [`Engine`]: the
+    /// state to show or keep, not to differentiate.
+    pub fn advance(&self, state: Tensor<4>, steps: usize, rng: &mut impl Rng) -> Tensor<4> {
+        let state = state.without_autodiff();
+        match self.engine {
+            Engine::Tensor => self.valid().rollout(state, steps, rng),
+            Engine::Fused => {
+                let [batch, channels, height, width] = state.dims();
+                let device = state.device();
+                let values = values(state.into_data());
+                let end = FusedNca::new(self).advance(&values, [batch, height, width], steps, rng);
+                Tensor::from_data(
+                    TensorData::new(end, [batch, channels, height, width]),
+                    &device,
+                )
+            }
+        }
+    }
+
     /// The states after `0, every, 2·every, …` steps up to `steps` (the start state included, and
-    /// the last state when `steps` is not a multiple of `every`). Runs without autodiff, so no
-    /// gradient history is kept however long the rollout.
+    /// the last state when `steps` is not a multiple of `every`), computed as
+    /// [`advance`](Self::advance) does.
     ///
     /// # Panics
     /// If `every` is 0.
@@ -128,14 +163,13 @@ impl Nca {
         rng: &mut impl Rng,
     ) -> Vec<Tensor<4>> {
         assert!(every > 0, "frames: `every` must be at least 1");
-        let model = self.valid();
-        let mut state = state.without_autodiff();
-        let mut frames = vec![state.clone()];
-        for step in 1..=steps {
-            state = model.step(state, rng);
-            if step.is_multiple_of(every) || step == steps {
-                frames.push(state.clone());
-            }
+        let mut frames = vec![state.without_autodiff()];
+        let mut done = 0;
+        while done < steps {
+            let chunk = every.min(steps - done);
+            let last = frames.last().expect("never empty").clone();
+            frames.push(self.advance(last, chunk, rng));
+            done += chunk;
         }
         frames
     }
@@ -162,18 +196,21 @@ impl Nca {
 
     /// Keeps each cell's update with probability `fire_rate`, one decision per cell.
     fn fire(&self, update: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
-        if self.config.fire_rate >= 1.0 {
-            return update;
-        }
         let [batch, _, height, width] = update.dims();
-        let rate = self.config.fire_rate;
-        let mask: Vec<f32> = (0..batch * height * width)
-            .map(|_| f32::from(rng.random::<f64>() < rate))
-            .collect();
+        let Some(fired) = fire_decisions(batch * height * width, self.config.fire_rate, rng) else {
+            return update;
+        };
+        let mask: Vec<f32> = fired.into_iter().map(f32::from).collect();
         let mask = Tensor::<4>::from_data(
             TensorData::new(mask, [batch, 1, height, width]),
             &update.device(),
         );
         update * mask
     }
+}
+
+/// Whether each of `cells` cells (in `[B, H, W]` order) fires this step, each with probability
+/// `rate`; `None` when every cell fires (`rate >= 1`), which draws nothing from `rng`.
+pub(crate) fn fire_decisions(cells: usize, rate: f64, rng: &mut impl Rng) -> Option<Vec<bool>> {
+    (rate < 1.0).then(|| (0..cells).map(|_| rng.random::<f64>() < rate).collect())
 }

@@ -39,6 +39,14 @@ impl Perception {
         )))
     }
 
+    /// The filters as host values, `[3C, 1, 3, 3]`.
+    pub(crate) fn filters(&self, channels: usize) -> Vec<f32> {
+        match self {
+            Self::Fixed(sobel) => sobel_filters(channels, sobel.angle_deg),
+            Self::Learned(kernel) => crate::fused::values(kernel.val().into_data()),
+        }
+    }
+
     /// `[B, C, H, W]` → `[B, 3C, H, W]`.
     pub fn forward(&self, state: Tensor<4>) -> Tensor<4> {
         match self {
@@ -85,9 +93,17 @@ pub const SOBEL_X: [[f32; 3]; 3] = [
     [-0.125, 0.0, 0.125],
 ];
 
-/// The `[3C, 1, 3, 3]` depthwise kernel of the fixed perception: identity,
-/// `cos θ·sx − sin θ·sy`, `sin θ·sx + cos θ·sy`.
+/// The `[3C, 1, 3, 3]` depthwise kernel of the fixed perception on `device`.
 fn sobel_kernel(channels: usize, angle_deg: f64, device: &Device) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(sobel_filters(channels, angle_deg), [3 * channels, 1, 3, 3]),
+        device,
+    )
+}
+
+/// The `[3C, 1, 3, 3]` depthwise filters of the fixed perception: identity,
+/// `cos θ·sx − sin θ·sy`, `sin θ·sx + cos θ·sy`.
+pub(crate) fn sobel_filters(channels: usize, angle_deg: f64) -> Vec<f32> {
     let (sin, cos) = (angle_deg.to_radians() as f32).sin_cos();
     let mut identity = [[0.0f32; 3]; 3];
     identity[1][1] = 1.0;
@@ -106,6 +122,5 @@ fn sobel_kernel(channels: usize, angle_deg: f64, device: &Device) -> Tensor<4> {
         .flatten()
         .copied()
         .collect();
-    let values = per_channel.repeat(channels);
-    Tensor::from_data(TensorData::new(values, [3 * channels, 1, 3, 3]), device)
+    per_channel.repeat(channels)
 }

@@ -1,0 +1,144 @@
+//! Grids in the kernel's cell-major layout `[B, H, W, C]`: layout changes, alive masks and the
+//! 3x3 neighbourhoods that perception reads and its gradient writes.
+
+/// The shape of a batch of grids; cell `i` is `sample · H·W + y · W + x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grid {
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl Grid {
+    /// Cells in one grid.
+    pub fn plane(&self) -> usize {
+        self.height * self.width
+    }
+
+    /// Cells in the batch.
+    pub fn cells(&self) -> usize {
+        self.batch * self.plane()
+    }
+
+    /// `[B, C, H, W]` values → `[B, H, W, C]`.
+    pub fn to_cell_major(&self, values: &[f32]) -> Vec<f32> {
+        let (plane, channels) = (self.plane(), self.channels);
+        let mut out = vec![0.0; values.len()];
+        for (sample, grid) in values.chunks_exact(plane * channels).enumerate() {
+            for (channel, plane_values) in grid.chunks_exact(plane).enumerate() {
+                for (cell, &value) in plane_values.iter().enumerate() {
+                    out[(sample * plane + cell) * channels + channel] = value;
+                }
+            }
+        }
+        out
+    }
+
+    /// `[B, H, W, C]` values → `[B, C, H, W]`.
+    pub fn to_channel_major(&self, values: &[f32]) -> Vec<f32> {
+        let (plane, channels) = (self.plane(), self.channels);
+        let mut out = vec![0.0; values.len()];
+        for (cell, cell_values) in values.chunks_exact(channels).enumerate() {
+            let (sample, within) = (cell / plane, cell % plane);
+            for (channel, &value) in cell_values.iter().enumerate() {
+                out[(sample * channels + channel) * plane + within] = value;
+            }
+        }
+        out
+    }
+
+    /// Cells whose 3x3 neighbourhood holds an alpha above `threshold`.
+    pub fn alive(&self, state: &[f32], alpha: usize, threshold: f32) -> Vec<bool> {
+        let living: Vec<bool> = state
+            .chunks_exact(self.channels)
+            .map(|cell| cell[alpha] > threshold)
+            .collect();
+        self.dilate(&living)
+    }
+
+    /// Cells with a marked cell in their 3x3 neighbourhood (a 3x3 max filter, rows then columns).
+    pub fn dilate(&self, marked: &[bool]) -> Vec<bool> {
+        let (height, width, plane) = (self.height, self.width, self.plane());
+        let window = |at: usize, len: usize| at.saturating_sub(1)..(at + 2).min(len);
+        let mut rows = vec![false; marked.len()];
+        for (out, row) in rows.chunks_exact_mut(width).zip(marked.chunks_exact(width)) {
+            for (x, out) in out.iter_mut().enumerate() {
+                *out = row[window(x, width)].contains(&true);
+            }
+        }
+        let mut out = vec![false; marked.len()];
+        for (out, rows) in out.chunks_exact_mut(plane).zip(rows.chunks_exact(plane)) {
+            for (cell, out) in out.iter_mut().enumerate() {
+                let (y, x) = (cell / width, cell % width);
+                *out = window(y, height).any(|row| rows[row * width + x]);
+            }
+        }
+        out
+    }
+
+    /// The neighbourhood of `cell` inside the grid, as `(tap, neighbour)`: `tap` is
+    /// `3 · (dy + 1) + (dx + 1)`, the index into a row-major 3x3 filter.
+    pub fn neighbours(&self, cell: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let (height, width) = (self.height as isize, self.width as isize);
+        let plane = self.plane();
+        let (sample, within) = (cell / plane, cell % plane);
+        let (y, x) = (
+            (within / self.width) as isize,
+            (within % self.width) as isize,
+        );
+        (0..9).filter_map(move |tap| {
+            let (ny, nx) = (y + tap as isize / 3 - 1, x + tap as isize % 3 - 1);
+            let inside = (0..height).contains(&ny) && (0..width).contains(&nx);
+            inside.then(|| (tap, sample * plane + (ny * width + nx) as usize))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRID: Grid = Grid {
+        batch: 2,
+        height: 3,
+        width: 4,
+        channels: 5,
+    };
+
+    #[test]
+    fn layout_round_trips() {
+        let values: Vec<f32> = (0..GRID.cells() * GRID.channels)
+            .map(|v| v as f32)
+            .collect();
+        let cell_major = GRID.to_cell_major(&values);
+        // sample 1, channel 2, y 1, x 3 → index ((1·5 + 2)·3 + 1)·4 + 3
+        assert_eq!(
+            cell_major[(12 + 4 + 3) * 5 + 2],
+            values[((5 + 2) * 3 + 1) * 4 + 3]
+        );
+        assert_eq!(GRID.to_channel_major(&cell_major), values);
+    }
+
+    #[test]
+    fn corner_cells_have_four_neighbours_and_inner_ones_nine() {
+        assert_eq!(
+            GRID.neighbours(0).collect::<Vec<_>>(),
+            vec![(4, 0), (5, 1), (7, 4), (8, 5)]
+        );
+        assert_eq!(GRID.neighbours(12 + 5).count(), 9);
+        assert!(GRID.neighbours(12 + 5).all(|(_, n)| (12..24).contains(&n)));
+    }
+
+    #[test]
+    fn alive_marks_the_neighbourhood_of_cells_above_the_threshold() {
+        let mut state = vec![0.0; GRID.cells() * GRID.channels];
+        state[5 * GRID.channels + 3] = 0.2; // sample 0, y 1, x 1
+        state[(12 + 11) * GRID.channels + 3] = 0.1; // not above the threshold
+        let alive = GRID.alive(&state, 3, 0.1);
+        let expected: Vec<bool> = (0..GRID.cells())
+            .map(|cell| cell < 12 && cell % 4 <= 2)
+            .collect();
+        assert_eq!(alive, expected);
+    }
+}

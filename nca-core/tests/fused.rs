@@ -1,0 +1,267 @@
+//! The fused CPU kernel against the tensor reference: the same states, loss and gradients for the
+//! same weights, start and random draws.
+//!
+//! Tolerances: both compute in f32 but sum in different orders (blocked matrix products, threads),
+//! about 1e-7 relative per operation; a wrong kernel (a missed mask, a flipped filter, a skipped
+//! cell that mattered) is off by 1e-2 or more.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn rng(seed: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn param<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Param<Tensor<D>> {
+    Param::from_data(TensorData::new(values, shape), &device())
+}
+
+fn uniform(count: usize, limit: f32, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
+    (0..count)
+        .map(|_| rng.random_range(-limit..limit))
+        .collect()
+}
+
+/// A model whose every parameter is random (the fresh model's last layer is zero, which would
+/// leave the seed unchanged), small enough that 40 steps stay bounded.
+fn random_model(config: NcaConfig, seed: u64) -> Nca {
+    let mut rng = rng(seed);
+    let mut nca = Nca::new(config.clone(), &device(), &mut rng).unwrap();
+    let [hidden, channels] = [config.hidden_units, config.channels];
+    nca.update.output.weight = param(
+        uniform(hidden * channels, 0.05, &mut rng),
+        [hidden, channels],
+    );
+    let mut output_bias = uniform(channels, 0.02, &mut rng);
+    output_bias[config.alpha_channel()] = 0.03; // so that the pattern lives and grows
+    nca.update.output.bias = Some(param(output_bias, [channels]));
+    nca.update.hidden.bias = Some(param(uniform(hidden, 0.1, &mut rng), [hidden]));
+    if let Perception::Learned(kernel) = &nca.perception {
+        let sobel = values(kernel.val());
+        let noise = uniform(sobel.len(), 0.1, &mut rng);
+        let perturbed = sobel.iter().zip(noise).map(|(s, n)| s + n).collect();
+        nca.perception = Perception::Learned(param(perturbed, [sobel.len() / 9, 1, 3, 3]));
+    }
+    nca
+}
+
+/// Seeds plus a few random live patches, `[batch, C, size, size]`.
+fn start(config: &NcaConfig, batch: usize, size: usize) -> Tensor<4> {
+    let mut rng = rng(99);
+    let nca = Nca::new(config.clone(), &device(), &mut rng).unwrap();
+    let mut state = values(nca.seed(batch, size, size));
+    let plane = size * size;
+    for sample in 0..batch {
+        for _ in 0..3 {
+            let cell = rng.random_range(0..plane);
+            for channel in 0..config.channels {
+                state[(sample * config.channels + channel) * plane + cell] =
+                    rng.random_range(0.0..1.0);
+            }
+        }
+    }
+    Tensor::from_data(
+        TensorData::new(state, [batch, config.channels, size, size]),
+        &device(),
+    )
+}
+
+fn configs() -> Vec<NcaConfig> {
+    vec![
+        NcaConfig::default(),
+        NcaConfig {
+            fire_rate: 1.0,
+            update_scale: 0.5,
+            perception_angle_deg: 30.0,
+            ..NcaConfig::default()
+        },
+        NcaConfig {
+            trainable_perception: true,
+            channels: 8,
+            hidden_units: 32,
+            ..NcaConfig::default()
+        },
+    ]
+}
+
+#[test]
+fn fused_rollouts_equal_the_tensor_rollouts() {
+    for config in configs() {
+        let nca = random_model(config.clone(), 1);
+        let start = start(&config, 3, 24);
+        let expected = values(nca.rollout(start.clone(), 40, &mut rng(5)));
+        let fused = nca.clone().with_engine(Engine::Fused);
+        let got = values(fused.advance(start.clone(), 40, &mut rng(5)));
+        assert!(
+            expected.iter().filter(|v| v.abs() > 0.05).count() > 200,
+            "the pattern lives: {config:?}"
+        );
+        let difference = max_abs_diff(&got, &expected);
+        assert!(
+            difference < 1e-4,
+            "{config:?}: max |difference| {difference}"
+        );
+    }
+}
+
+#[test]
+fn frames_of_both_engines_agree() {
+    let config = NcaConfig::default();
+    let nca = random_model(config.clone(), 2);
+    let start = start(&config, 1, 16);
+    let tensor = nca.frames(start.clone(), 10, 4, &mut rng(3));
+    let fused = nca
+        .with_engine(Engine::Fused)
+        .frames(start, 10, 4, &mut rng(3));
+    assert_eq!(fused.len(), 4, "steps 0, 4, 8 and 10");
+    for (a, b) in tensor.into_iter().zip(fused) {
+        assert!(max_abs_diff(&values(a), &values(b)) < 1e-5);
+    }
+}
+
+/// A dead cell's update can keep a live neighbour alive: the kernel must compute it.
+///
+/// Row 4 of a 10x10 grid: A (alpha 0.15, hidden channel 4 = 1) at x 4, X (empty) at x 5,
+/// R (alpha 0.1, not above the threshold) at x 6. Every cell's alpha moves by +0.05, minus 1
+/// where channel 4 is set. A dies, R rises to 0.15, X (alive before thanks to A) stays alive only
+/// because of R, which was not alive before the step.
+#[test]
+fn the_update_of_a_dead_cell_next_to_a_live_one_counts() {
+    let config = NcaConfig {
+        fire_rate: 1.0,
+        ..NcaConfig::default()
+    };
+    let mut nca = Nca::new(config.clone(), &device(), &mut rng(0)).unwrap();
+    let (channels, hidden) = (config.channels, config.hidden_units);
+    let mut hidden_weight = vec![0.0; 3 * channels * hidden];
+    hidden_weight[(3 * 4) * hidden] = 1.0; // identity of channel 4 → hidden unit 0
+    let mut output_weight = vec![0.0; hidden * channels];
+    output_weight[3] = -1.0; // hidden unit 0 → alpha
+    let mut output_bias = vec![0.0; channels];
+    output_bias[3] = 0.05;
+    nca.update.hidden.weight = param(hidden_weight, [3 * channels, hidden]);
+    nca.update.hidden.bias = Some(param(vec![0.0; hidden], [hidden]));
+    nca.update.output.weight = param(output_weight, [hidden, channels]);
+    nca.update.output.bias = Some(param(output_bias, [channels]));
+
+    let mut state = vec![0.0f32; channels * 100];
+    let at = |channel: usize, x: usize| channel * 100 + 4 * 10 + x;
+    state[at(3, 4)] = 0.15;
+    state[at(4, 4)] = 1.0;
+    state[at(3, 6)] = 0.1;
+    let state = Tensor::<4>::from_data(TensorData::new(state, [1, channels, 10, 10]), &device());
+
+    let expected = values(nca.step(state.clone(), &mut rng(0)));
+    assert!(
+        (expected[at(3, 5)] - 0.05).abs() < 1e-6,
+        "X kept its update"
+    );
+    let got = values(
+        nca.with_engine(Engine::Fused)
+            .advance(state, 1, &mut rng(0)),
+    );
+    assert!(max_abs_diff(&got, &expected) < 1e-6);
+}
+
+/// Loss and gradients of one training rollout by burn's autodiff.
+fn autodiff_iteration(
+    nca: &Nca,
+    start: Tensor<4>,
+    steps: usize,
+    target: &[f32],
+) -> (f64, Vec<Vec<f32>>) {
+    let nca = nca.clone().train();
+    let device = nca.device();
+    let [_, _, height, width] = start.dims();
+    let target = Tensor::<3>::from_data(
+        TensorData::new(target.to_vec(), [4, height, width]),
+        &device,
+    );
+    let end = nca.rollout(start.autodiff(), steps, &mut rng(8));
+    let loss = (nca.config().rgba(end) - target.unsqueeze::<4>())
+        .square()
+        .mean();
+    let loss_value = loss.clone().into_scalar::<f64>();
+    let grads = loss.backward();
+    let grad = |param: &Param<Tensor<2>>| values(param.grad(&grads).unwrap());
+    let grad1 = |param: &Param<Tensor<1>>| values(param.grad(&grads).unwrap());
+    let update = &nca.update;
+    let mut all = vec![
+        grad(&update.hidden.weight),
+        grad1(update.hidden.bias.as_ref().unwrap()),
+        grad(&update.output.weight),
+        grad1(update.output.bias.as_ref().unwrap()),
+    ];
+    if let Perception::Learned(kernel) = &nca.perception {
+        all.push(values(kernel.grad(&grads).unwrap()));
+    }
+    (loss_value, all)
+}
+
+#[test]
+fn fused_training_gradients_equal_autodiff() {
+    for config in configs() {
+        let nca = random_model(config.clone(), 3);
+        let size = 20;
+        let start = start(&config, 2, size);
+        let target: Vec<f32> = uniform(4 * size * size, 1.0, &mut rng(4))
+            .iter()
+            .map(|v| v.abs())
+            .collect();
+        let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &target);
+
+        let iteration = FusedNca::new(&nca).train_rollout(
+            &values(start),
+            [2, size, size],
+            24,
+            &target,
+            &mut rng(8),
+        );
+        let grads = iteration.gradients;
+        let mut got = vec![
+            grads.hidden_weight,
+            grads.hidden_bias,
+            grads.output_weight,
+            grads.output_bias,
+        ];
+        got.extend(grads.perception);
+        assert_eq!(
+            got.len(),
+            expected.len(),
+            "{config:?}: one gradient per parameter"
+        );
+        assert!(
+            (iteration.loss - loss).abs() < 1e-6 * loss,
+            "{config:?}: loss {} vs {loss}",
+            iteration.loss
+        );
+        for (index, (got, expected)) in got.iter().zip(&expected).enumerate() {
+            let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{config:?}: parameter {index} has a gradient");
+            let difference = max_abs_diff(got, expected);
+            assert!(
+                difference <= 1e-3 * scale,
+                "{config:?}: parameter {index}: max |difference| {difference} of {scale}"
+            );
+        }
+    }
+}
