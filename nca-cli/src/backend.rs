@@ -5,10 +5,15 @@ use std::fmt;
 
 use anyhow::bail;
 use burn::tensor::Device;
+use nca_core::Engine;
 
-/// A burn backend the `nca` binary can be built with.
+/// Where the `nca` binary computes: its own fused CPU kernel, or a burn backend chosen by cargo
+/// feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
+    /// nca's fused CPU kernel for rollouts and training, burn's `flex` for the rest (feature
+    /// `flex`, the default): the fastest on a CPU.
+    Fused,
     /// burn's pure-Rust CPU backend (feature `flex`, the default).
     Flex,
     /// burn's NdArray CPU backend (feature `ndarray`).
@@ -22,7 +27,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    const ALL: [Backend; 5] = [
+    const ALL: [Backend; 6] = [
+        Backend::Fused,
         Backend::Flex,
         Backend::Ndarray,
         Backend::Wgpu,
@@ -30,10 +36,18 @@ impl Backend {
         Backend::Tch,
     ];
 
+    /// The name `--backend` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Fused => "fused",
+            other => other.feature(),
+        }
+    }
+
     /// The cargo feature of `nca-cli` that compiles this backend in.
     pub fn feature(self) -> &'static str {
         match self {
-            Backend::Flex => "flex",
+            Backend::Fused | Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
             Backend::Wgpu => "wgpu",
             Backend::Cuda => "cuda",
@@ -44,11 +58,19 @@ impl Backend {
     /// Whether this build has the backend.
     pub fn is_compiled(self) -> bool {
         match self {
-            Backend::Flex => cfg!(feature = "flex"),
+            Backend::Fused | Backend::Flex => cfg!(feature = "flex"),
             Backend::Ndarray => cfg!(feature = "ndarray"),
             Backend::Wgpu => cfg!(feature = "wgpu"),
             Backend::Cuda => cfg!(feature = "cuda"),
             Backend::Tch => cfg!(feature = "tch"),
+        }
+    }
+
+    /// How models compute their rollouts and training iterations on this backend.
+    pub fn engine(self) -> Engine {
+        match self {
+            Backend::Fused => Engine::Fused,
+            _ => Engine::Tensor,
         }
     }
 
@@ -80,7 +102,7 @@ impl Backend {
         }
         Ok(match self {
             #[cfg(feature = "flex")]
-            Backend::Flex => Device::flex(),
+            Backend::Fused | Backend::Flex => Device::flex(),
             #[cfg(feature = "ndarray")]
             Backend::Ndarray => Device::ndarray(),
             #[cfg(feature = "wgpu")]
@@ -97,7 +119,7 @@ impl Backend {
 
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.feature())
+        f.write_str(self.name())
     }
 }
 

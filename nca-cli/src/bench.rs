@@ -1,17 +1,19 @@
 //! `nca bench`: times training iterations and rollouts on the chosen backend.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::bail;
 use burn::tensor::Tensor;
 use clap::{Args, ValueEnum};
-use nca_core::Nca;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_train::{Experiment, TrainConfig, Trainer};
 use serde::Serialize;
 
 use nca_cli::backend::{self, Backend};
+
+use crate::models;
 
 /// What to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,12 +29,19 @@ pub enum Task {
 /// Arguments of `nca bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Samples per batch.
+    /// The model to run and train from: a shipped model's name, a model file or a run directory.
+    /// Its cost depends on how much of the grid it keeps alive.
+    #[arg(long, default_value = "gecko")]
+    model: PathBuf,
+    /// Samples per training batch (rollouts run with 1 and with this many).
     #[arg(long, default_value_t = 8)]
     batch: usize,
-    /// Steps per rollout or training iteration.
+    /// Steps per training iteration.
     #[arg(long, default_value_t = 64)]
     steps: usize,
+    /// Steps per rollout.
+    #[arg(long, default_value_t = 96)]
+    rollout_steps: usize,
     /// Grid size (square).
     #[arg(long, default_value_t = 72)]
     grid: usize,
@@ -49,6 +58,7 @@ struct Record<'a> {
     #[serde(rename = "impl")]
     implementation: &'a str,
     backend: String,
+    model: &'a str,
     task: &'a str,
     batch: usize,
     steps: usize,
@@ -60,17 +70,22 @@ struct Record<'a> {
 
 /// Runs `nca bench`.
 pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    if args.batch == 0 || args.steps == 0 || args.grid < 3 || args.runs == 0 {
-        bail!("--batch, --steps and --runs must be at least 1 and --grid at least 3");
+    if [args.batch, args.steps, args.rollout_steps, args.runs].contains(&0) || args.grid < 3 {
+        bail!(
+            "--batch, --steps, --rollout-steps and --runs must be at least 1 and --grid at least 3"
+        );
     }
     let (backend, device) = backend::device(backend)?;
-    let print = |task: &str, seconds: Vec<f64>| {
+    let model = models::load(&args.model, &device)?.with_engine(backend.engine());
+    let model_name = args.model.display().to_string();
+    let print = |task: &str, batch: usize, steps: usize, seconds: Vec<f64>| {
         let record = Record {
             implementation: "nca",
             backend: backend.to_string(),
+            model: &model_name,
             task,
-            batch: args.batch,
-            steps: args.steps,
+            batch,
+            steps,
             grid: args.grid,
             seconds_min: seconds.iter().copied().fold(f64::INFINITY, f64::min),
             seconds_median: median(seconds),
@@ -83,39 +98,40 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     };
     if matches!(args.task, Task::TrainStep | Task::All) {
         let config = TrainConfig {
+            model: model.config().clone(),
             batch_size: args.batch,
             min_steps: args.steps,
             max_steps: args.steps + 1,
             ..TrainConfig::preset(Experiment::Growing)
         };
-        let target = Tensor::<3>::zeros([4, args.grid, args.grid], &device);
-        let mut trainer = Trainer::new(config, target, &device)?;
-        print("train_step", time(args.runs, || trainer.step().map(drop))?);
+        let rgba = model.config().alpha_channel() + 1;
+        let target = Tensor::<3>::zeros([rgba, args.grid, args.grid], &device);
+        let mut trainer = Trainer::new(config, target, &device)?
+            .with_engine(backend.engine())
+            .with_model(model.clone())?;
+        let seconds = time(args.runs, || Ok(trainer.step().map(drop)?))?;
+        print("train_step", args.batch, args.steps, seconds);
     }
     if matches!(args.task, Task::Rollout | Task::All) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
-        let model = Nca::new(nca_core::NcaConfig::default(), &device, &mut rng)?;
-        print(
-            "rollout",
-            time(args.runs, || {
-                let state = model.rollout(
-                    model.seed(args.batch, args.grid, args.grid),
-                    args.steps,
-                    &mut rng,
-                );
-                state.into_data();
+        let mut batches = vec![1, args.batch];
+        batches.dedup();
+        for batch in batches {
+            let seconds = time(args.runs, || {
+                let seed = model.seed(batch, args.grid, args.grid);
+                model
+                    .advance(seed, args.rollout_steps, &mut rng)
+                    .into_data();
                 Ok(())
-            })?,
-        );
+            })?;
+            print("rollout", batch, args.rollout_steps, seconds);
+        }
     }
     Ok(())
 }
 
 /// Wall times of `runs` calls of `task`, after one untimed warm-up call.
-fn time(
-    runs: usize,
-    mut task: impl FnMut() -> Result<(), nca_train::TrainError>,
-) -> anyhow::Result<Vec<f64>> {
+fn time(runs: usize, mut task: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Vec<f64>> {
     task()?;
     (0..runs)
         .map(|_| {

@@ -85,8 +85,8 @@ pub struct RegenerateArgs {
 
 impl RunArgs {
     fn model(&self, backend: Option<Backend>) -> anyhow::Result<Nca> {
-        let (_, device) = backend::device(backend)?;
-        let model = models::load(&self.model, &device)?;
+        let (backend, device) = backend::device(backend)?;
+        let model = models::load(&self.model, &device)?.with_engine(backend.engine());
         let mut config = model.config().clone();
         config.fire_rate = self.fire_rate.unwrap_or(config.fire_rate);
         config.perception_angle_deg = self.angle.unwrap_or(config.perception_angle_deg);

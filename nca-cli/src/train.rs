@@ -245,7 +245,7 @@ impl TrainArgs {
 /// Runs `nca train`.
 pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let (backend, device) = backend::device(backend)?;
-    let (mut trainer, dir) = match &args.resume {
+    let (trainer, dir) = match &args.resume {
         Some(dir) => {
             let checkpoint = Checkpoint::load(&dir.join(CHECKPOINT_FILE))
                 .with_context(|| format!("cannot resume from {}", dir.display()))?;
@@ -290,6 +290,7 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             (Trainer::new(config, tensor, &device)?, dir)
         }
     };
+    let mut trainer = trainer.with_engine(backend.engine());
     let config = trainer.config().clone();
     eprintln!(
         "training {} ({} iterations, pool {}, {} damaged per batch) on {backend} into {}",

@@ -262,11 +262,21 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
 }
 
 #[test]
-fn bench_prints_one_json_line_per_task() {
+fn bench_prints_one_json_line_per_task_on_the_fused_kernel_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(
         &[
-            "bench", "--batch", "1", "--steps", "2", "--grid", "8", "--runs", "2",
+            "bench",
+            "--batch",
+            "2",
+            "--steps",
+            "2",
+            "--rollout-steps",
+            "3",
+            "--grid",
+            "8",
+            "--runs",
+            "2",
         ],
         dir.path(),
     );
@@ -274,17 +284,33 @@ fn bench_prints_one_json_line_per_task() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(records.len(), 2);
-    assert_eq!(records[0]["task"], "train_step");
-    assert_eq!(records[1]["task"], "rollout");
+    let tasks: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["task"].as_str().unwrap(),
+                r["batch"].as_u64(),
+                r["steps"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            ("train_step", Some(2), Some(2)),
+            ("rollout", Some(1), Some(3)),
+            ("rollout", Some(2), Some(3))
+        ]
+    );
     for record in &records {
         assert_eq!(
             (
                 record["impl"].as_str(),
-                record["batch"].as_u64(),
+                record["backend"].as_str(),
+                record["model"].as_str(),
                 record["runs"].as_u64()
             ),
-            (Some("nca"), Some(1), Some(2))
+            (Some("nca"), Some("fused"), Some("gecko"), Some(2))
         );
         assert!(
             record["seconds_min"].as_f64().unwrap() <= record["seconds_median"].as_f64().unwrap()

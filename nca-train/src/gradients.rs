@@ -2,7 +2,8 @@
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor, TensorData};
+use nca_core::{FusedGradients, Nca, Perception};
 
 use crate::GradientMode;
 
@@ -65,4 +66,49 @@ impl ModuleVisitor for Scale<'_> {
             self.grads.register(param.id, grad * factor);
         }
     }
+}
+
+/// The fused kernel's gradients as burn's gradients of `model`'s parameters, on `device` (the
+/// training device without autodiff, where burn's own gradients live).
+pub(crate) fn gradients_params(
+    model: &Nca,
+    gradients: FusedGradients,
+    device: &Device,
+) -> GradientsParams {
+    let mut params = GradientsParams::new();
+    let update = &model.update;
+    register(
+        &mut params,
+        &update.hidden.weight,
+        gradients.hidden_weight,
+        device,
+    );
+    register(
+        &mut params,
+        &update.output.weight,
+        gradients.output_weight,
+        device,
+    );
+    for (bias, values) in [
+        (&update.hidden.bias, gradients.hidden_bias),
+        (&update.output.bias, gradients.output_bias),
+    ] {
+        if let Some(bias) = bias {
+            register(&mut params, bias, values, device);
+        }
+    }
+    if let (Perception::Learned(kernel), Some(values)) = (&model.perception, gradients.perception) {
+        register(&mut params, kernel, values, device);
+    }
+    params
+}
+
+fn register<const D: usize>(
+    params: &mut GradientsParams,
+    param: &Param<Tensor<D>>,
+    values: Vec<f32>,
+    device: &Device,
+) {
+    let tensor = Tensor::<D>::from_data(TensorData::new(values, param.dims()), device);
+    params.register(param.id, tensor);
 }

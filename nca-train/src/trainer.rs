@@ -7,11 +7,12 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
-use nca_core::Nca;
+use nca_core::{Engine, FusedNca, Nca};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::gradients::gradients_params;
 use crate::{Checkpoint, SamplePool, TrainConfig, TrainError, condition};
 
 /// The checkpoint's file name inside a run directory.
@@ -198,6 +199,36 @@ impl Trainer {
         })
     }
 
+    /// The same run computing its iterations with `engine` ([`Engine::Fused`]: nca's CPU
+    /// kernel; [`Engine::Tensor`], the default: burn's autodiff on the run's device).
+    pub fn with_engine(mut self, engine: Engine) -> Self {
+        self.model = self.model.with_engine(engine);
+        self
+    }
+
+    /// The same new run starting from `model`'s weights instead of fresh ones (fine-tuning).
+    /// Fails if the model's config differs from the run's, or if the run has begun.
+    pub fn with_model(self, model: Nca) -> Result<Self, TrainError> {
+        if model.config() != &self.config.model {
+            return Err(TrainError::InvalidConfig {
+                field: "model",
+                reason: "of the starting model differs from the run's".into(),
+            });
+        }
+        if self.iteration > 0 {
+            return Err(TrainError::InvalidConfig {
+                field: "model",
+                reason: "can only be replaced before the first iteration".into(),
+            });
+        }
+        let plain = self.device.clone().without_autodiff();
+        let engine = self.model.engine();
+        Ok(Self {
+            model: model.fork(&plain).train().with_engine(engine),
+            ..self
+        })
+    }
+
     /// The run's config.
     pub fn config(&self) -> &TrainConfig {
         &self.config
@@ -233,20 +264,10 @@ impl Trainer {
             .rng
             .random_range(self.config.min_steps..self.config.max_steps);
         let (batch, indices) = self.draw_batch();
-        let [_, height, width] = self.target.dims();
-        let shape = [
-            self.config.batch_size,
-            self.config.model.channels,
-            height,
-            width,
-        ];
-        let start = Tensor::<4>::from_data(TensorData::new(batch, shape), &self.device);
-
-        let end = self.model.rollout(start, steps, &mut self.rng);
-        let loss = (self.config.model.rgba(end.clone()) - self.target.clone().unsqueeze::<4>())
-            .square()
-            .mean();
-        let loss_value = loss.clone().into_scalar::<f64>();
+        let (end, loss_value, mut grads) = match self.model.engine() {
+            Engine::Tensor => self.tensor_iteration(batch, steps),
+            Engine::Fused => self.fused_iteration(&batch, steps),
+        };
         if !loss_value.is_finite() {
             return Err(TrainError::NonFinite {
                 iteration,
@@ -254,7 +275,6 @@ impl Trainer {
                 value: loss_value,
             });
         }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         let grad_norm = condition(&self.model, &mut grads, self.config.gradient);
         if !grad_norm.is_finite() {
             return Err(TrainError::NonFinite {
@@ -267,7 +287,6 @@ impl Trainer {
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
 
         if let (Some(pool), Some(indices)) = (&mut self.pool, indices) {
-            let end = host(end);
             let size = end.len() / indices.len();
             for (index, state) in indices.into_iter().zip(end.chunks_exact(size)) {
                 pool.put(index, state.to_vec());
@@ -282,6 +301,50 @@ impl Trainer {
             steps,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// The end states (`[B, C, H, W]` values), loss and gradients of a rollout from `batch` by
+    /// burn's autodiff.
+    fn tensor_iteration(
+        &mut self,
+        batch: Vec<f32>,
+        steps: usize,
+    ) -> (Vec<f32>, f64, GradientsParams) {
+        let start =
+            Tensor::<4>::from_data(TensorData::new(batch, self.batch_shape()), &self.device);
+        let end = self.model.rollout(start, steps, &mut self.rng);
+        let loss = (self.config.model.rgba(end.clone()) - self.target.clone().unsqueeze::<4>())
+            .square()
+            .mean();
+        let loss_value = loss.clone().into_scalar::<f64>();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        (host(end), loss_value, grads)
+    }
+
+    /// The same as [`tensor_iteration`](Self::tensor_iteration) by the fused CPU kernel.
+    fn fused_iteration(&mut self, batch: &[f32], steps: usize) -> (Vec<f32>, f64, GradientsParams) {
+        let [batch_size, _, height, width] = self.batch_shape();
+        let iteration = FusedNca::new(&self.model).train_rollout(
+            batch,
+            [batch_size, height, width],
+            steps,
+            &self.target_values,
+            &mut self.rng,
+        );
+        let device = self.device.clone().without_autodiff();
+        let grads = gradients_params(&self.model, iteration.gradients, &device);
+        (iteration.end, iteration.loss, grads)
+    }
+
+    /// `[B, C, H, W]` of a training batch.
+    fn batch_shape(&self) -> [usize; 4] {
+        let [_, height, width] = self.target.dims();
+        [
+            self.config.batch_size,
+            self.config.model.channels,
+            height,
+            width,
+        ]
     }
 
     /// The batch's start states (flattened `[B, C, H, W]`) and, with a pool, the pool indices they

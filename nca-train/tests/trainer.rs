@@ -2,7 +2,7 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use nca_core::{Nca, NcaConfig};
+use nca_core::{Engine, Nca, NcaConfig};
 use nca_train::{
     CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, LrSchedule, METRICS_FILE,
     MODEL_FILE, Metrics, Observer, TrainConfig, TrainError, Trainer, condition,
@@ -294,5 +294,57 @@ fn a_target_of_the_wrong_shape_is_refused() {
     assert!(
         err.contains("the target must be a [4, H, W] tensor"),
         "{err}"
+    );
+}
+
+#[test]
+fn the_fused_engine_trains_like_the_tensor_engine() {
+    let run = |engine: Engine| {
+        let mut trainer = Trainer::new(small_config(4), square_target(16, 6), &device())
+            .unwrap()
+            .with_engine(engine);
+        let losses: Vec<f64> = (0..4).map(|_| trainer.step().unwrap().loss).collect();
+        assert_eq!(
+            trainer.model().engine(),
+            engine,
+            "the engine survives Adam steps"
+        );
+        (
+            losses,
+            weights(&trainer.model()),
+            trainer.pool().unwrap().clone(),
+        )
+    };
+    let (tensor_losses, tensor_weights, tensor_pool) = run(Engine::Tensor);
+    let (fused_losses, fused_weights, fused_pool) = run(Engine::Fused);
+    for (fused, tensor) in fused_losses.iter().zip(&tensor_losses) {
+        assert!(
+            (fused - tensor).abs() < 1e-4 * tensor,
+            "losses {fused_losses:?} vs {tensor_losses:?}"
+        );
+    }
+    for (fused, tensor) in fused_weights
+        .iter()
+        .flatten()
+        .zip(tensor_weights.iter().flatten())
+    {
+        assert!((fused - tensor).abs() < 1e-4, "weights {fused} vs {tensor}");
+    }
+    for (fused, tensor) in fused_pool
+        .states()
+        .iter()
+        .flatten()
+        .zip(tensor_pool.states().iter().flatten())
+    {
+        assert!((fused - tensor).abs() < 1e-3, "pool {fused} vs {tensor}");
+    }
+    assert_ne!(
+        tensor_weights,
+        weights(
+            &Trainer::new(small_config(4), square_target(16, 6), &device())
+                .unwrap()
+                .model()
+        ),
+        "the runs trained"
     );
 }

@@ -72,7 +72,7 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let models = chosen
         .iter()
         .map(|path| {
-            let model = models::load(path, &device)?;
+            let model = models::load(path, &device)?.with_engine(backend.engine());
             let name = path.file_stem().map_or_else(
                 || path.display().to_string(),
                 |s| s.to_string_lossy().into_owned(),

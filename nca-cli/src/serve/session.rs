@@ -114,7 +114,7 @@ impl Session {
     /// Runs the steps of one frame.
     pub fn advance(&mut self) {
         let steps = self.steps_per_frame as usize;
-        self.state = self.model.rollout(self.state.clone(), steps, &mut self.rng);
+        self.state = self.model.advance(self.state.clone(), steps, &mut self.rng);
         self.step += steps as u64;
         self.rate.add(steps);
     }

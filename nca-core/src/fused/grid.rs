@@ -22,7 +22,7 @@ impl Grid {
     }
 
     /// `[B, C, H, W]` values → `[B, H, W, C]`.
-    pub fn to_cell_major(&self, values: &[f32]) -> Vec<f32> {
+    pub fn to_cell_major(self, values: &[f32]) -> Vec<f32> {
         let (plane, channels) = (self.plane(), self.channels);
         let mut out = vec![0.0; values.len()];
         for (sample, grid) in values.chunks_exact(plane * channels).enumerate() {
@@ -36,7 +36,7 @@ impl Grid {
     }
 
     /// `[B, H, W, C]` values → `[B, C, H, W]`.
-    pub fn to_channel_major(&self, values: &[f32]) -> Vec<f32> {
+    pub fn to_channel_major(self, values: &[f32]) -> Vec<f32> {
         let (plane, channels) = (self.plane(), self.channels);
         let mut out = vec![0.0; values.len()];
         for (cell, cell_values) in values.chunks_exact(channels).enumerate() {
@@ -59,20 +59,20 @@ impl Grid {
 
     /// Cells with a marked cell in their 3x3 neighbourhood (a 3x3 max filter, rows then columns).
     pub fn dilate(&self, marked: &[bool]) -> Vec<bool> {
-        let (height, width, plane) = (self.height, self.width, self.plane());
-        let window = |at: usize, len: usize| at.saturating_sub(1)..(at + 2).min(len);
-        let mut rows = vec![false; marked.len()];
+        let width = self.width;
+        let mut rows = marked.to_vec();
         for (out, row) in rows.chunks_exact_mut(width).zip(marked.chunks_exact(width)) {
-            for (x, out) in out.iter_mut().enumerate() {
-                *out = row[window(x, width)].contains(&true);
-            }
+            or_into(&mut out[1..], &row[..width - 1]);
+            or_into(&mut out[..width - 1], &row[1..]);
         }
-        let mut out = vec![false; marked.len()];
-        for (out, rows) in out.chunks_exact_mut(plane).zip(rows.chunks_exact(plane)) {
-            for (cell, out) in out.iter_mut().enumerate() {
-                let (y, x) = (cell / width, cell % width);
-                *out = window(y, height).any(|row| rows[row * width + x]);
-            }
+        let mut out = rows.clone();
+        for (out, rows) in out
+            .chunks_exact_mut(self.plane())
+            .zip(rows.chunks_exact(self.plane()))
+        {
+            let last = self.plane() - width;
+            or_into(&mut out[width..], &rows[..last]);
+            or_into(&mut out[..last], &rows[width..]);
         }
         out
     }
@@ -93,6 +93,13 @@ impl Grid {
             inside.then(|| (tap, sample * plane + (ny * width + nx) as usize))
         })
     }
+}
+
+/// `out[i] |= other[i]`.
+fn or_into(out: &mut [bool], other: &[bool]) {
+    out.iter_mut()
+        .zip(other)
+        .for_each(|(out, &other)| *out |= other);
 }
 
 #[cfg(test)]

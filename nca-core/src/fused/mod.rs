@@ -11,9 +11,11 @@
 //! The backward pass stores the state before every step (not the network's activations, which it
 //! recomputes), so a training rollout of `T` steps holds `T + 1` states.
 
+mod backward;
 mod grid;
 
-use ndarray::{Array1, Array2, Axis, Zip};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
 use rayon::prelude::*;
 
@@ -36,12 +38,20 @@ pub enum Engine {
 const BLOCK: usize = 256;
 
 /// A model's weights on the host, laid out for the fused kernel.
+///
+/// Perception values are kept planar, `[3, C]` (all identities, then all x gradients, then all
+/// y gradients), where the model interleaves them per channel, `[C, 3]`: each filter then runs
+/// over contiguous channels. `order` maps planar positions to the model's.
 #[derive(Debug, Clone)]
 pub struct FusedNca {
     config: NcaConfig,
-    /// `[9, 3C]`: the perception filters, one row per 3x3 tap.
+    /// `order[planar] = interleaved` position of each perception value.
+    order: Vec<usize>,
+    /// `[9, 3C]` (planar): the perception filters, one row per 3x3 tap.
     filters: Array2<f32>,
-    /// `[3C, hidden]`.
+    /// Whether a tap's filter for each of the 3 perception kinds has a non-zero value, `[9, 3]`.
+    used: Vec<bool>,
+    /// `[3C (planar), hidden]`.
     hidden_weight: Array2<f32>,
     hidden_bias: Array1<f32>,
     /// `[hidden, C]`.
@@ -91,39 +101,53 @@ struct Activations {
     hidden_input: Array2<f32>,
 }
 
-/// Parameter gradients summed over cells, in the kernel's layouts.
-struct Accumulated {
-    filters: Option<Array2<f32>>,
-    hidden_weight: Array2<f32>,
-    hidden_bias: Array1<f32>,
-    output_weight: Array2<f32>,
-    output_bias: Array1<f32>,
-}
-
 impl FusedNca {
     /// The weights of `nca`, copied to the host.
     pub fn new(nca: &Nca) -> Self {
         let config = nca.config().clone();
-        let perception = config.perception_channels();
-        let host = |tensor: burn::tensor::Tensor<2>| values(tensor.into_data());
-        let row_major = |rows: usize, values: Vec<f32>| {
+        let channels = config.channels;
+        let order: Vec<usize> = (0..3)
+            .flat_map(|kind| (0..channels).map(move |channel| 3 * channel + kind))
+            .collect();
+        let planar = |rows: usize, values: Vec<f32>| {
             Array2::from_shape_vec((rows, values.len() / rows), values)
                 .expect("weights have the model's shape")
+                .select(Axis(0), &order)
         };
-        let filters = row_major(perception, nca.perception.filters(config.channels));
+        let filters = planar(3 * channels, nca.perception.filters(channels))
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned();
+        let used = filters
+            .rows()
+            .into_iter()
+            .flat_map(|row| {
+                let row = row.to_vec();
+                (0..3).map(move |kind| {
+                    row[kind * channels..(kind + 1) * channels]
+                        .iter()
+                        .any(|&value| value != 0.0)
+                })
+            })
+            .collect();
+        let host = |tensor: burn::tensor::Tensor<2>| values(tensor.into_data());
         let bias = |linear: &burn::nn::Linear| {
-            linear.bias.as_ref().map_or_else(
+            Array1::from(linear.bias.as_ref().map_or_else(
                 || vec![0.0; linear.weight.dims()[1]],
-                |b| values(b.val().into_data()),
-            )
+                |bias| values(bias.val().into_data()),
+            ))
         };
         let update = &nca.update;
+        let output_weight = host(update.output.weight.val());
         Self {
-            filters: filters.t().as_standard_layout().into_owned(),
-            hidden_weight: row_major(perception, host(update.hidden.weight.val())),
-            hidden_bias: Array1::from(bias(&update.hidden)),
-            output_weight: row_major(config.hidden_units, host(update.output.weight.val())),
-            output_bias: Array1::from(bias(&update.output)),
+            hidden_weight: planar(3 * channels, host(update.hidden.weight.val())),
+            hidden_bias: bias(&update.hidden),
+            output_weight: Array2::from_shape_vec((config.hidden_units, channels), output_weight)
+                .expect("weights have the model's shape"),
+            output_bias: bias(&update.output),
+            order,
+            filters,
+            used,
             config,
         }
     }
@@ -180,7 +204,7 @@ impl FusedNca {
         FusedIteration {
             end: grid.to_channel_major(&end),
             loss,
-            gradients: total.into_gradients(),
+            gradients: self.gradients(total),
         }
     }
 
@@ -241,8 +265,9 @@ impl FusedNca {
             .par_chunks_mut(BLOCK * grid.channels)
             .zip(cells.par_chunks(BLOCK))
             .for_each(|(out, cells)| {
-                let hidden = self.activations(grid, state, cells).hidden_input.mapv(relu);
-                let update = hidden.dot(&self.output_weight) + &self.output_bias;
+                let mut hidden = self.activations(grid, state, cells).hidden_input;
+                hidden.mapv_inplace(relu);
+                let update = affine(&hidden, &self.output_weight, &self.output_bias);
                 out.iter_mut()
                     .zip(update.iter())
                     .for_each(|(out, &value)| *out = value * scale);
@@ -254,29 +279,45 @@ impl FusedNca {
     fn activations(&self, grid: Grid, state: &[f32], cells: &[usize]) -> Activations {
         let mut perceived = Array2::zeros((cells.len(), self.filters.ncols()));
         for (mut row, &cell) in perceived.rows_mut().into_iter().zip(cells) {
-            let row = row
-                .as_slice_mut()
-                .expect("rows of a standard array are contiguous");
-            for (tap, neighbour) in grid.neighbours(cell) {
-                let values = &state[neighbour * grid.channels..(neighbour + 1) * grid.channels];
-                let filters = self.filters.row(tap);
-                let filters = filters.as_slice().expect("contiguous");
-                for ((out, filter), &value) in row
-                    .chunks_exact_mut(3)
-                    .zip(filters.chunks_exact(3))
-                    .zip(values)
-                {
-                    out.iter_mut()
-                        .zip(filter)
-                        .for_each(|(o, f)| *o += f * value);
-                }
-            }
+            self.perceive(
+                grid,
+                state,
+                cell,
+                row.as_slice_mut().expect("contiguous rows"),
+            );
         }
-        let hidden_input = perceived.dot(&self.hidden_weight) + &self.hidden_bias;
+        let hidden_input = affine(&perceived, &self.hidden_weight, &self.hidden_bias);
         Activations {
             perceived,
             hidden_input,
         }
+    }
+
+    /// Adds what `cell` perceives (planar, `[3, C]`) to `out`.
+    fn perceive(&self, grid: Grid, state: &[f32], cell: usize, out: &mut [f32]) {
+        let channels = grid.channels;
+        for (tap, neighbour) in grid.neighbours(cell) {
+            let values = &state[neighbour * channels..(neighbour + 1) * channels];
+            for kind in self.used_kinds(tap) {
+                let filter = self.filter(tap, kind);
+                let out = &mut out[kind * channels..(kind + 1) * channels];
+                for ((out, filter), value) in out.iter_mut().zip(filter).zip(values) {
+                    *out += filter * value;
+                }
+            }
+        }
+    }
+
+    /// The perception kinds (identity, x, y) whose filter has a non-zero value at `tap`.
+    fn used_kinds(&self, tap: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..3).filter(move |kind| self.used[3 * tap + kind])
+    }
+
+    /// The filter of one perception kind at `tap`, over the `C` channels.
+    fn filter(&self, tap: usize, kind: usize) -> &[f32] {
+        let channels = self.config.channels;
+        let row = self.filters.row(tap).to_slice().expect("contiguous rows");
+        &row[kind * channels..(kind + 1) * channels]
     }
 
     /// The loss of `end` (cell-major) against `target` (`[visible + 1, H, W]`) and its gradient
@@ -301,152 +342,16 @@ impl FusedNca {
         }
         (sum / count, grad)
     }
-
-    /// Turns `grad` (of the loss with respect to the state after a step, cell-major) into the
-    /// gradient with respect to the state before it, `state`, adding the weights' share to
-    /// `total`.
-    fn backward_step(
-        &self,
-        grid: Grid,
-        state: &[f32],
-        record: &StepRecord,
-        grad: &mut [f32],
-        total: &mut Accumulated,
-    ) {
-        let channels = grid.channels;
-        // Zeroed cells pass no gradient; masks themselves have none.
-        for (grad, &keep) in grad.chunks_exact_mut(channels).zip(&record.kept) {
-            if !keep {
-                grad.fill(0.0);
-            }
-        }
-        let cells: Vec<usize> = record
-            .updated
-            .iter()
-            .copied()
-            .filter(|&cell| record.kept[cell])
-            .collect();
-        let scale = self.config.update_scale as f32;
-        let blocks: Vec<(Accumulated, Array2<f32>)> = cells
-            .par_chunks(BLOCK)
-            .map(|cells| {
-                let Activations {
-                    perceived,
-                    hidden_input,
-                } = self.activations(grid, state, cells);
-                let grad_update = Array2::from_shape_fn((cells.len(), channels), |(k, c)| {
-                    grad[cells[k] * channels + c] * scale
-                });
-                let mut grad_hidden = grad_update.dot(&self.output_weight.t());
-                Zip::from(&mut grad_hidden)
-                    .and(&hidden_input)
-                    .for_each(|g, &input| {
-                        if input <= 0.0 {
-                            *g = 0.0;
-                        }
-                    });
-                let grad_perceived = grad_hidden.dot(&self.hidden_weight.t());
-                let block = Accumulated {
-                    filters: self
-                        .config
-                        .trainable_perception
-                        .then(|| self.filter_gradient(grid, state, cells, &grad_perceived)),
-                    hidden_weight: perceived.t().dot(&grad_hidden),
-                    hidden_bias: grad_hidden.sum_axis(Axis(0)),
-                    output_weight: hidden_input.mapv(relu).t().dot(&grad_update),
-                    output_bias: grad_update.sum_axis(Axis(0)),
-                };
-                (block, grad_perceived)
-            })
-            .collect();
-        for (block, _) in &blocks {
-            total.add(block);
-        }
-        // Perception's transpose: each cell's perception gradient flows back to its neighbours.
-        // Samples are independent, so they run in parallel.
-        let plane = grid.plane();
-        grad.par_chunks_mut(plane * channels)
-            .enumerate()
-            .for_each(|(sample, grad)| {
-                let first = cells.partition_point(|&cell| cell < sample * plane);
-                let end = cells.partition_point(|&cell| cell < (sample + 1) * plane);
-                for (index, &cell) in cells.iter().enumerate().take(end).skip(first) {
-                    let grad_perceived = blocks[index / BLOCK].1.row(index % BLOCK);
-                    let grad_perceived = grad_perceived.as_slice().expect("contiguous");
-                    for (tap, neighbour) in grid.neighbours(cell) {
-                        let local = neighbour - sample * plane;
-                        let grad = &mut grad[local * channels..(local + 1) * channels];
-                        let filters = self.filters.row(tap);
-                        let filters = filters.as_slice().expect("contiguous");
-                        for ((grad, filter), g) in grad
-                            .iter_mut()
-                            .zip(filters.chunks_exact(3))
-                            .zip(grad_perceived.chunks_exact(3))
-                        {
-                            *grad += filter[0] * g[0] + filter[1] * g[1] + filter[2] * g[2];
-                        }
-                    }
-                }
-            });
-    }
-
-    /// Gradient of the perception filters (`[9, 3C]`) from a block of cells.
-    fn filter_gradient(
-        &self,
-        grid: Grid,
-        state: &[f32],
-        cells: &[usize],
-        grad_perceived: &Array2<f32>,
-    ) -> Array2<f32> {
-        let mut grad = Array2::zeros(self.filters.raw_dim());
-        for (&cell, grad_perceived) in cells.iter().zip(grad_perceived.rows()) {
-            for (tap, neighbour) in grid.neighbours(cell) {
-                let values = &state[neighbour * grid.channels..(neighbour + 1) * grid.channels];
-                let mut row = grad.row_mut(tap);
-                for (k, out) in row.iter_mut().enumerate() {
-                    *out += grad_perceived[k] * values[k / 3];
-                }
-            }
-        }
-        grad
-    }
-
-    fn zero_gradients(&self) -> Accumulated {
-        Accumulated {
-            filters: self
-                .config
-                .trainable_perception
-                .then(|| Array2::zeros(self.filters.raw_dim())),
-            hidden_weight: Array2::zeros(self.hidden_weight.raw_dim()),
-            hidden_bias: Array1::zeros(self.hidden_bias.raw_dim()),
-            output_weight: Array2::zeros(self.output_weight.raw_dim()),
-            output_bias: Array1::zeros(self.output_bias.raw_dim()),
-        }
-    }
 }
 
-impl Accumulated {
-    fn add(&mut self, other: &Accumulated) {
-        if let (Some(filters), Some(other)) = (&mut self.filters, &other.filters) {
-            *filters += other;
-        }
-        self.hidden_weight += &other.hidden_weight;
-        self.hidden_bias += &other.hidden_bias;
-        self.output_weight += &other.output_weight;
-        self.output_bias += &other.output_bias;
+/// `input · weight + bias` for a block of rows.
+fn affine(input: &Array2<f32>, weight: &Array2<f32>, bias: &Array1<f32>) -> Array2<f32> {
+    let mut out = Array2::zeros((input.nrows(), weight.ncols()));
+    for mut row in out.rows_mut() {
+        row.assign(bias);
     }
-
-    fn into_gradients(self) -> FusedGradients {
-        let vec = |array: Array2<f32>| array.iter().copied().collect();
-        FusedGradients {
-            // [9, 3C] → the parameter's [3C, 1, 3, 3].
-            perception: self.filters.map(|filters| vec(filters.reversed_axes())),
-            hidden_weight: vec(self.hidden_weight),
-            hidden_bias: self.hidden_bias.to_vec(),
-            output_weight: vec(self.output_weight),
-            output_bias: self.output_bias.to_vec(),
-        }
-    }
+    general_mat_mul(1.0, input, weight, 1.0, &mut out);
+    out
 }
 
 fn relu(value: f32) -> f32 {

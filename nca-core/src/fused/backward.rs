@@ -1,0 +1,193 @@
+//! The fused kernel's backward pass: one step at a time, from the last to the first.
+
+use ndarray::{Array1, Array2, Axis, Zip};
+use rayon::prelude::*;
+
+use super::grid::Grid;
+use super::{Activations, BLOCK, FusedGradients, FusedNca, StepRecord, relu};
+
+/// Parameter gradients summed over cells, in the kernel's (planar) layouts.
+pub(super) struct Accumulated {
+    filters: Option<Array2<f32>>,
+    hidden_weight: Array2<f32>,
+    hidden_bias: Array1<f32>,
+    output_weight: Array2<f32>,
+    output_bias: Array1<f32>,
+}
+
+impl FusedNca {
+    /// Turns `grad` (of the loss with respect to the state after a step, cell-major) into the
+    /// gradient with respect to the state before it, `state`, adding the weights' share to
+    /// `total`.
+    pub(super) fn backward_step(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        record: &StepRecord,
+        grad: &mut [f32],
+        total: &mut Accumulated,
+    ) {
+        let channels = grid.channels;
+        // Zeroed cells pass no gradient; the masks themselves have none.
+        for (grad, &keep) in grad.chunks_exact_mut(channels).zip(&record.kept) {
+            if !keep {
+                grad.fill(0.0);
+            }
+        }
+        // Only updated cells that were kept have a gradient through their update.
+        let cells: Vec<usize> = record
+            .updated
+            .iter()
+            .copied()
+            .filter(|&cell| record.kept[cell])
+            .collect();
+        let blocks: Vec<(Accumulated, Array2<f32>)> = cells
+            .par_chunks(BLOCK)
+            .map(|cells| self.backward_block(grid, state, cells, grad))
+            .collect();
+        for (block, _) in &blocks {
+            total.add(block);
+        }
+        // Perception's transpose: each cell's perception gradient flows back to its neighbours.
+        // Samples are independent, so they run in parallel.
+        let plane = grid.plane();
+        grad.par_chunks_mut(plane * channels)
+            .enumerate()
+            .for_each(|(sample, grad)| {
+                let first = cells.partition_point(|&cell| cell < sample * plane);
+                let end = cells.partition_point(|&cell| cell < (sample + 1) * plane);
+                for (index, &cell) in cells.iter().enumerate().take(end).skip(first) {
+                    let perceived = blocks[index / BLOCK].1.row(index % BLOCK);
+                    let perceived = perceived.to_slice().expect("contiguous rows");
+                    for (tap, neighbour) in grid.neighbours(cell) {
+                        let local = neighbour - sample * plane;
+                        let grad = &mut grad[local * channels..(local + 1) * channels];
+                        for kind in self.used_kinds(tap) {
+                            let perceived = &perceived[kind * channels..(kind + 1) * channels];
+                            for ((grad, filter), g) in
+                                grad.iter_mut().zip(self.filter(tap, kind)).zip(perceived)
+                            {
+                                *grad += filter * g;
+                            }
+                        }
+                    }
+                }
+            });
+    }
+
+    /// The weights' gradients from a block of `cells` and the gradient of what each perceived.
+    fn backward_block(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        cells: &[usize],
+        grad: &[f32],
+    ) -> (Accumulated, Array2<f32>) {
+        let channels = grid.channels;
+        let scale = self.config.update_scale as f32;
+        let Activations {
+            perceived,
+            hidden_input,
+        } = self.activations(grid, state, cells);
+        let grad_update = Array2::from_shape_fn((cells.len(), channels), |(row, channel)| {
+            grad[cells[row] * channels + channel] * scale
+        });
+        let mut grad_hidden = grad_update.dot(&self.output_weight.t());
+        Zip::from(&mut grad_hidden)
+            .and(&hidden_input)
+            .for_each(|grad, &input| {
+                if input <= 0.0 {
+                    *grad = 0.0;
+                }
+            });
+        let grad_perceived = grad_hidden.dot(&self.hidden_weight.t());
+        let block = Accumulated {
+            filters: self
+                .config
+                .trainable_perception
+                .then(|| self.filter_gradient(grid, state, cells, &grad_perceived)),
+            hidden_weight: perceived.t().dot(&grad_hidden),
+            hidden_bias: grad_hidden.sum_axis(Axis(0)),
+            output_weight: hidden_input.mapv(relu).t().dot(&grad_update),
+            output_bias: grad_update.sum_axis(Axis(0)),
+        };
+        (block, grad_perceived)
+    }
+
+    /// Gradient of the perception filters (`[9, 3C]`, planar) from a block of cells.
+    fn filter_gradient(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        cells: &[usize],
+        grad_perceived: &Array2<f32>,
+    ) -> Array2<f32> {
+        let channels = grid.channels;
+        let mut grad = Array2::zeros(self.filters.raw_dim());
+        for (&cell, perceived) in cells.iter().zip(grad_perceived.rows()) {
+            let perceived = perceived.to_slice().expect("contiguous rows");
+            for (tap, neighbour) in grid.neighbours(cell) {
+                let values = &state[neighbour * channels..(neighbour + 1) * channels];
+                let mut row = grad.row_mut(tap);
+                let row = row.as_slice_mut().expect("contiguous rows");
+                for (out, perceived) in row
+                    .chunks_exact_mut(channels)
+                    .zip(perceived.chunks_exact(channels))
+                {
+                    for ((out, g), value) in out.iter_mut().zip(perceived).zip(values) {
+                        *out += g * value;
+                    }
+                }
+            }
+        }
+        grad
+    }
+
+    /// Zero gradients for every parameter.
+    pub(super) fn zero_gradients(&self) -> Accumulated {
+        Accumulated {
+            filters: self
+                .config
+                .trainable_perception
+                .then(|| Array2::zeros(self.filters.raw_dim())),
+            hidden_weight: Array2::zeros(self.hidden_weight.raw_dim()),
+            hidden_bias: Array1::zeros(self.hidden_bias.raw_dim()),
+            output_weight: Array2::zeros(self.output_weight.raw_dim()),
+            output_bias: Array1::zeros(self.output_bias.raw_dim()),
+        }
+    }
+
+    /// The accumulated gradients in the model's layouts.
+    pub(super) fn gradients(&self, total: Accumulated) -> FusedGradients {
+        // Planar perception rows back to the model's interleaved order.
+        let interleaved = |planar: Array2<f32>| {
+            let mut out = Array2::zeros(planar.raw_dim());
+            for (row, &position) in planar.rows().into_iter().zip(&self.order) {
+                out.row_mut(position).assign(&row);
+            }
+            out.iter().copied().collect::<Vec<f32>>()
+        };
+        FusedGradients {
+            // [9, 3C] → the parameter's [3C, 1, 3, 3].
+            perception: total
+                .filters
+                .map(|filters| interleaved(filters.reversed_axes())),
+            hidden_weight: interleaved(total.hidden_weight),
+            hidden_bias: total.hidden_bias.to_vec(),
+            output_weight: total.output_weight.iter().copied().collect(),
+            output_bias: total.output_bias.to_vec(),
+        }
+    }
+}
+
+impl Accumulated {
+    fn add(&mut self, other: &Accumulated) {
+        if let (Some(filters), Some(other)) = (&mut self.filters, &other.filters) {
+            *filters += other;
+        }
+        self.hidden_weight += &other.hidden_weight;
+        self.hidden_bias += &other.hidden_bias;
+        self.output_weight += &other.output_weight;
+        self.output_bias += &other.output_bias;
+    }
+}
