@@ -106,10 +106,16 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         };
         let rgba = model.config().alpha_channel() + 1;
         let target = Tensor::<3>::zeros([rgba, args.grid, args.grid], &device);
-        let mut trainer = Trainer::new(config, target, &device)?
-            .with_engine(backend.engine())
-            .with_model(model.clone())?;
-        let seconds = time(args.runs, || Ok(trainer.step().map(drop)?))?;
+        // A fresh run each time: training changes the weights, and with them how much of the
+        // grid lives.
+        let trainer = || -> anyhow::Result<Trainer> {
+            Ok(Trainer::new(config.clone(), target.clone(), &device)?
+                .with_engine(backend.engine())
+                .with_model(model.clone())?)
+        };
+        let seconds = time(args.runs, trainer, |mut trainer| {
+            Ok(trainer.step().map(drop)?)
+        })?;
         print("train_step", args.batch, args.steps, seconds);
     }
     if matches!(args.task, Task::Rollout | Task::All) {
@@ -117,8 +123,8 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         let mut batches = vec![1, args.batch];
         batches.dedup();
         for batch in batches {
-            let seconds = time(args.runs, || {
-                let seed = model.seed(batch, args.grid, args.grid);
+            let seed = || Ok(model.seed(batch, args.grid, args.grid));
+            let seconds = time(args.runs, seed, |seed| {
                 model
                     .advance(seed, args.rollout_steps, &mut rng)
                     .into_data();
@@ -130,13 +136,19 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Wall times of `runs` calls of `task`, after one untimed warm-up call.
-fn time(runs: usize, mut task: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Vec<f64>> {
-    task()?;
+/// Wall times of `runs` calls of `task`, after one untimed warm-up call; each call gets a fresh
+/// input from `setup`, made outside the timed region.
+fn time<T>(
+    runs: usize,
+    setup: impl Fn() -> anyhow::Result<T>,
+    mut task: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<f64>> {
+    task(setup()?)?;
     (0..runs)
         .map(|_| {
+            let input = setup()?;
             let started = Instant::now();
-            task()?;
+            task(input)?;
             Ok(started.elapsed().as_secs_f64())
         })
         .collect()

@@ -1,6 +1,7 @@
-//! The behaviour suite on every backend compiled into this build (both CPU backends by default),
-//! and parity with the CPU reference (flex): the same weights and start give the same rollout and
-//! the same gradients.
+//! The behaviour suite on every backend compiled into this build (nca's fused CPU kernel and both
+//! burn CPU backends by default), and parity with the CPU reference (flex): the same weights and
+//! start give the same rollout and the same gradients. Rollouts and training run with each
+//! backend's engine ([`Backend::engine`]).
 //!
 //! Tolerances: backends sum in different orders (matmul blocking, threads), so results agree to
 //! f32 rounding, about 1e-7 relative per operation. Over 64 steps of a trained model those
@@ -67,9 +68,11 @@ fn the_suite_runs_on_both_cpu_backends() {
 #[test]
 fn a_fresh_model_leaves_the_seed_unchanged_on_every_backend() {
     for (backend, device) in backends() {
-        let nca = Nca::new(NcaConfig::default(), &device, &mut rng(1)).unwrap();
+        let nca = Nca::new(NcaConfig::default(), &device, &mut rng(1))
+            .unwrap()
+            .with_engine(backend.engine());
         let seed = nca.seed(2, 24, 24);
-        let after = nca.rollout(seed.clone(), 30, &mut rng(2));
+        let after = nca.advance(seed.clone(), 30, &mut rng(2));
         assert_eq!(values(after), values(seed), "{backend}");
     }
 }
@@ -105,7 +108,9 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
             fire_rate: 0.3,
             ..NcaConfig::default()
         };
-        let mut nca = Nca::new(config, &device, &mut rng(0)).unwrap();
+        let mut nca = Nca::new(config, &device, &mut rng(0))
+            .unwrap()
+            .with_engine(backend.engine());
         let mut bias = vec![0.0f32; 16];
         bias[4] = 1.0;
         nca.update.output.bias = Some(Param::from_data(TensorData::new(bias, [16]), &device));
@@ -114,7 +119,7 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
         state[3 * size * size..4 * size * size].fill(1.0); // alive everywhere
         state[3 * size * size] = 0.0; // …but a lone dead corner would still be alive (neighbours)
         let state = Tensor::<4>::from_data(TensorData::new(state, [1, 16, size, size]), &device);
-        let after = values(nca.step(state, &mut rng(3)));
+        let after = values(nca.advance(state, 1, &mut rng(3)));
         let hidden = &after[4 * size * size..5 * size * size];
         let fraction = hidden.iter().filter(|&&v| v == 1.0).count() as f64 / (size * size) as f64;
         let sigma = (0.3f64 * 0.7 / (size * size) as f64).sqrt();
@@ -130,7 +135,7 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
         lone[6 * 49 + 24] = 0.9;
         let lone = Tensor::<4>::from_data(TensorData::new(lone, [1, 16, 7, 7]), &device);
         assert!(
-            values(nca.step(lone, &mut rng(4)))
+            values(nca.advance(lone, 1, &mut rng(4)))
                 .iter()
                 .all(|&v| v == 0.0),
             "{backend}"
@@ -144,27 +149,31 @@ fn shared_model(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed.
-fn grown_smiley(device: &Device) -> Vec<f32> {
+/// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed with the
+/// backend's engine.
+fn grown_smiley(backend: Backend, device: &Device) -> Vec<f32> {
     let nca = nca_data::import_demo_model_file(&shared_model("ex3_😀.json"), device).unwrap();
     let config = NcaConfig {
         fire_rate: 1.0,
         ..nca.config().clone()
     };
-    let nca = nca.with_run_config(config).unwrap();
-    values(nca.rollout(nca.seed(1, 72, 72), 64, &mut rng(0)))
+    let nca = nca
+        .with_run_config(config)
+        .unwrap()
+        .with_engine(backend.engine());
+    values(nca.advance(nca.seed(1, 72, 72), 64, &mut rng(0)))
 }
 
 #[test]
 fn rollouts_match_the_cpu_reference_within_1e4() {
-    let (_, reference_device) = reference();
-    let expected = grown_smiley(&reference_device);
+    let (reference, reference_device) = reference();
+    let expected = grown_smiley(reference, &reference_device);
     assert!(
         expected.iter().filter(|v| v.abs() > 0.1).count() > 1000,
         "the smiley grew"
     );
     for (backend, device) in backends() {
-        let difference = max_abs_diff(&grown_smiley(&device), &expected);
+        let difference = max_abs_diff(&grown_smiley(backend, &device), &expected);
         assert!(
             difference < 1e-4,
             "{backend}: max |difference| {difference} after 64 steps"
@@ -172,8 +181,9 @@ fn rollouts_match_the_cpu_reference_within_1e4() {
     }
 }
 
-/// Loss and (unconditioned) gradient norm of the first iteration of a small regenerating run.
-fn first_iteration(device: &Device) -> (f64, f64) {
+/// Loss and (unconditioned) gradient norm of the second iteration of a small regenerating run,
+/// computed with the backend's engine.
+fn second_iteration(backend: Backend, device: &Device) -> (f64, f64) {
     let size = 20;
     let mut target = vec![0.0f32; 4 * size * size];
     for y in 6..14 {
@@ -194,7 +204,9 @@ fn first_iteration(device: &Device) -> (f64, f64) {
         gradient: GradientMode::Raw,
         ..TrainConfig::preset(Experiment::Regenerating)
     };
-    let mut trainer = Trainer::new(config, target, device).unwrap();
+    let mut trainer = Trainer::new(config, target, device)
+        .unwrap()
+        .with_engine(backend.engine());
     trainer.step().unwrap(); // the fresh model's gradient reaches the last layer only
     let metrics = trainer.step().unwrap();
     (metrics.loss, metrics.grad_norm)
@@ -202,11 +214,11 @@ fn first_iteration(device: &Device) -> (f64, f64) {
 
 #[test]
 fn training_gradients_match_the_cpu_reference() {
-    let (_, reference_device) = reference();
-    let (loss, norm) = first_iteration(&reference_device);
+    let (reference, reference_device) = reference();
+    let (loss, norm) = second_iteration(reference, &reference_device);
     assert!(norm > 0.0);
     for (backend, device) in backends() {
-        let (other_loss, other_norm) = first_iteration(&device);
+        let (other_loss, other_norm) = second_iteration(backend, &device);
         let relative = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-12);
         assert!(
             relative(other_loss, loss) < 1e-4,

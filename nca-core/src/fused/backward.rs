@@ -16,7 +16,7 @@ pub(super) struct Accumulated {
 }
 
 impl FusedNca {
-    /// Turns `grad` (of the loss with respect to the state after a step, cell-major) into the
+    /// Turns `grad` (of the loss with respect to one grid's state after a step, cell-major) into the
     /// gradient with respect to the state before it, `state`, adding the weights' share to
     /// `total`.
     pub(super) fn backward_step(
@@ -49,30 +49,21 @@ impl FusedNca {
             total.add(block);
         }
         // Perception's transpose: each cell's perception gradient flows back to its neighbours.
-        // Samples are independent, so they run in parallel.
-        let plane = grid.plane();
-        grad.par_chunks_mut(plane * channels)
-            .enumerate()
-            .for_each(|(sample, grad)| {
-                let first = cells.partition_point(|&cell| cell < sample * plane);
-                let end = cells.partition_point(|&cell| cell < (sample + 1) * plane);
-                for (index, &cell) in cells.iter().enumerate().take(end).skip(first) {
-                    let perceived = blocks[index / BLOCK].1.row(index % BLOCK);
-                    let perceived = perceived.to_slice().expect("contiguous rows");
-                    for (tap, neighbour) in grid.neighbours(cell) {
-                        let local = neighbour - sample * plane;
-                        let grad = &mut grad[local * channels..(local + 1) * channels];
-                        for kind in self.used_kinds(tap) {
-                            let perceived = &perceived[kind * channels..(kind + 1) * channels];
-                            for ((grad, filter), g) in
-                                grad.iter_mut().zip(self.filter(tap, kind)).zip(perceived)
-                            {
-                                *grad += filter * g;
-                            }
-                        }
+        for (index, &cell) in cells.iter().enumerate() {
+            let perceived = blocks[index / BLOCK].1.row(index % BLOCK);
+            let perceived = perceived.to_slice().expect("contiguous rows");
+            for (tap, neighbour) in grid.neighbours(cell) {
+                let grad = &mut grad[neighbour * channels..(neighbour + 1) * channels];
+                for kind in self.used_kinds(tap) {
+                    let perceived = &perceived[kind * channels..(kind + 1) * channels];
+                    for ((grad, filter), g) in
+                        grad.iter_mut().zip(self.filter(tap, kind)).zip(perceived)
+                    {
+                        *grad += filter * g;
                     }
                 }
-            });
+            }
+        }
     }
 
     /// The weights' gradients from a block of `cells` and the gradient of what each perceived.
@@ -123,7 +114,7 @@ impl FusedNca {
         grad_perceived: &Array2<f32>,
     ) -> Array2<f32> {
         let channels = grid.channels;
-        let mut grad = Array2::zeros(self.filters.raw_dim());
+        let mut grad = Array2::zeros((9, self.config.perception_channels()));
         for (&cell, perceived) in cells.iter().zip(grad_perceived.rows()) {
             let perceived = perceived.to_slice().expect("contiguous rows");
             for (tap, neighbour) in grid.neighbours(cell) {
@@ -149,7 +140,7 @@ impl FusedNca {
             filters: self
                 .config
                 .trainable_perception
-                .then(|| Array2::zeros(self.filters.raw_dim())),
+                .then(|| Array2::zeros((9, self.config.perception_channels()))),
             hidden_weight: Array2::zeros(self.hidden_weight.raw_dim()),
             hidden_bias: Array1::zeros(self.hidden_bias.raw_dim()),
             output_weight: Array2::zeros(self.output_weight.raw_dim()),
@@ -181,7 +172,7 @@ impl FusedNca {
 }
 
 impl Accumulated {
-    fn add(&mut self, other: &Accumulated) {
+    pub(super) fn add(&mut self, other: &Accumulated) {
         if let (Some(filters), Some(other)) = (&mut self.filters, &other.filters) {
             *filters += other;
         }

@@ -21,6 +21,19 @@ impl Grid {
         self.batch * self.plane()
     }
 
+    /// The shape of one of the grids.
+    pub fn sample(self) -> Grid {
+        Grid { batch: 1, ..self }
+    }
+
+    /// Cell-major values split into one vector per sample.
+    pub fn samples(self, values: &[f32]) -> Vec<Vec<f32>> {
+        values
+            .chunks_exact(self.plane() * self.channels)
+            .map(<[f32]>::to_vec)
+            .collect()
+    }
+
     /// `[B, C, H, W]` values → `[B, H, W, C]`.
     pub fn to_cell_major(self, values: &[f32]) -> Vec<f32> {
         let (plane, channels) = (self.plane(), self.channels);

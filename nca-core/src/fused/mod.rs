@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use crate::model::fire_decisions;
 use crate::{Nca, NcaConfig};
+use backward::Accumulated;
 use grid::Grid;
 
 /// How a model computes its steps.
@@ -35,7 +36,7 @@ pub enum Engine {
 }
 
 /// Cells per block of the kernel's matrix products (and per parallel task).
-const BLOCK: usize = 256;
+const BLOCK: usize = 512;
 
 /// A model's weights on the host, laid out for the fused kernel.
 ///
@@ -48,7 +49,7 @@ pub struct FusedNca {
     /// `order[planar] = interleaved` position of each perception value.
     order: Vec<usize>,
     /// `[9, 3C]` (planar): the perception filters, one row per 3x3 tap.
-    filters: Array2<f32>,
+    filters: Vec<f32>,
     /// Whether a tap's filter for each of the 3 perception kinds has a non-zero value, `[9, 3]`.
     used: Vec<bool>,
     /// `[3C (planar), hidden]`.
@@ -114,21 +115,14 @@ impl FusedNca {
                 .expect("weights have the model's shape")
                 .select(Axis(0), &order)
         };
-        let filters = planar(3 * channels, nca.perception.filters(channels))
+        let filters: Vec<f32> = planar(3 * channels, nca.perception.filters(channels))
             .reversed_axes()
-            .as_standard_layout()
-            .into_owned();
+            .iter()
+            .copied()
+            .collect();
         let used = filters
-            .rows()
-            .into_iter()
-            .flat_map(|row| {
-                let row = row.to_vec();
-                (0..3).map(move |kind| {
-                    row[kind * channels..(kind + 1) * channels]
-                        .iter()
-                        .any(|&value| value != 0.0)
-                })
-            })
+            .chunks_exact(channels)
+            .map(|filter| filter.iter().any(|&value| value != 0.0))
             .collect();
         let host = |tensor: burn::tensor::Tensor<2>| values(tensor.into_data());
         let bias = |linear: &burn::nn::Linear| {
@@ -162,11 +156,19 @@ impl FusedNca {
         rng: &mut impl Rng,
     ) -> Vec<f32> {
         let grid = self.grid(state, batch, height, width);
-        let mut state = grid.to_cell_major(state);
-        for _ in 0..steps {
-            state = self.step(grid, &state, rng).0;
-        }
-        grid.to_channel_major(&state)
+        let fires = self.fire_decisions(grid, steps, rng);
+        let mut samples = grid.samples(&grid.to_cell_major(state));
+        samples
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(sample, state)| {
+                for fired in &fires {
+                    *state = self
+                        .step(grid.sample(), state, sample_of(fired, grid, sample))
+                        .0;
+                }
+            });
+        grid.to_channel_major(&samples.concat())
     }
 
     /// One training rollout: `steps` steps from `start` (`[batch, C, height, width]` values), the
@@ -188,24 +190,58 @@ impl FusedNca {
             rgba * grid.plane(),
             "target must be [visible + 1, H, W]"
         );
-        let mut states = vec![grid.to_cell_major(start)];
-        let mut records = Vec::with_capacity(steps);
-        for _ in 0..steps {
-            let (next, record) = self.step(grid, states.last().expect("never empty"), rng);
+        let fires = self.fire_decisions(grid, steps, rng);
+        let count = (grid.batch * rgba * grid.plane()) as f64;
+        // Samples are independent until their gradients are summed, in order.
+        let samples: Vec<(f64, Vec<f32>, Accumulated)> = grid
+            .samples(&grid.to_cell_major(start))
+            .into_par_iter()
+            .enumerate()
+            .map(|(sample, start)| {
+                let fired = fires.iter().map(|fired| sample_of(fired, grid, sample));
+                self.train_sample(grid.sample(), start, fired, target, count)
+            })
+            .collect();
+        let mut total = self.zero_gradients();
+        let mut squared_error = 0.0;
+        let mut end = Vec::with_capacity(start.len());
+        for (error, sample_end, gradients) in samples {
+            squared_error += error;
+            end.extend(sample_end);
+            total.add(&gradients);
+        }
+        FusedIteration {
+            end: grid.to_channel_major(&end),
+            loss: squared_error / count,
+            gradients: self.gradients(total),
+        }
+    }
+
+    /// Forward and backward through one sample's rollout: its summed squared error, end state and
+    /// weight gradients (of the batch loss, whose mean is over `count` values).
+    fn train_sample<'a>(
+        &self,
+        grid: Grid,
+        start: Vec<f32>,
+        fires: impl ExactSizeIterator<Item = Option<&'a [bool]>>,
+        target: &[f32],
+        count: f64,
+    ) -> (f64, Vec<f32>, Accumulated) {
+        let mut states = Vec::with_capacity(fires.len() + 1);
+        states.push(start);
+        let mut records = Vec::with_capacity(fires.len());
+        for fired in fires {
+            let (next, record) = self.step(grid, states.last().expect("never empty"), fired);
             states.push(next);
             records.push(record);
         }
         let end = states.pop().expect("the end state");
-        let (loss, mut grad) = self.loss(grid, &end, target);
+        let (squared_error, mut grad) = self.loss(grid, &end, target, count);
         let mut total = self.zero_gradients();
         while let (Some(state), Some(record)) = (states.pop(), records.pop()) {
             self.backward_step(grid, &state, &record, &mut grad, &mut total);
         }
-        FusedIteration {
-            end: grid.to_channel_major(&end),
-            loss,
-            gradients: self.gradients(total),
-        }
+        (squared_error, end, total)
     }
 
     fn grid(&self, state: &[f32], batch: usize, height: usize, width: usize) -> Grid {
@@ -223,16 +259,28 @@ impl FusedNca {
         grid
     }
 
+    /// Every step's fire decisions for the whole batch, drawn up front in the order
+    /// [`Nca::step`] draws them.
+    fn fire_decisions(
+        &self,
+        grid: Grid,
+        steps: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<Option<Vec<bool>>> {
+        (0..steps)
+            .map(|_| fire_decisions(grid.cells(), self.config.fire_rate, rng))
+            .collect()
+    }
+
     /// One step in the cell-major layout, and what its backward pass needs.
-    fn step(&self, grid: Grid, state: &[f32], rng: &mut impl Rng) -> (Vec<f32>, StepRecord) {
+    fn step(&self, grid: Grid, state: &[f32], fired: Option<&[bool]>) -> (Vec<f32>, StepRecord) {
         let alpha = self.config.alpha_channel();
         let threshold = self.config.living_threshold as f32;
         let channels = grid.channels;
         let alive_before = grid.alive(state, alpha, threshold);
-        let fired = fire_decisions(grid.cells(), self.config.fire_rate, rng);
         let near_life = grid.dilate(&alive_before);
         let updated: Vec<usize> = (0..grid.cells())
-            .filter(|&cell| near_life[cell] && fired.as_ref().is_none_or(|fired| fired[cell]))
+            .filter(|&cell| near_life[cell] && fired.is_none_or(|fired| fired[cell]))
             .collect();
         let updates = self.updates(grid, state, &updated);
         let mut next = state.to_vec();
@@ -277,7 +325,7 @@ impl FusedNca {
 
     /// Perception and hidden pre-activations of a block of cells.
     fn activations(&self, grid: Grid, state: &[f32], cells: &[usize]) -> Activations {
-        let mut perceived = Array2::zeros((cells.len(), self.filters.ncols()));
+        let mut perceived = Array2::zeros((cells.len(), self.config.perception_channels()));
         for (mut row, &cell) in perceived.rows_mut().into_iter().zip(cells) {
             self.perceive(
                 grid,
@@ -316,16 +364,15 @@ impl FusedNca {
     /// The filter of one perception kind at `tap`, over the `C` channels.
     fn filter(&self, tap: usize, kind: usize) -> &[f32] {
         let channels = self.config.channels;
-        let row = self.filters.row(tap).to_slice().expect("contiguous rows");
-        &row[kind * channels..(kind + 1) * channels]
+        let start = (3 * tap + kind) * channels;
+        &self.filters[start..start + channels]
     }
 
-    /// The loss of `end` (cell-major) against `target` (`[visible + 1, H, W]`) and its gradient
-    /// with respect to `end`.
-    fn loss(&self, grid: Grid, end: &[f32], target: &[f32]) -> (f64, Vec<f32>) {
+    /// The summed squared error of `end` (cell-major) against `target` (`[visible + 1, H, W]`)
+    /// and the gradient with respect to `end` of the mean over `count` values.
+    fn loss(&self, grid: Grid, end: &[f32], target: &[f32], count: f64) -> (f64, Vec<f32>) {
         let rgba = self.config.alpha_channel() + 1;
         let plane = grid.plane();
-        let count = (grid.batch * rgba * plane) as f64;
         let mut grad = vec![0.0; end.len()];
         let mut sum = 0.0;
         for (cell, (values, grad)) in end
@@ -340,8 +387,16 @@ impl FusedNca {
                 grad[channel] = (2.0 * difference / count) as f32;
             }
         }
-        (sum / count, grad)
+        (sum, grad)
     }
+}
+
+/// One sample's share of a step's fire decisions.
+fn sample_of(fired: &Option<Vec<bool>>, grid: Grid, sample: usize) -> Option<&[bool]> {
+    let plane = grid.plane();
+    fired
+        .as_deref()
+        .map(|fired| &fired[sample * plane..(sample + 1) * plane])
 }
 
 /// `input · weight + bias` for a block of rows.
