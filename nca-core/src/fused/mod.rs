@@ -163,9 +163,7 @@ impl FusedNca {
             .enumerate()
             .for_each(|(sample, state)| {
                 for fired in &fires {
-                    *state = self
-                        .step(grid.sample(), state, sample_of(fired, grid, sample))
-                        .0;
+                    self.step(grid.sample(), state, sample_of(fired, grid, sample));
                 }
             });
         grid.to_channel_major(&samples.concat())
@@ -231,7 +229,8 @@ impl FusedNca {
         states.push(start);
         let mut records = Vec::with_capacity(fires.len());
         for fired in fires {
-            let (next, record) = self.step(grid, states.last().expect("never empty"), fired);
+            let mut next = states.last().expect("never empty").clone();
+            let record = self.step(grid, &mut next, fired);
             states.push(next);
             records.push(record);
         }
@@ -272,8 +271,9 @@ impl FusedNca {
             .collect()
     }
 
-    /// One step in the cell-major layout, and what its backward pass needs.
-    fn step(&self, grid: Grid, state: &[f32], fired: Option<&[bool]>) -> (Vec<f32>, StepRecord) {
+    /// One step of one grid in the cell-major layout, in place; returns what its backward pass
+    /// needs.
+    fn step(&self, grid: Grid, state: &mut [f32], fired: Option<&[bool]>) -> StepRecord {
         let alpha = self.config.alpha_channel();
         let threshold = self.config.living_threshold as f32;
         let channels = grid.channels;
@@ -283,26 +283,25 @@ impl FusedNca {
             .filter(|&cell| near_life[cell] && fired.is_none_or(|fired| fired[cell]))
             .collect();
         let updates = self.updates(grid, state, &updated);
-        let mut next = state.to_vec();
         for (&cell, update) in updated.iter().zip(updates.chunks_exact(channels)) {
-            let values = &mut next[cell * channels..(cell + 1) * channels];
+            let values = &mut state[cell * channels..(cell + 1) * channels];
             values
                 .iter_mut()
                 .zip(update)
                 .for_each(|(value, delta)| *value += delta);
         }
-        let alive_after = grid.alive(&next, alpha, threshold);
+        let alive_after = grid.alive(state, alpha, threshold);
         let kept: Vec<bool> = alive_before
             .iter()
             .zip(&alive_after)
             .map(|(&before, &after)| before && after)
             .collect();
-        for (values, &keep) in next.chunks_exact_mut(channels).zip(&kept) {
+        for (values, &keep) in state.chunks_exact_mut(channels).zip(&kept) {
             if !keep {
                 values.fill(0.0);
             }
         }
-        (next, StepRecord { updated, kept })
+        StepRecord { updated, kept }
     }
 
     /// The scaled updates of `cells`, `[cells, C]` values.
