@@ -6,11 +6,13 @@
 //! regrows it after damage.
 //!
 //! This crate holds the model and its rollout only: no training, no image I/O, no backend of its
-//! own. It works on whichever burn [`Device`](burn::tensor::Device) the caller brings.
+//! own. It works on whichever burn [`Device`](burn::tensor::Device) the caller brings, and has a
+//! fused CPU kernel ([`FusedNca`], [`Engine::Fused`]) that computes the same steps, and their
+//! gradients, much faster on a CPU.
 //!
 //! ```
 //! use burn::tensor::Device;
-//! use nca_core::{Nca, NcaConfig};
+//! use nca_core::{Engine, Nca, NcaConfig};
 //! use rand::SeedableRng;
 //! use rand::rngs::Xoshiro256PlusPlus;
 //!
@@ -21,6 +23,10 @@
 //! let seed = nca.seed(1, 32, 32);
 //! let grown = nca.rollout(seed, 10, &mut rng);
 //! assert_eq!(grown.dims(), [1, 16, 32, 32]);
+//!
+//! // The same model on nca's fused CPU kernel (no autodiff).
+//! let fast = nca.clone().with_engine(Engine::Fused);
+//! assert_eq!(fast.advance(nca.seed(2, 32, 32), 10, &mut rng).dims(), [2, 16, 32, 32]);
 //!
 //! // Pictures: RGBA (premultiplied) and RGB over a white background.
 //! let rgb = nca.config().over_white(grown);

@@ -55,14 +55,25 @@ fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)
 }
 
+/// Every backend this crate's features ask for is compiled in and computes, so a run with an
+/// extra backend (CI's wgpu run, `tests/tch.sh`) cannot pass without it.
 #[test]
-#[cfg(all(feature = "flex", feature = "ndarray"))]
-fn the_suite_runs_on_both_cpu_backends() {
-    let compiled = Backend::compiled();
-    assert!(
-        compiled.contains(&Backend::Flex) && compiled.contains(&Backend::Ndarray),
-        "{compiled:?}"
-    );
+fn every_requested_backend_computes() {
+    let requested = [
+        (cfg!(feature = "flex"), Backend::Flex),
+        (cfg!(feature = "ndarray"), Backend::Ndarray),
+        (cfg!(feature = "wgpu"), Backend::Wgpu),
+        (cfg!(feature = "cuda"), Backend::Cuda),
+        (cfg!(feature = "tch"), Backend::Tch),
+    ];
+    for (_, backend) in requested.into_iter().filter(|(wanted, _)| *wanted) {
+        assert!(Backend::compiled().contains(&backend), "{backend}");
+        let device = backend.device().unwrap();
+        let sum = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device)
+            .sum()
+            .into_scalar::<f32>();
+        assert_eq!(sum, 6.0, "{backend}");
+    }
 }
 
 #[test]
