@@ -148,6 +148,9 @@ impl FusedNca {
 
     /// `steps` steps from `state` (`[batch, C, height, width]` values), drawing fire decisions from
     /// `rng` exactly as [`Nca::step`] does.
+    ///
+    /// # Panics
+    /// If `state` does not hold `batch · C · height · width` values.
     pub fn advance(
         &self,
         state: &[f32],
@@ -173,6 +176,9 @@ impl FusedNca {
     /// RGBA mean squared error against `target` (`[visible + 1, height, width]`, the same for every
     /// sample) and its gradients with respect to the weights, by backpropagation through all
     /// steps.
+    ///
+    /// # Panics
+    /// If `start` or `target` does not hold as many values as its shape says.
     pub fn train_rollout(
         &self,
         start: &[f32],
