@@ -4,7 +4,7 @@ use ndarray::{Array1, Array2, Axis, Zip};
 use rayon::prelude::*;
 
 use super::grid::Grid;
-use super::{Activations, BLOCK, FusedGradients, FusedNca, StepRecord, relu};
+use super::{Activations, FusedGradients, FusedNca, StepRecord, block_size, relu};
 
 /// Parameter gradients summed over cells, in the kernel's (planar) layouts.
 pub(super) struct Accumulated {
@@ -41,8 +41,9 @@ impl FusedNca {
             .copied()
             .filter(|&cell| record.kept[cell])
             .collect();
+        let block = block_size(cells.len());
         let blocks: Vec<(Accumulated, Array2<f32>)> = cells
-            .par_chunks(BLOCK)
+            .par_chunks(block)
             .map(|cells| self.backward_block(grid, state, cells, grad))
             .collect();
         for (block, _) in &blocks {
@@ -50,7 +51,7 @@ impl FusedNca {
         }
         // Perception's transpose: each cell's perception gradient flows back to its neighbours.
         for (index, &cell) in cells.iter().enumerate() {
-            let perceived = blocks[index / BLOCK].1.row(index % BLOCK);
+            let perceived = blocks[index / block].1.row(index % block);
             let perceived = perceived.to_slice().expect("contiguous rows");
             for (tap, neighbour) in grid.neighbours(cell) {
                 let grad = &mut grad[neighbour * channels..(neighbour + 1) * channels];

@@ -35,8 +35,12 @@ pub enum Engine {
     Fused,
 }
 
-/// Cells per block of the kernel's matrix products (and per parallel task).
-const BLOCK: usize = 512;
+/// Cells per block of the kernel's matrix products (and per parallel task) for `cells` cells:
+/// one block per thread, so a lone grid keeps every thread busy, within bounds that keep the
+/// blocks' packing overhead small and their activations in cache.
+fn block_size(cells: usize) -> usize {
+    cells.div_ceil(rayon::current_num_threads()).clamp(64, 1024)
+}
 
 /// A model's weights on the host, laid out for the fused kernel.
 ///
@@ -314,9 +318,10 @@ impl FusedNca {
     fn updates(&self, grid: Grid, state: &[f32], cells: &[usize]) -> Vec<f32> {
         let mut updates = vec![0.0; cells.len() * grid.channels];
         let scale = self.config.update_scale as f32;
+        let block = block_size(cells.len());
         updates
-            .par_chunks_mut(BLOCK * grid.channels)
-            .zip(cells.par_chunks(BLOCK))
+            .par_chunks_mut(block * grid.channels)
+            .zip(cells.par_chunks(block))
             .for_each(|(out, cells)| {
                 let mut hidden = self.activations(grid, state, cells).hidden_input;
                 hidden.mapv_inplace(relu);
