@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use image::RgbImage;
-use nca_core::Nca;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::{Nca, host_values};
 use nca_data::GifOptions;
 
 use crate::models;
@@ -193,11 +193,7 @@ pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Res
     let mut grown = model.frames(model.seed(1, size, size), args.grow_steps, every, &mut rng);
     let before = grown.last().expect("frames hold at least the seed").clone();
     let channels = model.config().channels;
-    let mut values = before
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .context("reading the grown state")?;
+    let mut values = host_values(before);
     match args.cut {
         Cut::Disc => nca_train::erase_disc(&mut values, [channels, size, size], (0.15, 0.1), 0.4),
         Cut::Half => {

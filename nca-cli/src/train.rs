@@ -48,7 +48,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding"])]
     resume: Option<PathBuf>,
     /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32–47 steps, 1000
-    /// iterations: about 13 minutes on 2 CPU cores, a recognisable gecko that regrows.
+    /// iterations: under 2 minutes on 2 CPU cores, a recognisable gecko that regrows.
     #[arg(long, conflicts_with_all = ["config", "resume", "size", "padding"])]
     quick: bool,
     /// Write a checkpoint and refresh the pictures every N iterations.

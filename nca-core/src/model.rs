@@ -6,7 +6,8 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 use rand::{Rng, RngExt};
 
-use crate::fused::{Engine, FusedNca, values};
+use crate::fused::{Engine, FusedNca};
+use crate::host_values;
 use crate::{NcaConfig, NcaError, Perception, UpdateNet};
 
 /// A growing neural cellular automaton (Mordvintsev et al., 2020).
@@ -139,7 +140,7 @@ impl Nca {
             Engine::Fused => {
                 let [batch, channels, height, width] = state.dims();
                 let device = state.device();
-                let values = values(state.into_data());
+                let values = host_values(state);
                 let end = FusedNca::new(self).advance(&values, [batch, height, width], steps, rng);
                 Tensor::from_data(
                     TensorData::new(end, [batch, channels, height, width]),

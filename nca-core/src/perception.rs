@@ -43,7 +43,7 @@ impl Perception {
     pub(crate) fn filters(&self, channels: usize) -> Vec<f32> {
         match self {
             Self::Fixed(sobel) => sobel_filters(channels, sobel.angle_deg),
-            Self::Learned(kernel) => crate::fused::values(kernel.val().into_data()),
+            Self::Learned(kernel) => crate::host_values(kernel.val()),
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use burn::tensor::Tensor;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
-use nca_core::NcaConfig;
+use nca_core::{NcaConfig, host_values};
 
 use crate::DataError;
 
@@ -18,11 +18,7 @@ struct HostState {
 impl HostState {
     fn new(tensor: Tensor<4>) -> Self {
         let dims = tensor.dims();
-        let values = tensor
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 after convert");
+        let values = host_values(tensor);
         Self { values, dims }
     }
 

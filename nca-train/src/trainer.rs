@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
-use nca_core::{Engine, FusedNca, Nca};
+use nca_core::{Engine, FusedNca, Nca, host_values};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -91,11 +91,7 @@ impl Trainer {
         let plain = device.clone().without_autodiff();
         let model = Nca::new(config.model.clone(), &plain, &mut rng)?;
         let [channels, height, width] = target.dims();
-        let target_values = target
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 after convert");
+        let target_values = host_values(target);
         let optimizer = adam(&config);
         Self::assemble(
             config,
@@ -174,7 +170,7 @@ impl Trainer {
             TensorData::new(target_values.clone(), [channels, height, width]),
             &device,
         );
-        let seed_state = host(model.seed(1, height, width));
+        let seed_state = host_values(model.seed(1, height, width));
         // A new run fills its pool with seeds; a resumed one brings its own.
         let pool = pool.or_else(|| {
             (config.pool_size > 0).then(|| {
@@ -286,7 +282,7 @@ impl Trainer {
         let lr = self.config.learning_rate.at(iteration);
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
 
-        if let (Some(pool), Some(indices)) = (&mut self.pool, indices) {
+        if let (Some(pool), Some(indices), Some(end)) = (&mut self.pool, indices, end) {
             let size = end.len() / indices.len();
             for (index, state) in indices.into_iter().zip(end.chunks_exact(size)) {
                 pool.put(index, state.to_vec());
@@ -303,13 +299,13 @@ impl Trainer {
         })
     }
 
-    /// The end states (`[B, C, H, W]` values), loss and gradients of a rollout from `batch` by
-    /// burn's autodiff.
+    /// The end states (`[B, C, H, W]` values, read back only for a pool), loss and gradients of a
+    /// rollout from `batch` by burn's autodiff.
     fn tensor_iteration(
         &mut self,
         batch: Vec<f32>,
         steps: usize,
-    ) -> (Vec<f32>, f64, GradientsParams) {
+    ) -> (Option<Vec<f32>>, f64, GradientsParams) {
         let start =
             Tensor::<4>::from_data(TensorData::new(batch, self.batch_shape()), &self.device);
         let end = self.model.rollout(start, steps, &mut self.rng);
@@ -318,11 +314,19 @@ impl Trainer {
             .mean();
         let loss_value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        (host(end), loss_value, grads)
+        (
+            self.pool.is_some().then(|| host_values(end)),
+            loss_value,
+            grads,
+        )
     }
 
     /// The same as [`tensor_iteration`](Self::tensor_iteration) by the fused CPU kernel.
-    fn fused_iteration(&mut self, batch: &[f32], steps: usize) -> (Vec<f32>, f64, GradientsParams) {
+    fn fused_iteration(
+        &mut self,
+        batch: &[f32],
+        steps: usize,
+    ) -> (Option<Vec<f32>>, f64, GradientsParams) {
         let [batch_size, _, height, width] = self.batch_shape();
         let iteration = FusedNca::new(&self.model).train_rollout(
             batch,
@@ -333,7 +337,7 @@ impl Trainer {
         );
         let device = self.device.clone().without_autodiff();
         let grads = gradients_params(&self.model, iteration.gradients, &device);
-        (iteration.end, iteration.loss, grads)
+        (Some(iteration.end), iteration.loss, grads)
     }
 
     /// `[B, C, H, W]` of a training batch.
@@ -434,16 +438,6 @@ fn adam(config: &TrainConfig) -> ModuleOptimizer {
     AdamConfig::new()
         .with_epsilon(config.adam_epsilon as f32)
         .init()
-}
-
-/// A tensor's values on the host.
-fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor
-        .without_autodiff()
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32 after convert")
 }
 
 fn append_metrics(path: &Path, metrics: &Metrics) -> Result<(), TrainError> {

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use nca_core::Nca;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::{Nca, host_values};
 
 use super::protocol::{ClientMessage, ServerMessage};
 
@@ -168,13 +168,7 @@ impl Session {
     fn edit(&mut self, edit: impl FnOnce(&mut [f32], [usize; 3])) {
         let [_, channels, height, width] = self.state.dims();
         let device: Device = self.state.device();
-        let mut values = self
-            .state
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 state");
+        let mut values = host_values(self.state.clone());
         edit(&mut values, [channels, height, width]);
         self.state = Tensor::from_data(
             TensorData::new(values, [1, channels, height, width]),
@@ -185,7 +179,7 @@ impl Session {
     /// The state's values on the host (for tests).
     #[cfg(test)]
     fn values(&self) -> Vec<f32> {
-        self.state.clone().into_data().try_to_vec::<f32>().unwrap()
+        host_values(self.state.clone())
     }
 }
 

@@ -20,7 +20,7 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::model::fire_decisions;
-use crate::{Nca, NcaConfig};
+use crate::{Nca, NcaConfig, host_values};
 use backward::Accumulated;
 use grid::Grid;
 
@@ -128,11 +128,11 @@ impl FusedNca {
             .chunks_exact(channels)
             .map(|filter| filter.iter().any(|&value| value != 0.0))
             .collect();
-        let host = |tensor: burn::tensor::Tensor<2>| values(tensor.into_data());
+        let host = host_values::<2>;
         let bias = |linear: &burn::nn::Linear| {
             Array1::from(linear.bias.as_ref().map_or_else(
                 || vec![0.0; linear.weight.dims()[1]],
-                |bias| values(bias.val().into_data()),
+                |bias| host_values(bias.val()),
             ))
         };
         let update = &nca.update;
@@ -421,10 +421,4 @@ fn affine(input: &Array2<f32>, weight: &Array2<f32>, bias: &Array1<f32>) -> Arra
 
 fn relu(value: f32) -> f32 {
     value.max(0.0)
-}
-
-pub(crate) fn values(data: burn::tensor::TensorData) -> Vec<f32> {
-    data.convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 after convert")
 }
