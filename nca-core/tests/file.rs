@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use nca_core::{Nca, NcaConfig, NcaError};
+use nca_core::{Nca, NcaConfig, NcaError, host_values};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -38,15 +38,7 @@ fn save_then_load_is_bit_exact_with_the_config() {
     let loaded = Nca::load(&path, &device()).unwrap();
     assert_eq!(loaded.config(), &config);
     assert_eq!(loaded.to_bytes().unwrap(), original.to_bytes().unwrap());
-    let weights = |nca: &Nca| {
-        nca.update
-            .hidden
-            .weight
-            .val()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
-    };
+    let weights = |nca: &Nca| host_values(nca.update.hidden.weight.val());
     assert_eq!(weights(&loaded), weights(&original));
 }
 

@@ -7,7 +7,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
+use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception, host_values};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
@@ -17,10 +17,6 @@ fn device() -> Device {
 
 fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)
-}
-
-fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().try_to_vec::<f32>().unwrap()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -56,7 +52,7 @@ fn random_model(config: NcaConfig, seed: u64) -> Nca {
     nca.update.output.bias = Some(param(output_bias, [channels]));
     nca.update.hidden.bias = Some(param(uniform(hidden, 0.1, &mut rng), [hidden]));
     if let Perception::Learned(kernel) = &nca.perception {
-        let sobel = values(kernel.val());
+        let sobel = host_values(kernel.val());
         let noise = uniform(sobel.len(), 0.1, &mut rng);
         let perturbed = sobel.iter().zip(noise).map(|(s, n)| s + n).collect();
         nca.perception = Perception::Learned(param(perturbed, [sobel.len() / 9, 1, 3, 3]));
@@ -68,7 +64,7 @@ fn random_model(config: NcaConfig, seed: u64) -> Nca {
 fn start(config: &NcaConfig, batch: usize, size: usize) -> Tensor<4> {
     let mut rng = rng(99);
     let nca = Nca::new(config.clone(), &device(), &mut rng).unwrap();
-    let mut state = values(nca.seed(batch, size, size));
+    let mut state = host_values(nca.seed(batch, size, size));
     let plane = size * size;
     for sample in 0..batch {
         for _ in 0..3 {
@@ -108,9 +104,9 @@ fn fused_rollouts_equal_the_tensor_rollouts() {
     for config in configs() {
         let nca = random_model(config.clone(), 1);
         let start = start(&config, 3, 24);
-        let expected = values(nca.rollout(start.clone(), 40, &mut rng(5)));
+        let expected = host_values(nca.rollout(start.clone(), 40, &mut rng(5)));
         let fused = nca.clone().with_engine(Engine::Fused);
-        let got = values(fused.advance(start.clone(), 40, &mut rng(5)));
+        let got = host_values(fused.advance(start.clone(), 40, &mut rng(5)));
         assert!(
             expected.iter().filter(|v| v.abs() > 0.05).count() > 200,
             "the pattern lives: {config:?}"
@@ -134,7 +130,7 @@ fn frames_of_both_engines_agree() {
         .frames(start, 10, 4, &mut rng(3));
     assert_eq!(fused.len(), 4, "steps 0, 4, 8 and 10");
     for (a, b) in tensor.into_iter().zip(fused) {
-        assert!(max_abs_diff(&values(a), &values(b)) < 1e-5);
+        assert!(max_abs_diff(&host_values(a), &host_values(b)) < 1e-5);
     }
 }
 
@@ -170,12 +166,12 @@ fn the_update_of_a_dead_cell_next_to_a_live_one_counts() {
     state[at(3, 6)] = 0.1;
     let state = Tensor::<4>::from_data(TensorData::new(state, [1, channels, 10, 10]), &device());
 
-    let expected = values(nca.step(state.clone(), &mut rng(0)));
+    let expected = host_values(nca.step(state.clone(), &mut rng(0)));
     assert!(
         (expected[at(3, 5)] - 0.05).abs() < 1e-6,
         "X kept its update"
     );
-    let got = values(
+    let got = host_values(
         nca.with_engine(Engine::Fused)
             .advance(state, 1, &mut rng(0)),
     );
@@ -202,8 +198,8 @@ fn autodiff_iteration(
         .mean();
     let loss_value = loss.clone().into_scalar::<f64>();
     let grads = loss.backward();
-    let grad = |param: &Param<Tensor<2>>| values(param.grad(&grads).unwrap());
-    let grad1 = |param: &Param<Tensor<1>>| values(param.grad(&grads).unwrap());
+    let grad = |param: &Param<Tensor<2>>| host_values(param.grad(&grads).unwrap());
+    let grad1 = |param: &Param<Tensor<1>>| host_values(param.grad(&grads).unwrap());
     let update = &nca.update;
     let mut all = vec![
         grad(&update.hidden.weight),
@@ -212,7 +208,7 @@ fn autodiff_iteration(
         grad1(update.output.bias.as_ref().unwrap()),
     ];
     if let Perception::Learned(kernel) = &nca.perception {
-        all.push(values(kernel.grad(&grads).unwrap()));
+        all.push(host_values(kernel.grad(&grads).unwrap()));
     }
     (loss_value, all)
 }
@@ -230,7 +226,7 @@ fn fused_training_gradients_equal_autodiff() {
         let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &target);
 
         let iteration = FusedNca::new(&nca).train_rollout(
-            &values(start),
+            &host_values(start),
             [2, size, size],
             24,
             &target,

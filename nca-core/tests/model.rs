@@ -3,7 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use nca_core::{Nca, NcaConfig, Perception};
+use nca_core::{Nca, NcaConfig, Perception, host_values};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -19,18 +19,14 @@ fn model(config: NcaConfig) -> Nca {
     Nca::new(config, &device(), &mut rng(7)).unwrap()
 }
 
-fn values(tensor: Tensor<4>) -> Vec<f32> {
-    tensor.into_data().try_to_vec::<f32>().unwrap()
-}
-
 fn tensor(values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, shape), &device())
 }
 
 fn max_abs_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
-    values(a)
+    host_values(a)
         .iter()
-        .zip(values(b))
+        .zip(host_values(b))
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
@@ -66,13 +62,13 @@ fn fresh_model_leaves_the_seed_unchanged_for_100_steps() {
     let nca = model(NcaConfig::default());
     let seed = nca.seed(2, 40, 40);
     let after = nca.rollout(seed.clone(), 100, &mut rng(1));
-    assert_eq!(values(after), values(seed));
+    assert_eq!(host_values(after), host_values(seed));
 }
 
 #[test]
 fn seed_has_one_live_cell_with_alpha_and_hidden_set() {
     let nca = model(NcaConfig::default());
-    let seed = values(nca.seed(1, 6, 5));
+    let seed = host_values(nca.seed(1, 6, 5));
     let cell = |channel: usize, y: usize, x: usize| seed[(channel * 6 + y) * 5 + x];
     for channel in 0..16 {
         assert_eq!(
@@ -89,7 +85,7 @@ fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
     let perception = Perception::fixed(0.0);
     let mut input = vec![0.0; 4 * 5 * 5];
     input[2 * 5 + 2] = 1.0; // channel 0, row 2, column 2
-    let out = values(perception.forward(tensor(input, [1, 4, 5, 5])));
+    let out = host_values(perception.forward(tensor(input, [1, 4, 5, 5])));
     let at = |channel: usize, y: usize, x: usize| out[(channel * 5 + y) * 5 + x];
     // Channel 0 yields outputs 0 (identity), 1 (d/dx), 2 (d/dy).
     assert_eq!(at(0, 2, 2), 1.0);
@@ -111,7 +107,7 @@ fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
 fn perception_of_a_ramp_is_its_slope_with_zero_padding_at_the_border() {
     let perception = Perception::fixed(0.0);
     let input: Vec<f32> = (0..4 * 6 * 6).map(|i| (i % 6) as f32).collect(); // value = column
-    let out = values(perception.forward(tensor(input, [1, 4, 6, 6])));
+    let out = host_values(perception.forward(tensor(input, [1, 4, 6, 6])));
     let at = |channel: usize, y: usize, x: usize| out[(channel * 6 + y) * 6 + x];
     assert_eq!(at(1, 3, 3), 1.0, "interior x gradient of f = x");
     assert_eq!(at(2, 3, 3), 0.0, "interior y gradient of f = x");
@@ -169,7 +165,7 @@ fn alive_masking_zeroes_cells_without_a_live_neighbourhood() {
     // A lone cell at (5, 5) whose alpha 0.05 is below the threshold 0.1.
     set(&mut state, 3, 5, 5, 0.05);
     set(&mut state, 6, 5, 5, 0.9);
-    let after = values(nca.step(tensor(state, [1, 16, h, w]), &mut rng(0)));
+    let after = host_values(nca.step(tensor(state, [1, 16, h, w]), &mut rng(0)));
     let at = |channel: usize, y: usize, x: usize| after[(channel * h + y) * w + x];
     assert_eq!(at(3, 1, 1), 1.0);
     assert_eq!(at(5, 1, 2), 0.7, "a neighbour of a live cell is alive");
@@ -191,7 +187,7 @@ fn fraction_updated(fire_rate: f64, size: usize) -> f64 {
     let nca = with_constant_update(model(config), 4, 1.0);
     let mut state = vec![0.0f32; 16 * size * size];
     state[3 * size * size..4 * size * size].fill(1.0);
-    let after = values(nca.step(tensor(state, [1, 16, size, size]), &mut rng(3)));
+    let after = host_values(nca.step(tensor(state, [1, 16, size, size]), &mut rng(3)));
     let hidden = &after[4 * size * size..5 * size * size];
     assert!(
         hidden.iter().all(|&v| v == 0.0 || v == 1.0),
@@ -232,7 +228,7 @@ fn update_is_applied_per_cell_to_every_channel_at_once() {
     let size = 32;
     let mut state = vec![0.0f32; 16 * size * size];
     state[3 * size * size..4 * size * size].fill(1.0);
-    let after = values(nca.step(tensor(state, [1, 16, size, size]), &mut rng(4)));
+    let after = host_values(nca.step(tensor(state, [1, 16, size, size]), &mut rng(4)));
     let (c4, c5) = (
         &after[4 * size * size..5 * size * size],
         &after[5 * size * size..6 * size * size],
@@ -246,7 +242,7 @@ fn same_seed_gives_the_same_rollout_and_another_seed_does_not() {
         let nca = Nca::new(NcaConfig::default(), &device(), &mut rng(model_seed)).unwrap();
         let nca = with_constant_update(nca, 5, 0.1);
         let grid = nca.seed(1, 24, 24);
-        values(nca.rollout(grid, 20, &mut rng(step_seed)))
+        host_values(nca.rollout(grid, 20, &mut rng(step_seed)))
     };
     assert_eq!(run(1, 2), run(1, 2));
     assert_ne!(run(1, 2), run(1, 3));
@@ -293,10 +289,10 @@ fn rgba_and_over_white_pictures() {
     state[3] = 0.5; // alpha
     let state = tensor(state, [1, 16, 1, 1]);
     assert_eq!(
-        values(config.rgba(state.clone())),
+        host_values(config.rgba(state.clone())),
         vec![0.25, 0.0, 0.0, 0.5]
     );
-    assert_eq!(values(config.over_white(state)), vec![0.75, 0.5, 0.5]);
+    assert_eq!(host_values(config.over_white(state)), vec![0.75, 0.5, 0.5]);
 }
 
 #[test]
@@ -311,15 +307,7 @@ fn changing_the_run_config_keeps_the_weights() {
         })
         .unwrap();
     assert_eq!(rotated.config().fire_rate, 1.0);
-    let weight = |nca: &Nca| {
-        nca.update
-            .hidden
-            .weight
-            .val()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap()
-    };
+    let weight = |nca: &Nca| host_values(nca.update.hidden.weight.val());
     assert_eq!(weight(&rotated), weight(&nca));
     let err = nca
         .with_run_config(NcaConfig {
