@@ -16,7 +16,8 @@ use nca_cli::backend::{self, Backend};
 /// How a model runs and how its pictures look.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Shipped model name (gecko), model file, run directory, or web-demo model (.json).
+    /// Shipped model name (`nca targets` lists them), model file, run directory, or web-demo model
+    /// (.json).
     #[arg(long, default_value = "gecko")]
     model: PathBuf,
     /// Grid size in cells (square).

@@ -8,7 +8,13 @@ use burn::tensor::Device;
 use nca_core::Nca;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
-pub const SHIPPED: [(&str, &[u8]); 1] = [("gecko", include_bytes!("../../models/gecko.nca"))];
+pub const SHIPPED: [(&str, &[u8]); 2] = [
+    ("gecko", include_bytes!("../../models/gecko.nca")),
+    (
+        "gecko-growing",
+        include_bytes!("../../models/gecko-growing.nca"),
+    ),
+];
 
 /// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), a model of
 /// the paper's web demo (`.json`, imported on the fly), or, when no such file exists, the name of

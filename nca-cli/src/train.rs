@@ -15,6 +15,7 @@ use nca_train::{
 };
 
 use crate::grow::growth_frames;
+use crate::models;
 use nca_cli::backend::{self, Backend};
 
 /// What to train on and how.
@@ -47,6 +48,13 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its checkpoint.
     #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding"])]
     resume: Option<PathBuf>,
+    /// Start from this model's weights instead of random ones (fine-tuning): a shipped model's
+    /// name, a model file or a run directory. The run takes the model's architecture and settings.
+    #[arg(long, conflicts_with_all = [
+        "resume", "channels", "hidden_units", "fire_rate", "living_threshold", "update_scale",
+        "trainable_perception", "angle",
+    ])]
+    from: Option<PathBuf>,
     /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32–47 steps, 1000
     /// iterations: under 2 minutes on 2 CPU cores, a recognisable gecko that regrows.
     #[arg(long, conflicts_with_all = ["config", "resume", "size", "padding"])]
@@ -272,7 +280,15 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             (Trainer::resume(checkpoint, &device)?, dir.clone())
         }
         None => {
-            let config = args.new_config()?;
+            let start = args
+                .from
+                .as_ref()
+                .map(|path| models::load(path, &device))
+                .transpose()?;
+            let mut config = args.new_config()?;
+            if let Some(model) = &start {
+                config.model = model.config().clone();
+            }
             let dir = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase())
             });
@@ -287,7 +303,12 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
             nca_core::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
-            (Trainer::new(config, tensor, &device)?, dir)
+            let trainer = Trainer::new(config, tensor, &device)?;
+            let trainer = match start {
+                Some(model) => trainer.with_model(model)?,
+                None => trainer,
+            };
+            (trainer, dir)
         }
     };
     let mut trainer = trainer.with_engine(backend.engine());

@@ -197,6 +197,31 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
 }
 
 #[test]
+fn train_from_a_model_starts_from_its_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_loss = |from: &[&str]| {
+        let run = dir
+            .path()
+            .join(if from.is_empty() { "scratch" } else { "tuned" });
+        let mut args = vec!["train", "--quick", "--iterations", "1"];
+        args.extend(from);
+        args.extend(["--out", run.to_str().unwrap()]);
+        ok(&args, dir.path());
+        let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+        line["loss"].as_f64().unwrap()
+    };
+    let scratch = first_loss(&[]);
+    let tuned = first_loss(&["--from", "gecko"]);
+    // The shipped gecko was trained on this very target: it starts far below random weights.
+    assert!(
+        tuned < scratch / 3.0,
+        "from gecko {tuned}, from scratch {scratch}"
+    );
+}
+
+#[test]
 fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("smiley.nca");
@@ -375,6 +400,13 @@ fn bad_flag_values_and_configs_are_named() {
             && err.contains("--features wgpu"),
         "{err}"
     );
+    let err = fails(&["train", "--from", "nothing.nca"], dir.path());
+    assert!(
+        err.contains("cannot load a model from nothing.nca"),
+        "{err}"
+    );
+    let err = fails(&["train", "--from", "gecko", "--channels", "8"], dir.path());
+    assert!(err.contains("'--from <FROM>' cannot be used with"), "{err}");
     let err = fails(&["grow", "--model", "nothing.nca"], dir.path());
     assert!(err.contains("nothing.nca"), "{err}");
 }

@@ -162,11 +162,14 @@ fn the_page_the_socket_and_refusals() {
 }
 
 #[test]
-fn without_models_it_serves_the_shipped_gecko() {
+fn without_models_it_serves_the_shipped_models() {
     let server = Server::spawn(&["--size", "16"]);
     let mut socket = server.socket().unwrap();
     let hello = next_text(&mut socket);
-    assert_eq!(hello["models"], serde_json::json!(["gecko"]));
+    assert_eq!(
+        hello["models"],
+        serde_json::json!(["gecko", "gecko-growing"])
+    );
     drop(socket);
     server.interrupt();
 }
