@@ -8,11 +8,15 @@ use burn::tensor::Device;
 use nca_core::Nca;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
-pub const SHIPPED: [(&str, &[u8]); 2] = [
+pub const SHIPPED: [(&str, &[u8]); 3] = [
     ("gecko", include_bytes!("../../models/gecko.nca")),
     (
         "gecko-growing",
         include_bytes!("../../models/gecko-growing.nca"),
+    ),
+    (
+        "gecko-regenerating",
+        include_bytes!("../../models/gecko-regenerating.nca"),
     ),
 ];
 

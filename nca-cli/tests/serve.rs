@@ -168,7 +168,7 @@ fn without_models_it_serves_the_shipped_models() {
     let hello = next_text(&mut socket);
     assert_eq!(
         hello["models"],
-        serde_json::json!(["gecko", "gecko-growing"])
+        serde_json::json!(["gecko", "gecko-growing", "gecko-regenerating"])
     );
     drop(socket);
     server.interrupt();
