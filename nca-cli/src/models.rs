@@ -8,11 +8,15 @@ use burn::tensor::Device;
 use nca_core::Nca;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
-pub const SHIPPED: [(&str, &[u8]); 3] = [
+pub const SHIPPED: [(&str, &[u8]); 4] = [
     ("gecko", include_bytes!("../../models/gecko.nca")),
     (
         "gecko-growing",
         include_bytes!("../../models/gecko-growing.nca"),
+    ),
+    (
+        "gecko-persistent",
+        include_bytes!("../../models/gecko-persistent.nca"),
     ),
     (
         "gecko-regenerating",

@@ -168,7 +168,12 @@ fn without_models_it_serves_the_shipped_models() {
     let hello = next_text(&mut socket);
     assert_eq!(
         hello["models"],
-        serde_json::json!(["gecko", "gecko-growing", "gecko-regenerating"])
+        serde_json::json!([
+            "gecko",
+            "gecko-growing",
+            "gecko-persistent",
+            "gecko-regenerating"
+        ])
     );
     drop(socket);
     server.interrupt();
