@@ -16,7 +16,7 @@ use nca_train::{Experiment, TrainConfig, Trainer};
 
 /// The shipped gecko on `backend`: a model that grows, so the fused kernel does real work.
 fn gecko(backend: Backend, device: &Device) -> Nca {
-    let bytes = include_bytes!("../../models/gecko.nca");
+    let bytes = include_bytes!("../../nca-cli/models/gecko.nca");
     Nca::from_bytes(bytes, Path::new("gecko"), device)
         .expect("the shipped model loads")
         .with_engine(backend.engine())

@@ -142,7 +142,7 @@ fn frames_of(
 }
 
 /// Refuses to run when the output's directory does not exist, before any work is done.
-fn check_output(path: &Path) -> anyhow::Result<()> {
+pub fn check_output(path: &Path) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())

@@ -1,6 +1,7 @@
 //! `nca`: train, grow, regenerate, import and benchmark growing neural cellular automata.
 
 mod bench;
+mod eval;
 mod grow;
 mod info;
 mod models;
@@ -39,6 +40,8 @@ enum Command {
     Regenerate(grow::RegenerateArgs),
     /// Convert a model of the paper's web demo (JSON) into an nca model file.
     Import(info::ImportArgs),
+    /// Score models side by side on a fixed protocol: growth, persistence, regeneration, rotation.
+    Eval(eval::EvalArgs),
     /// Show what a model file, run directory or checkpoint holds.
     Info(info::InfoArgs),
     /// List the emoji that ship inside nca (usable offline with --emoji).
@@ -59,14 +62,22 @@ fn main() -> ExitCode {
             err.exit()
         }
         Err(err) => {
-            // One line, like every other error of nca; the full usage is a `--help` away.
+            // One line, like every other error of nca: the message with the lines that complete
+            // it (e.g. the list of missing arguments), without the usage, a `--help` away.
             let rendered = err.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .take_while(|line| !line.is_empty())
+                .collect();
+            let message = message.join(" ");
             eprintln!(
                 "{} (see --help)",
-                rendered
-                    .lines()
-                    .next()
-                    .unwrap_or("error: invalid arguments")
+                if message.is_empty() {
+                    "error: invalid arguments"
+                } else {
+                    &message
+                }
             );
             return ExitCode::from(2);
         }
@@ -76,6 +87,7 @@ fn main() -> ExitCode {
         Command::Grow(args) => grow::grow(args, cli.backend),
         Command::Regenerate(args) => grow::regenerate(args, cli.backend),
         Command::Import(args) => info::import(args, cli.backend),
+        Command::Eval(args) => eval::run(args, cli.backend),
         Command::Info(args) => info::info(args, cli.backend),
         Command::Targets => {
             info::targets();
@@ -87,8 +99,24 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once: a cause whose text its parent already
+/// includes (as errors that embed their source do) is not repeated.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }

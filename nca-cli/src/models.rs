@@ -6,23 +6,41 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use burn::tensor::Device;
 use nca_core::Nca;
+use nca_data::TargetOptions;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
 pub const SHIPPED: [(&str, &[u8]); 4] = [
-    ("gecko", include_bytes!("../../models/gecko.nca")),
+    ("gecko", include_bytes!("../models/gecko.nca")),
     (
         "gecko-growing",
-        include_bytes!("../../models/gecko-growing.nca"),
+        include_bytes!("../models/gecko-growing.nca"),
     ),
     (
         "gecko-persistent",
-        include_bytes!("../../models/gecko-persistent.nca"),
+        include_bytes!("../models/gecko-persistent.nca"),
     ),
     (
         "gecko-regenerating",
-        include_bytes!("../../models/gecko-regenerating.nca"),
+        include_bytes!("../models/gecko-regenerating.nca"),
     ),
 ];
+
+/// The target a shipped model was trained on (emoji and how it was prepared), by name.
+pub fn shipped_target(name: &str) -> Option<(&'static str, TargetOptions)> {
+    match name {
+        "gecko" => Some((
+            "🦎",
+            TargetOptions {
+                size: 24,
+                padding: 6,
+            },
+        )),
+        "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
+            Some(("🦎", TargetOptions::default()))
+        }
+        _ => None,
+    }
+}
 
 /// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), a model of
 /// the paper's web demo (`.json`, imported on the fly), or, when no such file exists, the name of

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -321,18 +322,62 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         config.damaged_per_batch,
         dir.display()
     );
+    let started = Instant::now();
+    let first_iteration = trainer.iteration();
     let mut progress = Progress::new(&trainer, device)?;
     trainer.run(Some(&dir), &mut progress)?;
     progress.bar.finish_and_clear();
-    if progress.interrupted.load(Ordering::SeqCst) {
-        eprintln!(
-            "interrupted: checkpoint written; continue with `nca train --resume {}`",
-            dir.display()
-        );
+    let interrupted = progress.interrupted.load(Ordering::SeqCst);
+    let this_run = trainer.iteration() - first_iteration;
+    let recent = read_losses(&dir);
+    let recent = &recent[recent.len().saturating_sub(SUMMARY_LOSSES)..];
+    let final_loss = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
+    let progress_line = if interrupted {
+        format!(
+            "interrupted: checkpoint written at iteration {} of {}",
+            trainer.iteration(),
+            config.iterations
+        )
     } else {
-        eprintln!("done: {}", dir.join(nca_train::MODEL_FILE).display());
+        format!("done: {} iterations", trainer.iteration())
+    };
+    eprintln!(
+        "{progress_line} ({this_run} in this run, {:.1} s); final loss {final_loss:.6} (mean of the last {})",
+        started.elapsed().as_secs_f64(),
+        recent.len(),
+    );
+    let path = |file: &str| dir.join(file).display().to_string();
+    let pictures = if trainer.pool().is_some() {
+        "growth.gif, loss.svg, pool.png"
+    } else {
+        "growth.gif, loss.svg"
+    };
+    eprintln!("  model       {}", path(nca_train::MODEL_FILE));
+    eprintln!("  checkpoint  {}", path(CHECKPOINT_FILE));
+    eprintln!("  metrics     {}", path(METRICS_FILE));
+    eprintln!("  pictures    {} ({pictures})", dir.display());
+    let dir = dir.display();
+    if interrupted {
+        eprintln!("continue with `nca train --resume {dir}`");
+    } else {
+        eprintln!(
+            "next: `nca grow --model {dir}`, `nca regenerate --model {dir}`, `nca serve --model {dir}`"
+        );
     }
     Ok(())
+}
+
+/// Losses in the final-loss figure of the summary.
+const SUMMARY_LOSSES: usize = 50;
+
+/// Every iteration's loss so far, from the run's metrics file (none if it cannot be read).
+fn read_losses(dir: &Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join(METRICS_FILE))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Metrics>(line).ok())
+        .map(|m| m.loss)
+        .collect()
 }
 
 /// The first config field (dotted path) whose value differs, if any.
@@ -417,15 +462,9 @@ fn refresh_pictures(dir: &Path, trainer: &Trainer, device: &Device) -> anyhow::R
         GifOptions::default(),
     )?;
 
-    let metrics = std::fs::read_to_string(dir.join(METRICS_FILE)).unwrap_or_default();
-    let losses: Vec<f64> = metrics
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Metrics>(line).ok())
-        .map(|m| m.loss)
-        .collect();
     nca_core::write_atomic(
         &dir.join("loss.svg"),
-        crate::plot::loss_svg(&losses).as_bytes(),
+        crate::plot::loss_svg(&read_losses(dir)).as_bytes(),
     )?;
 
     if let Some(pool) = trainer.pool() {

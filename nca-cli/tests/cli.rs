@@ -43,9 +43,9 @@ fn fails(args: &[&str], cwd: &Path) -> String {
     line.to_string()
 }
 
-fn shared_model(name: &str) -> String {
+fn paper_model(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/models")
+        .join("../testdata/paper-models")
         .join(name)
         .display()
         .to_string()
@@ -100,6 +100,7 @@ fn help_describes_every_command() {
         "grow",
         "regenerate",
         "import",
+        "eval",
         "info",
         "targets",
         "bench",
@@ -174,7 +175,7 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("pool_size = 4"), "{config}");
 
-    ok(
+    let resumed = nca(
         &[
             "train",
             "--resume",
@@ -184,13 +185,32 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
         ],
         dir.path(),
     );
-    assert_eq!(
-        std::fs::read_to_string(run.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        3
+    assert!(resumed.status.success());
+    let losses: Vec<f64> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(losses.len(), 3);
+    // The summary: what was done, the final loss over the whole run, where things are, what next.
+    let summary = String::from_utf8(resumed.stderr).unwrap();
+    let mean = losses.iter().sum::<f64>() / 3.0;
+    assert!(
+        summary.contains(&format!("done: 3 iterations (1 in this run, "))
+            && summary.contains(&format!("final loss {mean:.6} (mean of the last 3)")),
+        "{summary}"
     );
+    for line in [
+        format!("model       {}", run.join("model.nca").display()),
+        format!("checkpoint  {}", run.join("checkpoint.nckpt").display()),
+        format!("next: `nca grow --model {}`", run.display()),
+    ] {
+        assert!(summary.contains(&line), "{line:?} missing from {summary}");
+    }
     let info = ok(&["info", run.to_str().unwrap()], dir.path());
     assert!(info.contains("iteration: 3 of 3"), "{info}");
     assert!(info.contains("parameters: 8336"), "{info}");
@@ -228,7 +248,7 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
     ok(
         &[
             "import",
-            &shared_model("ex3_😀.json"),
+            &paper_model("ex3_😀.json"),
             "--out",
             model.to_str().unwrap(),
         ],
@@ -451,7 +471,7 @@ fn nothing_existing_is_overwritten_by_a_failed_command() {
 
     std::fs::write(dir.path().join("taken.nca"), b"precious").unwrap();
     let err = fails(
-        &["import", &shared_model("ex1_😀.json"), "--out", "taken.nca"],
+        &["import", &paper_model("ex1_😀.json"), "--out", "taken.nca"],
         dir.path(),
     );
     assert!(err.contains("taken.nca exists; pass --force"), "{err}");
@@ -553,4 +573,107 @@ fn the_shipped_gecko_grows_without_any_file() {
         dir.path(),
     );
     assert_eq!(gif_frames(&dir.path().join("gecko.gif")).len(), 3);
+}
+
+#[test]
+fn eval_scores_models_side_by_side_with_json_and_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = paper_model("ex1_😀.json");
+    let table = ok(
+        &[
+            "eval",
+            "--model",
+            "gecko",
+            &demo,
+            "--seeds",
+            "1",
+            "--json",
+            "card.json",
+            "--sheet",
+            "card.png",
+        ],
+        dir.path(),
+    );
+    assert!(
+        table.starts_with("nca-eval/1: mean ± sd over 1 seeds"),
+        "{table}"
+    );
+    for row in [
+        "growth MSE @96",
+        "persistence MSE @2000",
+        "recovered, left half",
+        "rotation 90° MSE @96",
+        "target: emoji 🦎 in 24 px, padding 6",
+        "target: emoji 😀 in 40 px, padding 16",
+        "overflows",
+    ] {
+        assert!(table.contains(row), "{row:?} missing:\n{table}");
+    }
+    // The JSON names the protocol and round-trips through the library's types.
+    let text = std::fs::read_to_string(dir.path().join("card.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["protocol"], "nca-eval/1");
+    assert_eq!(value["models"][0]["model"], "gecko");
+    assert_eq!(
+        value["models"][0]["scorecard"]["grid"],
+        serde_json::json!([36, 36])
+    );
+    let report: nca_train::eval::Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::to_value(&report).unwrap(), value);
+    // The sheet: one block per model, 3 rows of 8 frames at 2 pixels a cell, one under the other.
+    let sheet = image::open(dir.path().join("card.png")).unwrap();
+    let block = |cells: u32| (8 * (2 * cells + 1) + 1, 3 * (2 * cells + 1) + 1);
+    assert_eq!(sheet.width(), block(72).0);
+    assert_eq!(sheet.height(), block(36).1 + 8 + block(72).1 + 8);
+}
+
+#[test]
+fn eval_refuses_bad_arguments_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = fails(&["eval", "--model", "geko"], dir.path());
+    assert!(unknown.contains("geko"), "{unknown}");
+    let zero = fails(&["eval", "--model", "gecko", "--seeds", "0"], dir.path());
+    assert!(zero.contains("--seeds"), "{zero}");
+    let tiny = fails(
+        &[
+            "eval",
+            "--model",
+            "gecko",
+            "--emoji",
+            "🦎",
+            "--target-size",
+            "1",
+            "--padding",
+            "0",
+        ],
+        dir.path(),
+    );
+    assert!(tiny.contains("grid"), "{tiny}");
+    let missing = fails(&["eval"], dir.path());
+    assert!(missing.contains("--model"), "{missing}");
+    let nowhere = fails(
+        &[
+            "eval",
+            "--model",
+            "gecko",
+            "--json",
+            "no/such/dir/card.json",
+        ],
+        dir.path(),
+    );
+    assert!(nowhere.contains("no/such/dir"), "{nowhere}");
+}
+
+#[test]
+fn os_errors_are_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["grow", "--model", "missing.nca"][..],
+        &["info", "missing.nca"],
+        &["train", "--image", "missing.png", "--iterations", "1"],
+    ] {
+        let line = fails(args, dir.path());
+        assert_eq!(line.matches("(os error 2)").count(), 1, "{args:?}: {line}");
+        assert!(line.contains("missing."), "{args:?}: {line}");
+    }
 }

@@ -192,8 +192,9 @@ const DIGITS: [[u8; 5]; 10] = [
     [7, 5, 7, 1, 7],
 ];
 
-/// Writes `number` in dark grey, 2-pixel dots, in the top-left corner.
-fn draw_number(image: &mut RgbImage, number: usize) {
+/// Writes `number` in dark grey, 2-pixel dots, in the top-left corner (the step counter of GIFs
+/// and contact sheets).
+pub fn draw_number(image: &mut RgbImage, number: usize) {
     const DOT: u32 = 2;
     for (index, digit) in number.to_string().bytes().enumerate() {
         let glyph = DIGITS[usize::from(digit - b'0')];

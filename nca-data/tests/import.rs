@@ -1,5 +1,5 @@
 //! The paper's published web-demo models, imported and grown: the acceptance test of the importer.
-//! The three 😀 models are read from `../shared/models/` beside the checkout (never copied in).
+//! The three 😀 models are read from `testdata/paper-models/` (with their attribution).
 
 use std::path::PathBuf;
 
@@ -13,9 +13,9 @@ use nca_data::{
     import_demo_model_file,
 };
 
-fn shared_model(name: &str) -> PathBuf {
+fn paper_model(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/models")
+        .join("../testdata/paper-models")
         .join(name)
 }
 
@@ -101,7 +101,7 @@ fn the_three_demo_models_grow_an_upright_smiley() {
         ("ex2_😀.json", true),
         ("ex3_😀.json", true),
     ] {
-        let nca = import_demo_model_file(&shared_model(file), &Device::flex()).unwrap();
+        let nca = import_demo_model_file(&paper_model(file), &Device::flex()).unwrap();
         assert_eq!(nca.config().fire_rate, 0.5);
         let checkpoints: &[usize] = if holds { &[96, 300] } else { &[96] };
         let scores = grow(&nca, &target, checkpoints);
@@ -133,7 +133,7 @@ fn the_three_demo_models_grow_an_upright_smiley() {
 
 #[test]
 fn a_model_with_random_weights_does_not_grow_the_smiley() {
-    let json = std::fs::read_to_string(shared_model("ex2_😀.json")).unwrap();
+    let json = std::fs::read_to_string(paper_model("ex2_😀.json")).unwrap();
     let mut layers: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     for layer in layers.as_array_mut().unwrap() {
@@ -165,7 +165,7 @@ fn import_error(json: &str) -> String {
 }
 
 fn demo_json() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(shared_model("ex1_😀.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(paper_model("ex1_😀.json")).unwrap()).unwrap()
 }
 
 #[test]

@@ -21,6 +21,7 @@
 mod checkpoint;
 mod config;
 mod error;
+pub mod eval;
 mod gradients;
 mod pool;
 mod trainer;
@@ -29,5 +30,5 @@ pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
 pub use config::{Experiment, GradientMode, LrSchedule, TrainConfig};
 pub use error::TrainError;
 pub use gradients::condition;
-pub use pool::{SamplePool, damage, erase_disc, rgba_loss};
+pub use pool::{SamplePool, damage, erase_disc, random_disc, rgba_loss};
 pub use trainer::{CHECKPOINT_FILE, Control, METRICS_FILE, MODEL_FILE, Metrics, Observer, Trainer};

@@ -100,9 +100,15 @@ impl SamplePool {
 /// `[-0.5, 0.5]²`, radius uniform in `[0.1, 0.4]`, in coordinates where the grid spans `[-1, 1]`
 /// (as the paper's `make_circle_masks`).
 pub fn damage(state: &mut [f32], shape: [usize; 3], rng: &mut impl Rng) {
-    let centre = (rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5));
-    let radius = rng.random_range(0.1..0.4);
+    let (centre, radius) = random_disc(rng);
     erase_disc(state, shape, centre, radius);
+}
+
+/// The disc [`damage`] erases: `((cx, cy), radius)`, centre uniform in `[-0.5, 0.5]²`, radius
+/// uniform in `[0.1, 0.4]`.
+pub fn random_disc(rng: &mut impl Rng) -> ((f64, f64), f64) {
+    let centre = (rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5));
+    (centre, rng.random_range(0.1..0.4))
 }
 
 /// Zeroes every channel of a `[C, H, W]` state where `(x − cx)² + (y − cy)² < r²`, with `x` and

@@ -154,16 +154,16 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
     }
 }
 
-fn shared_model(name: &str) -> PathBuf {
+fn paper_model(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/models")
+        .join("../testdata/paper-models")
         .join(name)
 }
 
 /// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed with the
 /// backend's engine.
 fn grown_smiley(backend: Backend, device: &Device) -> Vec<f32> {
-    let nca = nca_data::import_demo_model_file(&shared_model("ex3_😀.json"), device).unwrap();
+    let nca = nca_data::import_demo_model_file(&paper_model("ex3_😀.json"), device).unwrap();
     let config = NcaConfig {
         fire_rate: 1.0,
         ..nca.config().clone()

@@ -1,4 +1,4 @@
-//! The paper-settings geckos shipped in `models/` do what their experiments promise on the
+//! The paper-settings geckos shipped in `nca-cli/models/` do what their experiments promise on the
 //! paper's 72x72 grid: each grows the embedded 🦎 from the seed, the persistent and regenerating
 //! ones keep it, and only the regenerating one regrows it after a cut.
 
@@ -24,7 +24,7 @@ fn gecko() -> Target {
 
 fn shipped(name: &str) -> Nca {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../models")
+        .join("../nca-cli/models")
         .join(format!("{name}.nca"));
     Nca::load(&path, &Device::flex()).unwrap()
 }

@@ -1,0 +1,366 @@
+//! `nca eval`: the scorecard of one or more models, side by side (protocol in
+//! [`nca_train::eval`]).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Args;
+use image::RgbImage;
+use nca_core::Nca;
+use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
+use nca_train::eval::{
+    self, CUT_AT, Cut, Frames, GROWTH_STEPS, ModelReport, PERSISTENCE_STEPS, PROTOCOL,
+    REGROW_STEPS, ROTATION_DEG, Reference, Report, Scorecard, Stat,
+};
+use nca_train::{CHECKPOINT_FILE, Checkpoint};
+
+use crate::models;
+use nca_cli::backend::{self, Backend};
+
+/// Arguments of `nca eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Models to score, side by side: shipped names, model files, run directories, web-demo
+    /// models (.json).
+    #[arg(long, num_args = 1.., required = true)]
+    model: Vec<PathBuf>,
+    /// Seeds of the fire decisions (0, 1, …): every figure is the mean and spread over them.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    seeds: u64,
+    /// Score against this emoji (default: each model's own target where it is known).
+    #[arg(long, group = "target")]
+    emoji: Option<String>,
+    /// Score against this image file.
+    #[arg(long, group = "target")]
+    image: Option<PathBuf>,
+    /// With --emoji or --image: the target is scaled to fit a SIZE x SIZE box.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    target_size: u32,
+    /// With --emoji or --image: empty cells around the target on every side.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1024))]
+    padding: u32,
+    /// Grid size (square) for models whose target is unknown.
+    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(8..=1024))]
+    size: u32,
+    /// Write every number and the exact protocol as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a contact sheet (PNG): per model, its growth and persistence, then each cut and its
+    /// regrowth.
+    #[arg(long)]
+    sheet: Option<PathBuf>,
+}
+
+/// Runs `nca eval`.
+pub fn run(args: EvalArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    for output in [&args.json, &args.sheet].into_iter().flatten() {
+        crate::grow::check_output(output)?;
+    }
+    let (backend, device) = backend::device(backend)?;
+    let explicit = explicit_target(&args)?;
+    let seeds: Vec<u64> = (0..args.seeds).collect();
+    let mut reports = Vec::new();
+    let mut sheets = Vec::new();
+    for path in &args.model {
+        let model = models::load(path, &device)?.with_engine(backend.engine());
+        let target = match &explicit {
+            Some(target) => Some(target.clone()),
+            None => known_target(path)?,
+        };
+        let visible = model.config().alpha_channel() + 1;
+        let grid = match &target {
+            Some(target) => {
+                if visible != 4 {
+                    bail!(
+                        "{} has {} visible channels and alpha, but targets are RGBA (4): score it without a target",
+                        path.display(),
+                        visible
+                    );
+                }
+                [target.height, target.width]
+            }
+            None => [args.size as usize; 2],
+        };
+        if grid.iter().any(|&side| side < MIN_GRID) {
+            bail!(
+                "the target's grid of {}x{} cells is too small for the protocol (at least {MIN_GRID}x{MIN_GRID}); raise --target-size or --padding",
+                grid[0],
+                grid[1]
+            );
+        }
+        eprintln!(
+            "scoring {} on a {}x{} grid over {} seeds …",
+            path.display(),
+            grid[0],
+            grid[1],
+            seeds.len()
+        );
+        let target_values = target
+            .as_ref()
+            .map(|t| (t.rgba.as_slice(), t.description.clone()));
+        let (scorecard, frames) = eval::evaluate(&model, target_values, grid, &seeds);
+        if args.sheet.is_some() {
+            sheets.push(sheet(&model, &frames, grid, &device));
+        }
+        reports.push(ModelReport {
+            model: path.display().to_string(),
+            parameters: model.num_params(),
+            scorecard,
+        });
+    }
+    let report = Report::new(reports);
+    print!("{}", table(&report));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).expect("reports serialise");
+        nca_core::write_atomic(path, json.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.sheet {
+        nca_data::save_png(path, stack(&sheets))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The smallest grid side the protocol runs on (its cuts need room).
+const MIN_GRID: usize = 8;
+
+/// A target with its description.
+#[derive(Clone)]
+struct KnownTarget {
+    rgba: Vec<f32>,
+    height: usize,
+    width: usize,
+    description: String,
+}
+
+impl KnownTarget {
+    fn load(emoji_or_file: TargetSource, options: TargetOptions) -> anyhow::Result<Self> {
+        let target = Target::load(&emoji_or_file, options, &EmojiSource::default())?;
+        Ok(Self {
+            rgba: target.rgba,
+            height: target.height,
+            width: target.width,
+            description: format!(
+                "{emoji_or_file} in {} px, padding {}",
+                options.size, options.padding
+            ),
+        })
+    }
+}
+
+/// The target given by `--emoji` or `--image`, if any.
+fn explicit_target(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
+    let source = match (&args.emoji, &args.image) {
+        (Some(emoji), _) => TargetSource::Emoji(emoji.clone()),
+        (_, Some(path)) => TargetSource::File(path.clone()),
+        _ => return Ok(None),
+    };
+    let options = TargetOptions {
+        size: args.target_size,
+        padding: args.padding,
+    };
+    KnownTarget::load(source, options).map(Some)
+}
+
+/// What the model at `path` was trained on, where that is known: a run directory's checkpoint,
+/// a shipped model's emoji, or the emoji in a web-demo model's file name (`ex3_😀.json`) when it
+/// is one of the embedded ones.
+fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
+    let checkpoint = path.join(CHECKPOINT_FILE);
+    if checkpoint.is_file() {
+        let checkpoint = Checkpoint::load(&checkpoint)?;
+        let [_, height, width] = checkpoint.target_shape;
+        return Ok(Some(KnownTarget {
+            rgba: checkpoint.target,
+            height,
+            width,
+            description: format!("the target in {}", path.display()),
+        }));
+    }
+    if !path.exists()
+        && let Some((emoji, options)) = models::shipped_target(&path.to_string_lossy())
+    {
+        return KnownTarget::load(TargetSource::Emoji(emoji.into()), options).map(Some);
+    }
+    let demo_emoji = path
+        .file_stem()
+        .filter(|_| path.extension().is_some_and(|ext| ext == "json"))
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| stem.rsplit('_').next())
+        .filter(|emoji| nca_data::embedded(emoji).is_some());
+    match demo_emoji {
+        Some(emoji) => {
+            KnownTarget::load(TargetSource::Emoji(emoji.into()), TargetOptions::default())
+                .map(Some)
+                .with_context(|| format!("cannot prepare the target of {}", path.display()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The terminal table: one column per model.
+fn table(report: &Report) -> String {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: String, cell: &dyn Fn(&Scorecard) -> String| {
+        rows.push((
+            label,
+            report.models.iter().map(|m| cell(&m.scorecard)).collect(),
+        ));
+    };
+    row("reference".into(), &|card| match &card.reference {
+        Reference::Target { description } => format!("target: {description}"),
+        Reference::OwnState { step } => format!("own state at step {step} (no target known)"),
+    });
+    row("grid".into(), &|card| {
+        format!("{}x{}", card.grid[0], card.grid[1])
+    });
+    for (index, step) in GROWTH_STEPS.iter().enumerate() {
+        row(format!("growth MSE @{step}"), &|card| {
+            mse(&card.growth[index].mse)
+        });
+    }
+    for (index, step) in PERSISTENCE_STEPS.iter().enumerate() {
+        row(format!("persistence MSE @{step}"), &|card| {
+            mse(&card.persistence[index].mse)
+        });
+    }
+    let last_growth = GROWTH_STEPS.len() - 1;
+    let last_persistence = PERSISTENCE_STEPS.len() - 1;
+    row(
+        format!(
+            "live cells @{} → @{}",
+            GROWTH_STEPS[last_growth], PERSISTENCE_STEPS[last_persistence]
+        ),
+        &|card| {
+            format!(
+                "{:.0} → {:.0}",
+                card.growth[last_growth].live_cells.mean,
+                card.persistence[last_persistence].live_cells.mean
+            )
+        },
+    );
+    row("persistence".into(), &|card| {
+        card.persistence_verdict.describe().into()
+    });
+    for (index, cut) in Cut::battery().iter().enumerate() {
+        row(format!("recovered, {}", cut.name()), &|card| {
+            share(&card.regeneration[index].recovered)
+        });
+        row(format!("  shape IoU after {REGROW_STEPS}"), &|card| {
+            share(&card.regeneration[index].iou_end)
+        });
+    }
+    row("recovered, mean of the cuts".into(), &|card| {
+        share(&card.recovered_mean)
+    });
+    row(
+        format!(
+            "rotation {ROTATION_DEG}° MSE @{}",
+            GROWTH_STEPS[last_growth]
+        ),
+        &|card| mse(&card.rotation_mse),
+    );
+
+    let mut header = vec![(
+        "".to_string(),
+        report.models.iter().map(|m| m.model.clone()).collect(),
+    )];
+    header.append(&mut rows);
+    let label_width = header
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = (0..report.models.len())
+        .map(|column| {
+            header
+                .iter()
+                .map(|(_, cells)| cells[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = format!(
+        "{PROTOCOL}: mean ± sd over {} seeds of the fire decisions; MSE of RGBA as the paper's loss\n",
+        report.models.first().map_or(0, |m| m.scorecard.seeds.len())
+    );
+    for (label, cells) in header {
+        let mut line = format!("{label:<label_width$}");
+        for (cell, width) in cells.iter().zip(&widths) {
+            line.push_str(&format!("  {cell:<width$}"));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn mse(stat: &Stat) -> String {
+    format!("{:.2e} ± {:.1e}", stat.mean, stat.sd)
+}
+
+fn share(stat: &Stat) -> String {
+    format!("{:.2} ± {:.2}", stat.mean, stat.sd)
+}
+
+/// One model's contact sheet, 2x scale: the reference, growth, persistence and the rotated
+/// growth in the first row; each cut in the second; its regrowth in the third. Seed 0.
+fn sheet(model: &Nca, frames: &Frames, [height, width]: [usize; 2], device: &Device) -> RgbImage {
+    let picture = |state: &[f32], label: Option<usize>| {
+        let tensor = Tensor::<4>::from_data(
+            TensorData::new(state.to_vec(), [1, model.config().channels, height, width]),
+            device,
+        );
+        let mut image =
+            nca_data::scale_up(&nca_data::white_images(model.config(), tensor).remove(0), 2);
+        if let Some(step) = label {
+            nca_data::draw_number(&mut image, step);
+        }
+        image
+    };
+    let mut first = vec![picture(&frames.reference, None)];
+    first.extend(
+        frames
+            .timeline
+            .iter()
+            .map(|(step, state)| picture(state, Some(*step))),
+    );
+    first.push(picture(
+        &frames.rotated,
+        Some(GROWTH_STEPS[GROWTH_STEPS.len() - 1]),
+    ));
+    let columns = first.len().max(frames.cuts.len());
+    let blank = RgbImage::from_pixel(first[0].width(), first[0].height(), image::Rgb([255; 3]));
+    let pad = |mut row: Vec<RgbImage>| {
+        row.resize(columns, blank.clone());
+        row
+    };
+    let mut images = pad(first);
+    images.extend(pad(frames
+        .cuts
+        .iter()
+        .map(|(cut, _)| picture(cut, Some(CUT_AT)))
+        .collect()));
+    images.extend(pad(frames
+        .cuts
+        .iter()
+        .map(|(_, end)| picture(end, Some(CUT_AT + REGROW_STEPS)))
+        .collect()));
+    nca_data::grid_image(&images, columns)
+}
+
+/// Sheets one under another, on white.
+fn stack(sheets: &[RgbImage]) -> RgbImage {
+    let width = sheets.iter().map(RgbImage::width).max().unwrap_or(1);
+    let height = sheets.iter().map(|s| s.height() + 8).sum::<u32>().max(1);
+    let mut out = RgbImage::from_pixel(width, height, image::Rgb([255; 3]));
+    let mut top = 0;
+    for sheet in sheets {
+        image::imageops::replace(&mut out, sheet, 0, i64::from(top));
+        top += sheet.height() + 8;
+    }
+    out
+}
