@@ -3,7 +3,8 @@
 //! The loss (RGBA mean squared error against the target), the sample pool with its rules
 //! (sample, sort by loss, reseed the worst, damage the best, write back), damage by random
 //! discs, per-parameter gradient normalisation, Adam with a piecewise-constant learning rate,
-//! and atomic, resumable checkpoints. No UI: progress goes to an [`Observer`].
+//! and atomic, resumable checkpoints. No UI: progress goes to an [`Observer`]. And the
+//! scorecard any model can be measured by ([`eval`], the protocol of `nca eval`).
 //!
 //! ```no_run
 //! use burn::tensor::{Device, Tensor};
