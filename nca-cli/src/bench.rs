@@ -11,9 +11,9 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_train::{Experiment, TrainConfig, Trainer};
 use serde::Serialize;
 
-use nca_cli::backend::{self, Backend};
-
 use crate::models;
+use nca_cli::backend::{self, Backend};
+use nca_cli::say;
 
 /// What to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,7 +91,7 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             seconds_median: median(seconds),
             runs: args.runs,
         };
-        println!(
+        say!(
             "{}",
             serde_json::to_string(&record).expect("records serialise")
         );

@@ -16,8 +16,10 @@ use nca_train::eval::{
 };
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
+use crate::grow::check_output;
 use crate::models;
 use nca_cli::backend::{self, Backend};
+use nca_cli::{note, say};
 
 /// Arguments of `nca eval`.
 #[derive(Args, Debug)]
@@ -55,8 +57,11 @@ pub struct EvalArgs {
 
 /// Runs `nca eval`.
 pub fn run(args: EvalArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    for output in [&args.json, &args.sheet].into_iter().flatten() {
-        crate::grow::check_output(output)?;
+    if let Some(json) = &args.json {
+        check_output(json, &["json"])?;
+    }
+    if let Some(sheet) = &args.sheet {
+        check_output(sheet, &["png"])?;
     }
     let (backend, device) = backend::device(backend)?;
     let explicit = explicit_target(&args)?;
@@ -90,7 +95,7 @@ pub fn run(args: EvalArgs, backend: Option<Backend>) -> anyhow::Result<()> {
                 grid[1]
             );
         }
-        eprintln!(
+        note!(
             "scoring {} on a {}x{} grid over {} seeds …",
             path.display(),
             grid[0],
@@ -111,15 +116,15 @@ pub fn run(args: EvalArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         });
     }
     let report = Report::new(reports);
-    print!("{}", table(&report));
+    say!("{}", table(&report).trim_end());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
         nca_core::write_atomic(path, json.as_bytes())?;
-        eprintln!("wrote {}", path.display());
+        note!("wrote {}", path.display());
     }
     if let Some(path) = &args.sheet {
         nca_data::save_png(path, stack(&sheets))?;
-        eprintln!("wrote {}", path.display());
+        note!("wrote {}", path.display());
     }
     Ok(())
 }

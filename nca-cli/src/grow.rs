@@ -12,6 +12,7 @@ use nca_data::GifOptions;
 
 use crate::models;
 use nca_cli::backend::{self, Backend};
+use nca_cli::note;
 
 /// How a model runs and how its pictures look.
 #[derive(Args, Debug)]
@@ -141,8 +142,9 @@ fn frames_of(
     (images, steps)
 }
 
-/// Refuses to run when the output's directory does not exist, before any work is done.
-pub fn check_output(path: &Path) -> anyhow::Result<()> {
+/// Refuses to run, before any work is done, when the output's directory does not exist or its
+/// extension is none of `formats` (lower case, e.g. `["gif", "png"]`); returns the extension.
+pub fn check_output(path: &Path, formats: &[&str]) -> anyhow::Result<String> {
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -154,12 +156,24 @@ pub fn check_output(path: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    Ok(())
+    let extension = path
+        .extension()
+        .and_then(|ext| ext.to_str())
+        .map(str::to_lowercase)
+        .unwrap_or_default();
+    if !formats.contains(&extension.as_str()) {
+        bail!(
+            "cannot write {}: the output must end in .{}",
+            path.display(),
+            formats.join(" or .")
+        );
+    }
+    Ok(extension)
 }
 
 /// Runs `nca grow`.
 pub fn grow(args: GrowArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    check_output(&args.out)?;
+    let format = check_output(&args.out, &["gif", "png"])?;
     let model = args.run.model(backend)?;
     let size = args.run.size as usize;
     let (frames, steps) = growth_frames(
@@ -170,23 +184,19 @@ pub fn grow(args: GrowArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         args.run.every as usize,
         args.run.seed,
     );
-    let png = args
-        .out
-        .extension()
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("png"));
-    if png {
+    if format == "png" {
         let last = frames.last().expect("frames hold at least the seed");
         nca_data::save_png(&args.out, nca_data::scale_up(last, args.run.scale))?;
     } else {
         nca_data::save_gif(&args.out, &frames, Some(&steps), args.run.gif())?;
     }
-    eprintln!("wrote {} ({} steps)", args.out.display(), args.steps);
+    note!("wrote {} ({} steps)", args.out.display(), args.steps);
     Ok(())
 }
 
 /// Runs `nca regenerate`: grow, cut, regrow, one GIF.
 pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    check_output(&args.out)?;
+    check_output(&args.out, &["gif"])?;
     let model = args.run.model(backend)?;
     let size = args.run.size as usize;
     let every = args.run.every as usize;
@@ -225,6 +235,6 @@ pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Res
     frames.extend(after);
     steps.extend(after_steps);
     nca_data::save_gif(&args.out, &frames, Some(&steps), args.run.gif())?;
-    eprintln!("wrote {} ({} frames)", args.out.display(), frames.len());
+    note!("wrote {} ({} frames)", args.out.display(), frames.len());
     Ok(())
 }

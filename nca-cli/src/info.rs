@@ -10,6 +10,7 @@ use nca_train::Checkpoint;
 
 use crate::models;
 use nca_cli::backend::{self, Backend};
+use nca_cli::{note, say};
 
 /// Arguments of `nca import`.
 #[derive(Args, Debug)]
@@ -34,7 +35,7 @@ pub fn import(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> 
     model
         .save(&args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    eprintln!(
+    note!(
         "wrote {} ({} parameters)",
         args.out.display(),
         model.num_params()
@@ -60,16 +61,17 @@ pub fn info(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     if let Some(path) = checkpoint {
         let checkpoint = Checkpoint::load(&path)?;
         let model = Nca::from_bytes(&checkpoint.model, &path, &device)?;
-        println!("checkpoint {}", path.display());
-        println!(
+        say!("checkpoint {}", path.display());
+        say!(
             "iteration: {} of {}",
-            checkpoint.iteration, checkpoint.config.iterations
+            checkpoint.iteration,
+            checkpoint.config.iterations
         );
-        println!(
+        say!(
             "target: {:?} (colour + alpha, height, width)",
             checkpoint.target_shape
         );
-        println!(
+        say!(
             "pool: {}",
             checkpoint
                 .pool
@@ -77,10 +79,10 @@ pub fn info(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
                 .map_or("none".into(), |p| format!("{} states", p.len()))
         );
         print_model(&model);
-        println!("\n[training config]\n{}", checkpoint.config.to_toml());
+        say!("\n[training config]\n{}", checkpoint.config.to_toml());
     } else {
         let model = models::load(&args.path, &device)?;
-        println!("model {}", args.path.display());
+        say!("model {}", args.path.display());
         print_model(&model);
     }
     Ok(())
@@ -88,15 +90,15 @@ pub fn info(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
 
 fn print_model(model: &Nca) {
     let config = model.config();
-    println!("parameters: {}", model.num_params());
-    println!(
+    say!("parameters: {}", model.num_params());
+    say!(
         "channels: {} ({} visible + alpha + {} hidden), hidden units: {}",
         config.channels,
         config.visible_channels,
         config.channels - config.visible_channels - 1,
         config.hidden_units
     );
-    println!(
+    say!(
         "fire rate: {}, living threshold: {}, update scale: {}, perception: {} at {}°",
         config.fire_rate,
         config.living_threshold,
@@ -112,7 +114,7 @@ fn print_model(model: &Nca) {
 
 /// Runs `nca targets`.
 pub fn targets() {
-    println!("embedded emoji (no network needed):");
+    say!("embedded emoji (no network needed):");
     for (emoji, _) in nca_data::EMBEDDED {
         let name = nca_data::noto_file_name(emoji).unwrap_or_default();
         let marker = if emoji == nca_data::DEFAULT_EMOJI {
@@ -120,9 +122,9 @@ pub fn targets() {
         } else {
             ""
         };
-        println!("  {emoji}  {name}{marker}");
+        say!("  {emoji}  {name}{marker}");
     }
-    println!(
+    say!(
         "any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)",
         nca_data::BASE_URL_ENV
     );
@@ -130,7 +132,7 @@ pub fn targets() {
         .iter()
         .map(|(name, _)| *name)
         .collect();
-    println!(
+    say!(
         "shipped models (give the name to --model): {}",
         shipped.join(", ")
     );

@@ -15,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 use nca_cli::backend::Backend;
+use nca_cli::note;
 
 /// Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) in Rust, on burn.
 ///
@@ -71,7 +72,7 @@ fn main() -> ExitCode {
                 .take_while(|line| !line.is_empty())
                 .collect();
             let message = message.join(" ");
-            eprintln!(
+            note!(
                 "{} (see --help)",
                 if message.is_empty() {
                     "error: invalid arguments"
@@ -99,7 +100,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            note!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -18,6 +18,7 @@ use nca_train::{
 use crate::grow::growth_frames;
 use crate::models;
 use nca_cli::backend::{self, Backend};
+use nca_cli::note;
 
 /// What to train on and how.
 #[derive(Args, Debug)]
@@ -243,7 +244,7 @@ impl TrainArgs {
         };
         let target = Target::load(&source, options, &EmojiSource::default())?;
         if !target.had_alpha {
-            eprintln!(
+            note!(
                 "note: {source} has no alpha channel; the whole image is taken as the shape to grow"
             );
         }
@@ -314,7 +315,7 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     };
     let mut trainer = trainer.with_engine(backend.engine());
     let config = trainer.config().clone();
-    eprintln!(
+    note!(
         "training {} ({} iterations, pool {}, {} damaged per batch) on {backend} into {}",
         format!("{:?}", config.experiment).to_lowercase(),
         config.iterations,
@@ -341,7 +342,7 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     } else {
         format!("done: {} iterations", trainer.iteration())
     };
-    eprintln!(
+    note!(
         "{progress_line} ({this_run} in this run, {:.1} s); final loss {final_loss:.6} (mean of the last {})",
         started.elapsed().as_secs_f64(),
         recent.len(),
@@ -352,15 +353,15 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     } else {
         "growth.gif, loss.svg"
     };
-    eprintln!("  model       {}", path(nca_train::MODEL_FILE));
-    eprintln!("  checkpoint  {}", path(CHECKPOINT_FILE));
-    eprintln!("  metrics     {}", path(METRICS_FILE));
-    eprintln!("  pictures    {} ({pictures})", dir.display());
+    note!("  model       {}", path(nca_train::MODEL_FILE));
+    note!("  checkpoint  {}", path(CHECKPOINT_FILE));
+    note!("  metrics     {}", path(METRICS_FILE));
+    note!("  pictures    {} ({pictures})", dir.display());
     let dir = dir.display();
     if interrupted {
-        eprintln!("continue with `nca train --resume {dir}`");
+        note!("continue with `nca train --resume {dir}`");
     } else {
-        eprintln!(
+        note!(
             "next: `nca grow --model {dir}`, `nca regenerate --model {dir}`, `nca serve --model {dir}`"
         );
     }
@@ -444,7 +445,7 @@ impl Observer for Progress {
         if let Err(err) = refresh_pictures(dir, trainer, &self.device) {
             let iteration = trainer.iteration();
             self.bar.suspend(|| {
-                eprintln!("warning: pictures not refreshed at iteration {iteration}: {err:#}")
+                note!("warning: pictures not refreshed at iteration {iteration}: {err:#}")
             });
         }
     }

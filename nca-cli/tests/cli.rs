@@ -200,7 +200,7 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
     let summary = String::from_utf8(resumed.stderr).unwrap();
     let mean = losses.iter().sum::<f64>() / 3.0;
     assert!(
-        summary.contains(&format!("done: 3 iterations (1 in this run, "))
+        summary.contains("done: 3 iterations (1 in this run, ")
             && summary.contains(&format!("final loss {mean:.6} (mean of the last 3)")),
         "{summary}"
     );
@@ -676,4 +676,85 @@ fn os_errors_are_said_once() {
         assert_eq!(line.matches("(os error 2)").count(), 1, "{args:?}: {line}");
         assert!(line.contains("missing."), "{args:?}: {line}");
     }
+}
+
+#[test]
+fn closed_pipes_and_full_disks_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let nca_at = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nca"));
+        command.current_dir(dir.path());
+        command
+    };
+    // A closed pipe (`nca targets | head -0`) ends the program quietly, as Unix tools do.
+    for args in [&["targets"][..], &["info", "gecko"]] {
+        let mut child = nca_at()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    // Results that cannot be written are one clear error.
+    let output = nca_at().arg("targets").stdout(full()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+    // Messages that cannot be written never end the work.
+    let grow = nca_at()
+        .args(["grow", "--size", "8", "--steps", "2", "--out", "g.gif"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert!(grow.status.success());
+    assert!(dir.path().join("g.gif").is_file());
+    let mut train = TINY.to_vec();
+    train.extend(["--iterations", "2", "--out", "run"]);
+    let trained = nca_at().args(&train).stderr(full()).output().unwrap();
+    assert!(trained.status.success());
+    assert!(dir.path().join("run/model.nca").is_file());
+}
+
+#[test]
+fn pictures_are_written_only_in_the_format_their_name_says() {
+    let dir = tempfile::tempdir().unwrap();
+    for (command, name) in [
+        ("grow", "x.bmp"),
+        ("grow", "x.jpg"),
+        ("grow", "x"),
+        ("regenerate", "x.png"),
+    ] {
+        let line = fails(&[command, "--size", "8", "--out", name], dir.path());
+        assert!(
+            line.contains(name) && line.contains("must end in .gif"),
+            "{command} {name}: {line}"
+        );
+        assert!(!dir.path().join(name).exists(), "{command} wrote {name}");
+    }
+    let line = fails(
+        &["eval", "--model", "gecko", "--sheet", "sheet.gif"],
+        dir.path(),
+    );
+    assert!(line.contains("must end in .png"), "{line}");
+    // Upper-case extensions are the same formats.
+    ok(
+        &["grow", "--size", "8", "--steps", "2", "--out", "LAST.PNG"],
+        dir.path(),
+    );
+    assert!(image::open(dir.path().join("LAST.PNG")).is_ok());
 }

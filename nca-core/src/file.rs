@@ -94,6 +94,19 @@ impl Nca {
         if weights.is_empty() {
             return Err(truncated("the weights are missing"));
         }
+        // Refuse a header that asks for more weights than the file holds before allocating
+        // them (a crafted file could otherwise ask for gigabytes).
+        let needed = update_weight_bytes(&config);
+        if needed.is_none_or(|needed| needed > weights.len()) {
+            return Err(NcaError::BadConfig {
+                path: path.into(),
+                reason: format!(
+                    "it describes a network of {} hidden units, whose weights the file's {} bytes cannot hold",
+                    config.hidden_units,
+                    weights.len()
+                ),
+            });
+        }
         let record =
             ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec())).map_err(|err| {
                 NcaError::Weights {
@@ -110,4 +123,16 @@ impl Nca {
                 reason: err.to_string(),
             })
     }
+}
+
+/// Bytes of the update network's weights and biases as `f32`, or `None` past `usize`.
+fn update_weight_bytes(config: &NcaConfig) -> Option<usize> {
+    let (inputs, hidden, outputs) = (
+        config.channels.checked_mul(3)?,
+        config.hidden_units,
+        config.channels,
+    );
+    let first = inputs.checked_add(1)?.checked_mul(hidden)?;
+    let second = hidden.checked_add(1)?.checked_mul(outputs)?;
+    first.checked_add(second)?.checked_mul(4)
 }

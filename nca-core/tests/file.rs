@@ -105,19 +105,17 @@ fn a_newer_format_version_is_refused_with_both_versions_named() {
 /// A file whose config says one shape while its weights have another.
 #[test]
 fn weights_of_another_shape_are_refused_naming_the_mismatch() {
-    let small = model(
-        NcaConfig {
-            hidden_units: 64,
-            ..Default::default()
-        },
-        1,
-    )
-    .to_bytes()
+    // Weights of 128 hidden units under a config of 64 (a config asking for more weights than
+    // the file holds is refused earlier, see below).
+    let large = model(NcaConfig::default(), 1).to_bytes().unwrap();
+    let config_len = u32::from_le_bytes(large[12..16].try_into().unwrap()) as usize;
+    let weights = &large[16 + config_len..];
+    let config = serde_json::to_vec(&NcaConfig {
+        hidden_units: 64,
+        ..Default::default()
+    })
     .unwrap();
-    let config_len = u32::from_le_bytes(small[12..16].try_into().unwrap()) as usize;
-    let weights = &small[16 + config_len..];
-    let config = serde_json::to_vec(&NcaConfig::default()).unwrap();
-    let mut forged = small[..12].to_vec();
+    let mut forged = large[..12].to_vec();
     forged.extend_from_slice(&(config.len() as u32).to_le_bytes());
     forged.extend_from_slice(&config);
     forged.extend_from_slice(weights);
@@ -138,4 +136,31 @@ fn an_invalid_config_inside_the_file_is_refused() {
     let err = load_error(&forged);
     assert!(matches!(err, NcaError::BadConfig { .. }), "{err}");
     assert!(err.to_string().contains("fire_rate"), "{err}");
+}
+
+/// `bytes` with the config's JSON replaced by `edit` of it (any length).
+fn with_config(bytes: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
+    let config_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let text = String::from_utf8(bytes[16..16 + config_len].to_vec()).unwrap();
+    let edited = edit(&text);
+    let mut forged = bytes[..12].to_vec();
+    forged.extend_from_slice(&(edited.len() as u32).to_le_bytes());
+    forged.extend_from_slice(edited.as_bytes());
+    forged.extend_from_slice(&bytes[16 + config_len..]);
+    forged
+}
+
+#[test]
+fn a_header_asking_for_more_weights_than_the_file_holds_is_refused_before_allocating() {
+    let bytes = model(NcaConfig::default(), 1).to_bytes().unwrap();
+    // 999,999,999 hidden units would be a 192 GB allocation; usize::MAX channels overflow.
+    for (field, huge) in [
+        ("\"hidden_units\":128", "\"hidden_units\":999999999"),
+        ("\"channels\":16", "\"channels\":18446744073709551615"),
+    ] {
+        let forged = with_config(&bytes, |text| text.replace(field, huge));
+        let err = load_error(&forged);
+        assert!(matches!(err, NcaError::BadConfig { .. }), "{huge}: {err}");
+        assert!(err.to_string().contains("cannot hold"), "{huge}: {err}");
+    }
 }

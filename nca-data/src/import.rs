@@ -38,11 +38,18 @@ struct DenseLayer {
 /// Reads a web-demo model file into an [`Nca`] with the paper's run settings (fire rate 0.5,
 /// living threshold 0.1).
 pub fn import_demo_model_file(path: &Path, device: &Device) -> Result<Nca, DataError> {
-    let json = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.into(),
         source,
     })?;
-    import_demo_model(&json, &path.display().to_string(), device)
+    let source_name = path.display().to_string();
+    let json = String::from_utf8(bytes).map_err(|_| DataError::BadModel {
+        source_name: source_name.clone(),
+        reason: "not a web-demo model: that is JSON text, this file is binary (an nca model file \
+                 needs no import: give it to --model as it is)"
+            .into(),
+    })?;
+    import_demo_model(&json, &source_name, device)
 }
 
 /// Builds an [`Nca`] from the JSON text of a web-demo model; `source_name` names it in errors.
@@ -56,7 +63,7 @@ pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Resu
         return Err(bad(format!("expected 2 layers, found {}", layers.len())));
     };
     let channels = output.out_ch;
-    if perceive.in_ch != 3 * channels || output.in_ch != perceive.out_ch {
+    if channels.checked_mul(3) != Some(perceive.in_ch) || output.in_ch != perceive.out_ch {
         return Err(bad(format!(
             "layer sizes {}→{} and {}→{} do not chain as 3C→hidden→C",
             perceive.in_ch, perceive.out_ch, output.in_ch, output.out_ch
@@ -103,8 +110,12 @@ fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&layer.data_b64)
         .map_err(|err| format!("data_b64 is not base64: {err}"))?;
-    let expected = (layer.in_ch + 1) * layer.out_ch;
-    if bytes.len() != expected {
+    let expected = layer
+        .in_ch
+        .checked_add(1)
+        .and_then(|rows| rows.checked_mul(layer.out_ch));
+    if expected != Some(bytes.len()) {
+        let expected = expected.map_or("more than can be addressed".into(), |n| n.to_string());
         return Err(format!(
             "data_b64 holds {} bytes, but {} inputs + bias times {} outputs need {expected} (layer {number})",
             bytes.len(),

@@ -83,13 +83,7 @@ impl Target {
     ) -> Result<Self, DataError> {
         let image = match source {
             TargetSource::Emoji(text) => emoji.image(text)?,
-            TargetSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                decode(&bytes, &path.display().to_string())?
-            }
+            TargetSource::File(path) => decode(&read_capped(path)?, &path.display().to_string())?,
             TargetSource::Url(url) => decode(&http::fetch(url, http::DEFAULT_TIMEOUT)?, url)?,
         };
         Ok(Self::from_image(&image, options))
@@ -155,4 +149,30 @@ pub fn decode(bytes: &[u8], source_name: &str) -> Result<DynamicImage, DataError
         },
         other => not_an_image(other.to_string()),
     })
+}
+
+/// The bytes of an image file, refused as soon as it proves longer than
+/// [`MAX_DOWNLOAD_BYTES`](crate::MAX_DOWNLOAD_BYTES) (a huge file or `/dev/zero` is never read
+/// whole).
+fn read_capped(path: &std::path::Path) -> Result<Vec<u8>, DataError> {
+    use std::io::Read;
+    let io_error = |source| DataError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    file.take(crate::MAX_DOWNLOAD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > crate::MAX_DOWNLOAD_BYTES {
+        return Err(DataError::ImageTooLarge {
+            source_name: path.display().to_string(),
+            reason: format!(
+                "the file is over {} MiB",
+                crate::MAX_DOWNLOAD_BYTES / (1024 * 1024)
+            ),
+        });
+    }
+    Ok(bytes)
 }

@@ -204,3 +204,27 @@ fn a_missing_model_file_is_named() {
         import_demo_model_file(&PathBuf::from("/no/model.json"), &Device::flex()).unwrap_err();
     assert!(err.to_string().starts_with("/no/model.json: "), "{err}");
 }
+
+#[test]
+fn huge_layer_sizes_are_refused_not_overflowed() {
+    let huge = usize::MAX / 2;
+    let mut out = demo_json();
+    out[1]["out_ch"] = huge.into();
+    assert!(import_error(&out.to_string()).contains("do not chain"));
+
+    let mut both = demo_json();
+    both[0]["out_ch"] = huge.into();
+    both[1]["in_ch"] = huge.into();
+    let err = import_error(&both.to_string());
+    assert!(err.contains("layer 1: data_b64 holds"), "{err}");
+}
+
+#[test]
+fn a_binary_file_is_named_as_not_a_demo_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.nca");
+    std::fs::write(&path, [0x4e, 0x43, 0xff, 0xfe, 0x00]).unwrap();
+    let err = import_demo_model_file(&path, &Device::flex()).unwrap_err();
+    assert!(err.to_string().contains("binary"), "{err}");
+    assert!(!err.to_string().contains("UTF-8"), "{err}");
+}

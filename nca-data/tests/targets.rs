@@ -164,3 +164,17 @@ fn the_target_tensor_has_the_target_shape() {
     let tensor = target.tensor(&burn::tensor::Device::flex());
     assert_eq!(tensor.dims(), [4, 72, 72]);
 }
+
+#[test]
+fn an_endless_or_huge_file_is_refused_while_reading() {
+    // /dev/zero never ends: the read stops at the cap instead of filling memory.
+    let err = load_error(std::path::PathBuf::from("/dev/zero"));
+    assert!(matches!(err, DataError::ImageTooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("over 32 MiB"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.png");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(nca_data::MAX_DOWNLOAD_BYTES + 1).unwrap();
+    let err = load_error(path);
+    assert!(err.to_string().contains("huge.png is too large"), "{err}");
+}

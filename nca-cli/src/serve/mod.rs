@@ -23,6 +23,7 @@ use self::protocol::{ClientMessage, MAX_MESSAGE_BYTES, ServerMessage, encode_fra
 use self::session::{NamedModel, Session};
 use crate::models;
 use nca_cli::backend::{self, Backend};
+use nca_cli::{note, say};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -93,7 +94,7 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
-    println!(
+    say!(
         "serving http://{}/ on {backend} (Ctrl-C stops)",
         listener.local_addr()?
     );
@@ -105,17 +106,17 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
                 let app = app.clone();
                 std::thread::spawn(move || {
                     if let Err(err) = handle(stream, &app) {
-                        eprintln!("{peer}: {err:#}");
+                        note!("{peer}: {err:#}");
                     }
                 });
             }
             Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20))
             }
-            Err(err) => eprintln!("accept failed: {err}"),
+            Err(err) => note!("accept failed: {err}"),
         }
     }
-    eprintln!("stopped");
+    note!("stopped");
     Ok(())
 }
 
@@ -182,7 +183,7 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
                 );
             };
             let Some(_slot) = ClientSlot::take(app) else {
-                eprintln!(
+                note!(
                     "refused a page: {} simulations already run (--max-clients)",
                     app.max_clients
                 );
@@ -273,7 +274,7 @@ fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
                     }
                 }
                 Err(reason) => {
-                    eprintln!("refused a message: {reason}");
+                    note!("refused a message: {reason}");
                     send_json(&mut socket, &ServerMessage::Refused { reason })?;
                 }
             },
