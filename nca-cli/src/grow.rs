@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
+use burn::tensor::{Tensor, TensorData};
 use clap::{Args, ValueEnum};
 use image::RgbImage;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Nca, host_values};
-use nca_data::GifOptions;
+use nca_data::{GifOptions, GifWriter};
 
 use crate::models;
 use nca_cli::backend::{self, Backend};
@@ -25,10 +26,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(3..=1024))]
     size: u32,
     /// Fire rate (default: the model's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     fire_rate: Option<f64>,
     /// Rotation of the perception in degrees (default: the model's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     angle: Option<f64>,
     /// Each cell becomes SCALE x SCALE pixels.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
@@ -95,6 +96,19 @@ impl RunArgs {
         Ok(model.with_run_config(config)?)
     }
 
+    /// Refuses frames larger than [`MAX_PICTURE_SIDE`] pixels before any work is done.
+    fn check_picture_size(&self) -> anyhow::Result<()> {
+        let side = u64::from(self.size) * u64::from(self.scale);
+        if side > u64::from(MAX_PICTURE_SIDE) {
+            bail!(
+                "frames of {0} cells at --scale {1} would be {side}x{side} pixels, over the limit of {MAX_PICTURE_SIDE}; lower --scale or --size",
+                self.size,
+                self.scale
+            );
+        }
+        Ok(())
+    }
+
     fn gif(&self) -> GifOptions {
         GifOptions {
             frame_delay_ms: self.delay,
@@ -114,33 +128,56 @@ pub fn growth_frames(
     seed: u64,
 ) -> (Vec<RgbImage>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let states = model.frames(model.seed(1, height, width), steps, every, &mut rng);
-    frames_of(model, states, every, 0, steps)
+    let (mut images, mut numbers) = (Vec::new(), Vec::new());
+    let seed_state = model.seed(1, height, width);
+    run_frames(
+        model,
+        seed_state,
+        0,
+        steps,
+        every,
+        &mut rng,
+        |state, step| {
+            images.push(picture(model, state));
+            numbers.push(step);
+            Ok(())
+        },
+    )
+    .expect("collecting frames cannot fail");
+    (images, numbers)
 }
 
-fn frames_of(
+/// Runs `model` for `steps` steps from `state`, handing `frame` the state and its step number
+/// (counted from `first_step`) at the start, after every `every` steps and at the end, so that
+/// no more than one state is kept however long the run; returns the last state. The same fire
+/// decisions as one [`Nca::advance`] of `steps` steps.
+fn run_frames(
     model: &Nca,
-    states: Vec<burn::tensor::Tensor<4>>,
-    every: usize,
+    mut state: Tensor<4>,
     first_step: usize,
-    last_step: usize,
-) -> (Vec<RgbImage>, Vec<usize>) {
-    let count = states.len();
-    let steps = (0..count)
-        .map(|i| {
-            if i + 1 == count {
-                last_step
-            } else {
-                first_step + i * every
-            }
-        })
-        .collect();
-    let images = states
-        .into_iter()
-        .flat_map(|state| nca_data::white_images(model.config(), state))
-        .collect();
-    (images, steps)
+    steps: usize,
+    every: usize,
+    rng: &mut Xoshiro256PlusPlus,
+    mut frame: impl FnMut(&Tensor<4>, usize) -> anyhow::Result<()>,
+) -> anyhow::Result<Tensor<4>> {
+    frame(&state, first_step)?;
+    let mut done = 0;
+    while done < steps {
+        let chunk = every.min(steps - done);
+        state = model.advance(state, chunk, rng);
+        done += chunk;
+        frame(&state, first_step + done)?;
+    }
+    Ok(state)
 }
+
+/// A one-sample state over white.
+fn picture(model: &Nca, state: &Tensor<4>) -> RgbImage {
+    nca_data::white_images(model.config(), state.clone()).remove(0)
+}
+
+/// The largest side of a picture, in pixels.
+const MAX_PICTURE_SIDE: u32 = 4096;
 
 /// Refuses to run, before any work is done, when the output's directory does not exist or its
 /// extension is none of `formats` (lower case, e.g. `["gif", "png"]`); returns the extension.
@@ -174,21 +211,28 @@ pub fn check_output(path: &Path, formats: &[&str]) -> anyhow::Result<String> {
 /// Runs `nca grow`.
 pub fn grow(args: GrowArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let format = check_output(&args.out, &["gif", "png"])?;
+    args.run.check_picture_size()?;
     let model = args.run.model(backend)?;
     let size = args.run.size as usize;
-    let (frames, steps) = growth_frames(
-        &model,
-        size,
-        size,
-        args.steps,
-        args.run.every as usize,
-        args.run.seed,
-    );
+    let every = args.run.every as usize;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
+    let seed = model.seed(1, size, size);
     if format == "png" {
-        let last = frames.last().expect("frames hold at least the seed");
-        nca_data::save_png(&args.out, nca_data::scale_up(last, args.run.scale))?;
+        let last = run_frames(&model, seed, 0, args.steps, every, &mut rng, |_, _| Ok(()))?;
+        let image = nca_data::scale_up(&picture(&model, &last), args.run.scale);
+        nca_data::save_png(&args.out, image)?;
     } else {
-        nca_data::save_gif(&args.out, &frames, Some(&steps), args.run.gif())?;
+        let mut gif = GifWriter::create(&args.out, args.run.gif())?;
+        run_frames(
+            &model,
+            seed,
+            0,
+            args.steps,
+            every,
+            &mut rng,
+            |state, step| Ok(gif.push(&picture(&model, state), Some(step))?),
+        )?;
+        gif.finish()?;
     }
     note!("wrote {} ({} steps)", args.out.display(), args.steps);
     Ok(())
@@ -197,14 +241,21 @@ pub fn grow(args: GrowArgs, backend: Option<Backend>) -> anyhow::Result<()> {
 /// Runs `nca regenerate`: grow, cut, regrow, one GIF.
 pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     check_output(&args.out, &["gif"])?;
+    args.run.check_picture_size()?;
     let model = args.run.model(backend)?;
     let size = args.run.size as usize;
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
-    let mut grown = model.frames(model.seed(1, size, size), args.grow_steps, every, &mut rng);
-    let before = grown.last().expect("frames hold at least the seed").clone();
+    let mut gif = GifWriter::create(&args.out, args.run.gif())?;
+    let mut frames = 0;
+    let mut push = |state: &Tensor<4>, step: usize| -> anyhow::Result<()> {
+        frames += 1;
+        Ok(gif.push(&picture(&model, state), Some(step))?)
+    };
+    let seed = model.seed(1, size, size);
+    let grown = run_frames(&model, seed, 0, args.grow_steps, every, &mut rng, &mut push)?;
     let channels = model.config().channels;
-    let mut values = host_values(before);
+    let mut values = host_values(grown);
     match args.cut {
         Cut::Disc => nca_train::erase_disc(&mut values, [channels, size, size], (0.15, 0.1), 0.4),
         Cut::Half => {
@@ -213,28 +264,21 @@ pub fn regenerate(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Res
             }
         }
     }
-    let cut = burn::tensor::Tensor::<4>::from_data(
-        burn::tensor::TensorData::new(values, [1, channels, size, size]),
+    let cut = Tensor::<4>::from_data(
+        TensorData::new(values, [1, channels, size, size]),
         &model.device(),
     );
-    let regrown = model.frames(cut, args.regrow_steps, every, &mut rng);
-    let (mut frames, mut steps) = frames_of(
+    let regrow = args.regrow_steps;
+    run_frames(
         &model,
-        std::mem::take(&mut grown),
-        every,
-        0,
+        cut,
         args.grow_steps,
-    );
-    let (after, after_steps) = frames_of(
-        &model,
-        regrown,
+        regrow,
         every,
-        args.grow_steps,
-        args.grow_steps + args.regrow_steps,
-    );
-    frames.extend(after);
-    steps.extend(after_steps);
-    nca_data::save_gif(&args.out, &frames, Some(&steps), args.run.gif())?;
-    note!("wrote {} ({} frames)", args.out.display(), frames.len());
+        &mut rng,
+        &mut push,
+    )?;
+    gif.finish()?;
+    note!("wrote {} ({frames} frames)", args.out.display());
     Ok(())
 }

@@ -27,6 +27,13 @@ pub struct ImportArgs {
 
 /// Runs `nca import`.
 pub fn import(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    if args.out.is_dir() {
+        bail!(
+            "{} is a directory; give the file to write, e.g. --out {}",
+            args.out.display(),
+            args.out.join("imported.nca").display()
+        );
+    }
     if args.out.exists() && !args.force {
         bail!("{} exists; pass --force to replace it", args.out.display());
     }

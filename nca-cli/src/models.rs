@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use burn::tensor::Device;
 use nca_core::Nca;
 use nca_data::TargetOptions;
@@ -51,11 +51,33 @@ pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
     {
         return Ok(Nca::from_bytes(bytes, Path::new(name), device)?);
     }
+    if !path.exists() && path.extension().is_none() && path.components().count() == 1 {
+        bail!("{}", unknown_name(&path.to_string_lossy()));
+    }
     let file = model_file(path);
     if file.extension().is_some_and(|ext| ext == "json") {
         return Ok(nca_data::import_demo_model_file(&file, device)?);
     }
     Nca::load(&file, device).with_context(|| format!("cannot load a model from {}", path.display()))
+}
+
+/// What to say of a name that is neither a file nor a shipped model: the shipped names, and the
+/// nearest one when it is close.
+fn unknown_name(name: &str) -> String {
+    let names: Vec<&str> = SHIPPED.iter().map(|(name, _)| *name).collect();
+    let nearest = names
+        .iter()
+        .map(|candidate| (strsim::levenshtein(name, candidate), *candidate))
+        .min()
+        .filter(|(distance, _)| *distance <= 3);
+    let mut message = format!(
+        "{name} is neither a model file nor a shipped model ({})",
+        names.join(", ")
+    );
+    if let Some((_, candidate)) = nearest {
+        message.push_str(&format!("; did you mean {candidate}?"));
+    }
+    message
 }
 
 /// `path` itself, or the model file inside it when it is a run directory.

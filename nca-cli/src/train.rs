@@ -93,7 +93,7 @@ struct Overrides {
     #[arg(long)]
     max_steps: Option<usize>,
     /// Initial learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     /// Learning rate drops: ITERATION:RATE, comma separated (e.g. 2000:2e-4).
     #[arg(long, value_delimiter = ',', value_parser = parse_drop)]
@@ -101,9 +101,9 @@ struct Overrides {
     /// Gradient conditioning.
     #[arg(long, value_parser = ["per-parameter-norm", "global-clip", "raw"])]
     gradient: Option<String>,
-    /// Largest joint gradient norm for --gradient global-clip.
-    #[arg(long, default_value_t = 1.0)]
-    max_norm: f64,
+    /// Largest joint gradient norm for --gradient global-clip [default: 1].
+    #[arg(long, allow_negative_numbers = true)]
+    max_norm: Option<f64>,
     /// Channels per cell.
     #[arg(long)]
     channels: Option<usize>,
@@ -111,19 +111,19 @@ struct Overrides {
     #[arg(long)]
     hidden_units: Option<usize>,
     /// Probability that a cell updates in a step, in (0, 1].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     fire_rate: Option<f64>,
     /// Alpha above which a cell's neighbourhood is alive.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     living_threshold: Option<f64>,
     /// Factor on every update.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     update_scale: Option<f64>,
     /// Learn the perception filters.
     #[arg(long)]
     trainable_perception: bool,
     /// Rotation of the perception filters in degrees.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     angle: Option<f64>,
 }
 
@@ -143,7 +143,7 @@ fn parse_drop(text: &str) -> Result<(usize, f64), String> {
 }
 
 impl Overrides {
-    fn apply(&self, mut config: TrainConfig) -> TrainConfig {
+    fn apply(&self, mut config: TrainConfig) -> anyhow::Result<TrainConfig> {
         macro_rules! set {
             ($($flag:ident => $($field:ident).+),* $(,)?) => {
                 $(if let Some(value) = self.$flag.clone() { config.$($field).+ = value; })*
@@ -163,13 +163,16 @@ impl Overrides {
         if let Some(mode) = &self.gradient {
             config.gradient = match mode.as_str() {
                 "global-clip" => GradientMode::GlobalClip {
-                    max_norm: self.max_norm,
+                    max_norm: self.max_norm.unwrap_or(1.0),
                 },
                 "raw" => GradientMode::Raw,
                 _ => GradientMode::PerParameterNorm,
             };
         }
-        config
+        if self.max_norm.is_some() && !matches!(config.gradient, GradientMode::GlobalClip { .. }) {
+            bail!("--max-norm applies only with --gradient global-clip");
+        }
+        Ok(config)
     }
 }
 
@@ -219,7 +222,7 @@ impl TrainArgs {
         if let Some(every) = self.checkpoint_every {
             config.checkpoint_every = every;
         }
-        let config = self.overrides.apply(config);
+        let config = self.overrides.apply(config)?;
         config.validate()?;
         Ok(config)
     }
@@ -243,6 +246,10 @@ impl TrainArgs {
             }
         };
         let target = Target::load(&source, options, &EmojiSource::default())?;
+        let cells = target.height * target.width;
+        if target.rgba[3 * cells..].iter().all(|&alpha| alpha == 0.0) {
+            bail!("{source} is fully transparent: it has no shape to grow");
+        }
         if !target.had_alpha {
             note!(
                 "note: {source} has no alpha channel; the whole image is taken as the shape to grow"
@@ -254,14 +261,21 @@ impl TrainArgs {
 
 /// Runs `nca train`.
 pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    // First of all, so that Ctrl-C (or SIGTERM) at any moment stops the run with a checkpoint.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
     let (backend, device) = backend::device(backend)?;
+    let mut _lock = None;
     let (trainer, dir) = match &args.resume {
         Some(dir) => {
+            _lock = Some(lock_run(dir)?);
             let checkpoint = Checkpoint::load(&dir.join(CHECKPOINT_FILE))
                 .with_context(|| format!("cannot resume from {}", dir.display()))?;
             let mut config = checkpoint.config.clone();
             config.checkpoint_every = args.checkpoint_every.unwrap_or(config.checkpoint_every);
-            let wanted = args.overrides.apply(config.clone());
+            let wanted = args.overrides.apply(config.clone())?;
             if let Some(field) = first_difference(
                 &config,
                 &TrainConfig {
@@ -300,10 +314,26 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
                     dir.display()
                 );
             }
+            // Nothing good is overwritten: only a new or empty directory (or one where a run
+            // failed to start, leaving its config and lock) becomes a run directory.
+            let foreign = std::fs::read_dir(&dir).ok().and_then(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .find(|name| name != "config.toml" && name != ".lock")
+            });
+            if let Some(name) = foreign {
+                bail!(
+                    "{} is not empty (it holds {name}, and no run); choose a new or empty directory with --out",
+                    dir.display()
+                );
+            }
             let target = args.target()?;
+            check_memory(&config, [target.height, target.width])?;
             let tensor = target.tensor(&device);
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
+            _lock = Some(lock_run(&dir)?);
             nca_core::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
             let trainer = Trainer::new(config, tensor, &device)?;
             let trainer = match start {
@@ -325,10 +355,10 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let first_iteration = trainer.iteration();
-    let mut progress = Progress::new(&trainer, device)?;
+    let mut progress = Progress::new(&trainer, device, interrupted.clone());
     trainer.run(Some(&dir), &mut progress)?;
     progress.bar.finish_and_clear();
-    let interrupted = progress.interrupted.load(Ordering::SeqCst);
+    let interrupted = interrupted.load(Ordering::SeqCst);
     let this_run = trainer.iteration() - first_iteration;
     let recent = read_losses(&dir);
     let recent = &recent[recent.len().saturating_sub(SUMMARY_LOSSES)..];
@@ -360,12 +390,78 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let dir = dir.display();
     if interrupted {
         note!("continue with `nca train --resume {dir}`");
+        // As a Unix tool stopped by SIGINT, so that scripts tell it from a finished run.
+        std::process::exit(130);
     } else {
         note!(
             "next: `nca grow --model {dir}`, `nca regenerate --model {dir}`, `nca serve --model {dir}`"
         );
     }
     Ok(())
+}
+
+/// Refuses, before anything is allocated, a run that cannot fit in the memory this machine has
+/// available (Linux's `MemAvailable`; elsewhere the check is skipped).
+fn check_memory(config: &TrainConfig, grid: [usize; 2]) -> anyhow::Result<()> {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("MemAvailable:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u128>()
+                        .ok()
+                })
+        })
+        .map(|kib| kib * 1024);
+    let need = config.memory_need(grid);
+    if let Some(available) = available
+        && need.bytes > available
+    {
+        let gib = |bytes: u128| bytes as f64 / (1u128 << 30) as f64;
+        bail!(
+            "this run needs at least {:.1} GiB of memory, mostly for {}, but {:.1} GiB are available",
+            gib(need.bytes),
+            need.largest,
+            gib(available)
+        );
+    }
+    Ok(())
+}
+
+/// Takes the run directory's lock (`DIR/.lock`, held until the returned file is dropped), then
+/// removes temporary files that an earlier run killed mid-write left behind.
+fn lock_run(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock {}", path.display()))?;
+    if let Err(err) = file.try_lock() {
+        match err {
+            std::fs::TryLockError::WouldBlock => bail!(
+                "{} is in use by another `nca train` (it holds {})",
+                dir.display(),
+                path.display()
+            ),
+            std::fs::TryLockError::Error(err) => {
+                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+    }
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(file)
 }
 
 /// Losses in the final-loss figure of the summary.
@@ -410,22 +506,18 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(trainer: &Trainer, device: Device) -> anyhow::Result<Self> {
+    fn new(trainer: &Trainer, device: Device, interrupted: Arc<AtomicBool>) -> Self {
         let bar = ProgressBar::new(trainer.config().iterations as u64)
             .with_position(trainer.iteration() as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {per_sec} eta {eta}")
                 .expect("a valid template"),
         );
-        let interrupted = Arc::new(AtomicBool::new(false));
-        let flag = interrupted.clone();
-        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-            .context("cannot install the Ctrl-C handler")?;
-        Ok(Self {
+        Self {
             bar,
             interrupted,
             device,
-        })
+        }
     }
 }
 

@@ -500,54 +500,163 @@ fn nothing_existing_is_overwritten_by_a_failed_command() {
 }
 
 #[test]
-fn ctrl_c_writes_a_checkpoint_and_exits_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let mut args = TINY.to_vec();
-    args.extend(["--iterations", "100000", "--out", run.to_str().unwrap()]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
-        .args(&args)
-        .current_dir(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let metrics = run.join("metrics.jsonl");
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(&metrics).map_or(true, |m| m.lines().count() < 2) {
+fn ctrl_c_and_sigterm_write_a_checkpoint_and_exit_130() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut args = TINY.to_vec();
+        args.extend(["--iterations", "100000", "--out", run.to_str().unwrap()]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
+            .args(&args)
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let metrics = run.join("metrics.jsonl");
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&metrics).map_or(true, |m| m.lines().count() < 2) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "nca train exited early"
+            );
+            assert!(started.elapsed().as_secs() < 120, "training did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let killed = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(130), "{signal}: {stderr}");
         assert!(
-            child.try_wait().unwrap().is_none(),
-            "nca train exited early"
+            stderr.contains("interrupted: checkpoint written"),
+            "{signal}: {stderr}"
         );
-        assert!(started.elapsed().as_secs() < 120, "training did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        let info = ok(&["info", run.to_str().unwrap()], dir.path());
+        let done: usize = info
+            .lines()
+            .find_map(|l| l.strip_prefix("iteration: "))
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((2..100000).contains(&done), "{info}");
+        assert_eq!(
+            std::fs::read_to_string(&metrics).unwrap().lines().count(),
+            done
+        );
     }
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+}
+
+#[test]
+fn a_run_directory_is_never_shared_or_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory with something else in it is refused, and what it holds stays.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "mine").unwrap();
+    let mut args = TINY.to_vec();
+    args.extend(["--iterations", "1", "--out", "other"]);
+    let line = fails(&args, dir.path());
     assert!(
-        stderr.contains("interrupted: checkpoint written"),
-        "{stderr}"
+        line.contains("other is not empty (it holds keep.txt"),
+        "{line}"
     );
-    let info = ok(&["info", run.to_str().unwrap()], dir.path());
-    let done: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("iteration: "))
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((2..100000).contains(&done), "{info}");
     assert_eq!(
-        std::fs::read_to_string(&metrics).unwrap().lines().count(),
-        done
+        std::fs::read_to_string(other.join("keep.txt")).unwrap(),
+        "mine"
     );
+    assert!(!other.join("model.nca").exists());
+
+    // A run in use by another `nca train` is refused.
+    let run = tiny_run(dir.path(), "1");
+    let lock = std::fs::File::create(run.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    let line = fails(
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--iterations",
+            "2",
+        ],
+        dir.path(),
+    );
+    assert!(line.contains("is in use by another `nca train`"), "{line}");
+    drop(lock);
+
+    // Temporary files of a run killed mid-write are cleaned on the next start.
+    for stale in [".checkpoint.nckpt.4242.tmp", ".nca-AbC123.tmp"] {
+        std::fs::write(run.join(stale), vec![0u8; 1024]).unwrap();
+    }
+    ok(
+        &[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--iterations",
+            "2",
+        ],
+        dir.path(),
+    );
+    let left: Vec<String> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn unclear_inputs_get_clear_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let expect = |args: &[&str], wanted: &str| {
+        let line = fails(args, dir.path());
+        assert!(line.contains(wanted), "{args:?}: {line}");
+    };
+    expect(
+        &["train", "--fire-rate", "-0.5", "--out", "x"],
+        "`fire_rate` is -0.5",
+    );
+    expect(
+        &["grow", "--angle", "-45", "--model", "geko"],
+        "did you mean gecko?",
+    );
+    expect(&["grow", "--model", "geko"], "gecko-regenerating");
+    expect(&["train", "--quick", "--size", "8"], "'--size <SIZE>'");
+    expect(&["train", "--emoji", "🦎🦋", "--out", "x"], "is 2 emoji");
+    expect(
+        &["train", "--max-norm", "2", "--out", "x"],
+        "--max-norm applies only with --gradient global-clip",
+    );
+    let demo = paper_model("ex1_😀.json");
+    expect(&["import", &demo, "--out", "."], "is a directory");
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gecko.nca");
+    expect(&["import", shipped.to_str().unwrap()], "binary");
+    image::RgbaImage::new(8, 8)
+        .save(dir.path().join("clear.png"))
+        .unwrap();
+    expect(
+        &["train", "--image", "clear.png", "--out", "x"],
+        "fully transparent",
+    );
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "seed = 1\niterations = \"many\"",
+    )
+    .unwrap();
+    expect(&["train", "--config", "bad.toml"], "line 2, column 14");
+    // A long but valid output name works (temporary files have short names of their own).
+    let long = format!("{}.gif", "g".repeat(250));
+    ok(
+        &["grow", "--size", "8", "--steps", "2", "--out", &long],
+        dir.path(),
+    );
+    assert!(dir.path().join(&long).is_file());
 }
 
 #[test]
@@ -751,10 +860,53 @@ fn pictures_are_written_only_in_the_format_their_name_says() {
         dir.path(),
     );
     assert!(line.contains("must end in .png"), "{line}");
+    // Frames too large to make are refused before any work.
+    let line = fails(&["grow", "--size", "1024", "--scale", "32"], dir.path());
+    assert!(
+        line.contains("32768x32768 pixels, over the limit"),
+        "{line}"
+    );
     // Upper-case extensions are the same formats.
     ok(
         &["grow", "--size", "8", "--steps", "2", "--out", "LAST.PNG"],
         dir.path(),
     );
     assert!(image::open(dir.path().join("LAST.PNG")).is_ok());
+}
+
+#[test]
+fn runs_that_cannot_fit_in_memory_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, named) in [
+        (&["--hidden-units", "100000000"][..], "--hidden-units"),
+        (
+            &["--experiment", "growing", "--batch-size", "100000000"],
+            "--batch-size",
+        ),
+        (&["--pool-size", "100000000"], "--pool-size"),
+        (&["--max-steps", "100000000"], "--max-steps"),
+        (
+            &[
+                "--size",
+                "1024",
+                "--padding",
+                "1024",
+                "--experiment",
+                "persistent",
+            ],
+            "--padding",
+        ),
+    ] {
+        let mut args = vec!["train", "--out", "big"];
+        args.extend(flags);
+        let line = fails(&args, dir.path());
+        assert!(
+            line.contains("GiB of memory") && line.contains(named),
+            "{flags:?}: {line}"
+        );
+        assert!(
+            !dir.path().join("big").exists(),
+            "{flags:?} created its directory"
+        );
+    }
 }

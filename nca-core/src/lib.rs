@@ -50,7 +50,7 @@ pub use error::NcaError;
 pub use file::{FORMAT_VERSION, MAGIC};
 pub use fused::{Engine, FusedGradients, FusedIteration, FusedNca};
 pub use host::host_values;
-pub use io::write_atomic;
+pub use io::{AtomicFile, write_atomic};
 pub use model::Nca;
 pub use perception::{Perception, SOBEL_X, Sobel};
 pub use update::UpdateNet;

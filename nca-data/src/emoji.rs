@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use unicode_segmentation::UnicodeSegmentation;
 
 use image::DynamicImage;
 
@@ -60,6 +61,13 @@ pub fn noto_file_name(emoji: &str) -> Result<String, DataError> {
             .all(|c| is_pictographic(c) || is_emoji_joiner(c) || keycap)
     {
         return Err(not_an_emoji());
+    }
+    let count = emoji.graphemes(true).count();
+    if count > 1 {
+        return Err(DataError::SeveralEmoji {
+            text: emoji.into(),
+            count,
+        });
     }
     let points: Vec<String> = chars.map(|c| format!("{:04x}", c as u32)).collect();
     Ok(format!("emoji_u{}.png", points.join("_")))

@@ -30,6 +30,14 @@ pub enum DataError {
         /// Which limit it exceeds.
         reason: String,
     },
+    /// The text given as an emoji is several.
+    #[error("{text:?} is {count} emoji; give one, such as 🦎")]
+    SeveralEmoji {
+        /// The text given.
+        text: String,
+        /// How many emoji it holds.
+        count: usize,
+    },
     /// The text given as an emoji is not one.
     #[error("{text:?} is not an emoji (give a single emoji such as 🦎, or use an image file)")]
     NotAnEmoji {

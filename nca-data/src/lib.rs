@@ -30,6 +30,7 @@ pub use error::DataError;
 pub use http::{DEFAULT_TIMEOUT, MAX_DOWNLOAD_BYTES, fetch};
 pub use import::{import_demo_model, import_demo_model_file};
 pub use picture::{
-    GifOptions, draw_number, grid_image, rgba_images, save_gif, save_png, scale_up, white_images,
+    GifOptions, GifWriter, draw_number, grid_image, rgba_images, save_gif, save_png, scale_up,
+    white_images,
 };
 pub use target::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, decode};

@@ -114,28 +114,70 @@ pub fn save_gif(
     steps: Option<&[usize]>,
     options: GifOptions,
 ) -> Result<(), DataError> {
-    let encode_error = |err: image::ImageError| DataError::Io {
+    let mut gif = GifWriter::create(path, options)?;
+    for (index, frame) in frames.iter().enumerate() {
+        gif.push(frame, steps.and_then(|steps| steps.get(index)).copied())?;
+    }
+    gif.finish()
+}
+
+/// A looping GIF written frame by frame, so that a long growth never sits in memory whole; the
+/// file replaces `path` atomically at [`finish`](Self::finish) (dropped before, nothing changes).
+pub struct GifWriter {
+    encoder: GifEncoder<std::fs::File>,
+    file: nca_core::AtomicFile,
+    path: std::path::PathBuf,
+    options: GifOptions,
+}
+
+impl GifWriter {
+    /// Starts a GIF at `path`.
+    pub fn create(path: &Path, options: GifOptions) -> Result<Self, DataError> {
+        let file = nca_core::AtomicFile::create(path)?;
+        let handle = file.file().try_clone().map_err(|source| DataError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut encoder = GifEncoder::new_with_speed(handle, 10);
+        encoder
+            .set_repeat(Repeat::Infinite)
+            .map_err(|err| encode_error(path, err))?;
+        Ok(Self {
+            encoder,
+            file,
+            path: path.into(),
+            options,
+        })
+    }
+
+    /// Appends a frame, scaled up as the options say, with its step number when given.
+    pub fn push(&mut self, frame: &RgbImage, step: Option<usize>) -> Result<(), DataError> {
+        let mut frame = scale_up(frame, self.options.scale.max(1));
+        if let Some(step) = step {
+            draw_number(&mut frame, step);
+        }
+        let rgba = image::DynamicImage::ImageRgb8(frame).into_rgba8();
+        let delay = Delay::from_numer_denom_ms(self.options.frame_delay_ms, 1);
+        self.encoder
+            .encode_frame(Frame::from_parts(rgba, 0, 0, delay))
+            .map_err(|err| encode_error(&self.path, err))
+    }
+
+    /// Ends the GIF and puts it in place.
+    pub fn finish(self) -> Result<(), DataError> {
+        // The encoder writes straight to the file (a write error surfaces in `push`); dropping
+        // it writes the one-byte trailer.
+        drop(self.encoder);
+        self.file.commit()?;
+        Ok(())
+    }
+}
+
+fn encode_error(path: &Path, err: image::ImageError) -> DataError {
+    DataError::Io {
         path: path.into(),
         source: std::io::Error::other(err),
-    };
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
-        encoder.set_repeat(Repeat::Infinite).map_err(encode_error)?;
-        for (index, frame) in frames.iter().enumerate() {
-            let mut frame = scale_up(frame, options.scale.max(1));
-            if let Some(step) = steps.and_then(|steps| steps.get(index)) {
-                draw_number(&mut frame, *step);
-            }
-            let rgba = image::DynamicImage::ImageRgb8(frame).into_rgba8();
-            let delay = Delay::from_numer_denom_ms(options.frame_delay_ms, 1);
-            encoder
-                .encode_frame(Frame::from_parts(rgba, 0, 0, delay))
-                .map_err(encode_error)?;
-        }
     }
-    nca_core::write_atomic(path, &bytes)?;
-    Ok(())
 }
 
 /// Nearest-neighbour enlargement by an integer factor.

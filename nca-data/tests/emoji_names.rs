@@ -45,3 +45,18 @@ fn the_papers_emoji_are_embedded_and_decode() {
     );
     assert!(embedded("🐙").is_none());
 }
+
+#[test]
+fn several_emoji_are_refused_as_several() {
+    for (text, count) in [("🦎🦋", 2), ("🇫🇷🇩🇪", 2), ("👩‍🚀🦎😀", 3)] {
+        let err = noto_file_name(text).unwrap_err();
+        assert!(
+            matches!(err, DataError::SeveralEmoji { count: c, .. } if c == count),
+            "{text}: {err}"
+        );
+        assert!(
+            err.to_string().contains(&format!("is {count} emoji")),
+            "{err}"
+        );
+    }
+}

@@ -149,9 +149,18 @@ impl TrainConfig {
 
     /// Reads a config from TOML text.
     pub fn from_toml(text: &str) -> Result<Self, TrainError> {
-        let config: Self = toml::from_str(text).map_err(|err| TrainError::InvalidConfig {
-            field: "toml",
-            reason: err.message().to_string(),
+        let config: Self = toml::from_str(text).map_err(|err| {
+            // One line: where (line and column, counted from 1) and what.
+            let place = err.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+                format!("line {line}, column {column}: ")
+            });
+            TrainError::InvalidConfig {
+                field: "toml",
+                reason: format!("{}{}", place.unwrap_or_default(), err.message().trim()),
+            }
         })?;
         config.validate()?;
         Ok(config)
@@ -246,5 +255,55 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+}
+
+/// A lower bound of the memory a training run needs, and what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryNeed {
+    /// Bytes, at least.
+    pub bytes: u128,
+    /// The largest part, in words that name the flags to lower (e.g. "the sample pool
+    /// (--pool-size)").
+    pub largest: String,
+}
+
+impl TrainConfig {
+    /// A lower bound of the memory a run of this config needs on a `[height, width]` grid: the
+    /// weights with their gradients and Adam moments, the sample pool, and the states a batch's
+    /// rollout keeps for the backward pass (the fused engine keeps one state per step; burn's
+    /// autodiff keeps more). Only a lower bound: a run refused by it could never fit.
+    pub fn memory_need(&self, [height, width]: [usize; 2]) -> MemoryNeed {
+        let f32s = |values: u128| values * 4;
+        let (channels, hidden) = (self.model.channels as u128, self.model.hidden_units as u128);
+        let cells = height as u128 * width as u128;
+        let parameters = (3 * channels + 1) * hidden + (hidden + 1) * channels;
+        let parts = [
+            (
+                f32s(4 * parameters),
+                "the update network (--hidden-units, --channels)".to_string(),
+            ),
+            (
+                f32s(self.pool_size as u128 * channels * cells),
+                format!(
+                    "the sample pool of {} states (--pool-size, or the grid: --size, --padding)",
+                    self.pool_size
+                ),
+            ),
+            (
+                f32s(self.batch_size as u128 * self.max_steps as u128 * channels * cells),
+                format!(
+                    "the rollouts of {} samples and up to {} steps (--batch-size, --max-steps, or the grid: --size, --padding)",
+                    self.batch_size, self.max_steps
+                ),
+            ),
+        ];
+        let bytes = parts.iter().map(|(bytes, _)| bytes).sum();
+        let largest = parts
+            .into_iter()
+            .max_by_key(|(bytes, _)| *bytes)
+            .map(|(_, what)| what)
+            .expect("three parts");
+        MemoryNeed { bytes, largest }
     }
 }

@@ -28,7 +28,7 @@ mod pool;
 mod trainer;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
-pub use config::{Experiment, GradientMode, LrSchedule, TrainConfig};
+pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, TrainConfig};
 pub use error::TrainError;
 pub use gradients::condition;
 pub use pool::{SamplePool, damage, erase_disc, random_disc, rgba_loss};
