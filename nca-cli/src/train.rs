@@ -394,7 +394,7 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         std::process::exit(130);
     } else {
         note!(
-            "next: `nca grow --model {dir}`, `nca regenerate --model {dir}`, `nca serve --model {dir}`"
+            "next: `nca grow --model {dir}`, `nca regenerate --model {dir}`, `nca eval --model {dir}`, `nca serve --model {dir}`"
         );
     }
     Ok(())

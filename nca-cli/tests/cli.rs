@@ -208,6 +208,7 @@ fn train_writes_a_complete_run_directory_and_resumes_it() {
         format!("model       {}", run.join("model.nca").display()),
         format!("checkpoint  {}", run.join("checkpoint.nckpt").display()),
         format!("next: `nca grow --model {}`", run.display()),
+        format!("`nca eval --model {}`", run.display()),
     ] {
         assert!(summary.contains(&line), "{line:?} missing from {summary}");
     }
