@@ -244,3 +244,75 @@ fn the_page_grows_erases_and_heals_in_chromium() {
     assert!(status.success());
     println!("{report}");
 }
+
+/// Sends `bytes` on a fresh connection and returns what the server answers before closing it.
+fn raw_exchange(server: &Server, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    // The server may answer (and close) before all is sent: a failed write is fine.
+    let _ = stream.write_all(bytes);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[test]
+fn oversized_garbage_and_flooding_requests_are_refused_and_the_server_goes_on() {
+    let server = Server::start(&["--size", "16"]);
+    // A header line that never ends: refused at 8 KiB, not read whole.
+    let mut endless = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
+    endless.extend(std::iter::repeat_n(b'a', 1 << 20));
+    let answer = raw_exchange(&server, &endless);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.80}");
+    // Not HTTP at all (a TLS hello, binary bytes): 400.
+    for garbage in [&b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"[..], b"hello\r\n\r\n"] {
+        let answer = raw_exchange(&server, garbage);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer:.80}");
+    }
+    // Held-open sockets: beyond the connection cap, the next is answered 503 at once.
+    let held: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(&server.address).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let answer = raw_exchange(&server, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:.80}");
+    drop(held);
+    let served = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        server.get("/").starts_with("HTTP/1.1 200 OK")
+    });
+    assert!(served, "closing the sockets frees their places");
+    let (status, log) = server.interrupt();
+    assert!(status.success(), "{log}");
+    assert!(log.lines().count() < 40, "the log is rate-limited:\n{log}");
+}
+
+#[test]
+fn a_silent_page_is_closed_and_a_protocol_error_gets_a_close_frame() {
+    let server = Server::start(&["--size", "16", "--max-clients", "1", "--idle-timeout", "1"]);
+    // The page says nothing (not even a pong: it never reads): its place is freed.
+    let mut silent = server.socket().unwrap();
+    assert_eq!(next_text(&mut silent)["type"], "hello");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let mut next = server.socket().expect("the silent page's place is free again");
+    assert_eq!(next_text(&mut next)["type"], "hello");
+    drop(silent);
+    // A frame with reserved bits set is a protocol error: the server closes with code 1002.
+    next.get_mut().write_all(&[0xF1, 0x80, 0, 0, 0, 0]).unwrap();
+    let close = loop {
+        match next.read() {
+            Ok(Message::Close(frame)) => break frame,
+            Ok(_) => {}
+            Err(err) => panic!("expected a Close frame, got {err}"),
+        }
+    };
+    assert_eq!(
+        close.map(|frame| frame.code),
+        Some(tungstenite::protocol::frame::coding::CloseCode::Protocol)
+    );
+    let (status, log) = server.interrupt();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("closed a page silent for 1 s"), "{log}");
+}

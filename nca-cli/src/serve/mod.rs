@@ -7,8 +7,9 @@
 mod protocol;
 mod session;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Message, WebSocket};
 
@@ -48,7 +51,21 @@ pub struct ServeArgs {
     /// Pages that may run a simulation at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     max_clients: u32,
+    /// Seconds a page may stay silent (not even answering pings) before its simulation is closed
+    /// and its place freed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    idle_timeout: u64,
 }
+
+/// Connections open at once (pages, requests, idle sockets); beyond, a connection is answered
+/// 503 and closed at once, so held-open sockets cannot exhaust the server's file descriptors.
+const MAX_CONNECTIONS: usize = 64;
+/// The request line and headers together, at most.
+const HEAD_LIMIT: u64 = 8 * 1024;
+/// Time a client has to send its request line and headers.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Log lines per second, at most; the rest are counted and the count logged.
+const LOG_LINES_PER_SECOND: u32 = 10;
 
 /// What every connection shares.
 struct App {
@@ -56,6 +73,9 @@ struct App {
     size: usize,
     max_clients: usize,
     clients: AtomicUsize,
+    connections: Arc<AtomicUsize>,
+    idle_timeout: Duration,
+    log: RateLimitedLog,
 }
 
 /// Runs `nca serve` until Ctrl-C.
@@ -89,6 +109,9 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         size: args.size as usize,
         max_clients: args.max_clients as usize,
         clients: AtomicUsize::new(0),
+        connections: Arc::new(AtomicUsize::new(0)),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        log: RateLimitedLog::default(),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -103,17 +126,31 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, peer)) => {
+                let Some(connection) = Slot::take(app.connections.clone(), MAX_CONNECTIONS) else {
+                    app.log.line(format_args!(
+                        "{peer}: refused: {MAX_CONNECTIONS} connections already open"
+                    ));
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                    let _ = respond(stream, "503 Service Unavailable", "text/plain", b"busy");
+                    continue;
+                };
                 let app = app.clone();
                 std::thread::spawn(move || {
+                    let _connection = connection;
                     if let Err(err) = handle(stream, &app) {
-                        note!("{peer}: {err:#}");
+                        app.log.line(format_args!("{peer}: {err:#}"));
                     }
                 });
             }
             Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20))
             }
-            Err(err) => note!("accept failed: {err}"),
+            Err(err) => {
+                // E.g. out of file descriptors: wait for some to close instead of spinning.
+                app.log.line(format_args!("accept failed: {err}"));
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     }
     note!("stopped");
@@ -123,15 +160,9 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
 /// Answers one HTTP request, or runs a simulation for a WebSocket.
 fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
     stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        if head.iter().map(String::len).sum::<usize>() > 8192 {
+    let head = match read_head(&stream)? {
+        Head::Complete(head) => head,
+        Head::TooLarge => {
             return respond(
                 stream,
                 "431 Request Header Fields Too Large",
@@ -139,8 +170,16 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
                 b"header too large",
             );
         }
-        head.push(line.trim_end().to_string());
-    }
+        Head::Garbage => {
+            return respond(
+                stream,
+                "400 Bad Request",
+                "text/plain",
+                b"not an HTTP request",
+            );
+        }
+        Head::Gone => return Ok(()),
+    };
     let path = head
         .first()
         .and_then(|line| line.split_whitespace().nth(1))
@@ -182,11 +221,11 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
                     b"expected a WebSocket upgrade",
                 );
             };
-            let Some(_slot) = ClientSlot::take(app) else {
-                note!(
+            let Some(_slot) = Slot::take(&app.clients, app.max_clients) else {
+                app.log.line(format_args!(
                     "refused a page: {} simulations already run (--max-clients)",
                     app.max_clients
-                );
+                ));
                 return respond(
                     stream,
                     "503 Service Unavailable",
@@ -227,32 +266,142 @@ fn respond(
     Ok(())
 }
 
-/// A place among the `--max-clients` simulations; given back when dropped (the tab closed).
-struct ClientSlot<'a>(&'a AtomicUsize);
+/// A place counted by a counter (a connection, or one of the `--max-clients` simulations),
+/// given back when dropped.
+struct Slot<C: Deref<Target = AtomicUsize>>(C);
 
-impl<'a> ClientSlot<'a> {
-    fn take(app: &'a App) -> Option<Self> {
-        app.clients
+impl<C: Deref<Target = AtomicUsize>> Slot<C> {
+    fn take(counter: C, limit: usize) -> Option<Self> {
+        counter
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < app.max_clients).then_some(n + 1)
+                (n < limit).then_some(n + 1)
             })
             .ok()
-            .map(|_| Self(&app.clients))
+            .map(|_| Self(counter))
     }
 }
 
-impl Drop for ClientSlot<'_> {
+impl<C: Deref<Target = AtomicUsize>> Drop for Slot<C> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-/// The simulation loop of one page: read requests, step, send a frame once the last is drawn.
+/// What came of reading a request's head.
+enum Head {
+    /// The request line and headers, each without its line end.
+    Complete(Vec<String>),
+    /// Over [`HEAD_LIMIT`] bytes.
+    TooLarge,
+    /// Not an HTTP/1 GET request.
+    Garbage,
+    /// Closed, or silent past [`HEAD_TIMEOUT`].
+    Gone,
+}
+
+/// Reads the request line and headers, within [`HEAD_LIMIT`] bytes (unfinished lines count)
+/// and [`HEAD_TIMEOUT`].
+fn read_head(stream: &TcpStream) -> anyhow::Result<Head> {
+    let deadline = Instant::now() + HEAD_TIMEOUT;
+    let mut reader = BufReader::new(stream.try_clone()?.take(HEAD_LIMIT));
+    let mut head = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Head::Gone);
+        }
+        stream.set_read_timeout(Some(left))?;
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) if head.is_empty() => return Ok(Head::Gone),
+            Ok(_) if !line.ends_with(b"\n") => {
+                return Ok(if reader.get_ref().limit() == 0 {
+                    Head::TooLarge
+                } else {
+                    Head::Gone
+                });
+            }
+            Ok(_) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(Head::Gone);
+            }
+            Err(err) => return Err(err.into()),
+        }
+        let Ok(line) = String::from_utf8(line) else {
+            return Ok(Head::Garbage);
+        };
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            break;
+        }
+        head.push(line);
+    }
+    let request: Vec<&str> = head[0].split(' ').collect();
+    let valid = matches!(request.as_slice(), [method, path, version]
+        if *method == "GET" && path.starts_with('/') && version.starts_with("HTTP/1."));
+    Ok(if valid {
+        Head::Complete(head)
+    } else {
+        Head::Garbage
+    })
+}
+
+/// Log lines to standard error, at most [`LOG_LINES_PER_SECOND`] a second: a flood of bad
+/// connections cannot flood the log.
+#[derive(Default)]
+struct RateLimitedLog(std::sync::Mutex<LogWindow>);
+
+#[derive(Default)]
+struct LogWindow {
+    started: Option<Instant>,
+    written: u32,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    fn line(&self, line: std::fmt::Arguments<'_>) {
+        let mut window = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if window
+            .started
+            .is_none_or(|started| now.duration_since(started) >= Duration::from_secs(1))
+        {
+            if window.suppressed > 0 {
+                note!("({} similar log lines suppressed)", window.suppressed);
+            }
+            *window = LogWindow {
+                started: Some(now),
+                written: 0,
+                suppressed: 0,
+            };
+        }
+        if window.written < LOG_LINES_PER_SECOND {
+            window.written += 1;
+            note!("{line}");
+        } else {
+            window.suppressed += 1;
+        }
+    }
+}
+
+/// The simulation loop of one page: read requests, step, send a frame once the last is drawn;
+/// ping a silent page, and close it when it stays silent past `--idle-timeout`.
 fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
     let mut session = Session::new(app.models.clone(), app.size, 0);
     send_json(&mut socket, &session.hello())?;
     let mut frame_pending = false;
     let mut last_status = Instant::now();
+    let mut last_heard = Instant::now();
+    let mut last_ping = Instant::now();
+    let ping_every = (app.idle_timeout / 3).max(Duration::from_millis(100));
     loop {
         // Wait briefly for a request when there is nothing to compute, not at all otherwise.
         let idle = frame_pending || !session.playing();
@@ -260,26 +409,33 @@ fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
             .get_ref()
             .set_read_timeout(Some(Duration::from_millis(if idle { 50 } else { 1 })))?;
         match socket.read() {
-            Ok(Message::Text(text)) => match ClientMessage::parse(&text) {
-                Ok(ClientMessage::Ack) => frame_pending = false,
-                Ok(message) => {
-                    let paused = !session.playing();
-                    if let Some(answer) = session.handle(message) {
-                        send_json(&mut socket, &answer)?;
+            Ok(message) => {
+                last_heard = Instant::now();
+                let Message::Text(text) = message else {
+                    if let Message::Close(_) = message {
+                        return Ok(());
                     }
-                    // A change while paused still shows.
-                    if paused && !frame_pending {
-                        send_frame(&mut socket, &session)?;
-                        frame_pending = true;
+                    continue;
+                };
+                match ClientMessage::parse(&text) {
+                    Ok(ClientMessage::Ack) => frame_pending = false,
+                    Ok(message) => {
+                        let paused = !session.playing();
+                        if let Some(answer) = session.handle(message) {
+                            send_json(&mut socket, &answer)?;
+                        }
+                        // A change while paused still shows.
+                        if paused && !frame_pending {
+                            send_frame(&mut socket, &session)?;
+                            frame_pending = true;
+                        }
+                    }
+                    Err(reason) => {
+                        app.log.line(format_args!("refused a message: {reason}"));
+                        send_json(&mut socket, &ServerMessage::Refused { reason })?;
                     }
                 }
-                Err(reason) => {
-                    note!("refused a message: {reason}");
-                    send_json(&mut socket, &ServerMessage::Refused { reason })?;
-                }
-            },
-            Ok(Message::Close(_)) => return Ok(()),
-            Ok(_) => {}
+            }
             Err(tungstenite::Error::Io(err))
                 if matches!(
                     err.kind(),
@@ -289,9 +445,26 @@ fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
                 return Ok(());
             }
             Err(tungstenite::Error::Capacity(err)) => {
+                close(&mut socket, CloseCode::Size, "message too large");
                 bail!("refused an oversized message ({err}); closing this page")
             }
+            Err(tungstenite::Error::Protocol(err)) => {
+                close(&mut socket, CloseCode::Protocol, "protocol error");
+                bail!("closed a page after a WebSocket protocol error ({err})")
+            }
             Err(err) => return Err(err.into()),
+        }
+        if last_heard.elapsed() >= app.idle_timeout {
+            close(&mut socket, CloseCode::Away, "idle");
+            app.log.line(format_args!(
+                "closed a page silent for {} s (--idle-timeout)",
+                app.idle_timeout.as_secs()
+            ));
+            return Ok(());
+        }
+        if last_ping.elapsed() >= ping_every {
+            socket.send(Message::Ping(Vec::new().into()))?;
+            last_ping = Instant::now();
         }
         if session.playing() && !frame_pending {
             session.advance();
@@ -303,6 +476,15 @@ fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
             last_status = Instant::now();
         }
     }
+}
+
+/// Sends a Close frame, as far as the connection allows.
+fn close(socket: &mut WebSocket<TcpStream>, code: CloseCode, reason: &str) {
+    let _ = socket.close(Some(CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    }));
+    let _ = socket.flush();
 }
 
 fn send_json(socket: &mut WebSocket<TcpStream>, message: &ServerMessage) -> anyhow::Result<()> {
