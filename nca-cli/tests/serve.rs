@@ -267,7 +267,10 @@ fn oversized_garbage_and_flooding_requests_are_refused_and_the_server_goes_on() 
     let answer = raw_exchange(&server, &endless);
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.80}");
     // Not HTTP at all (a TLS hello, binary bytes): 400.
-    for garbage in [&b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"[..], b"hello\r\n\r\n"] {
+    for garbage in [
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"[..],
+        b"hello\r\n\r\n",
+    ] {
         let answer = raw_exchange(&server, garbage);
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer:.80}");
     }
@@ -296,7 +299,9 @@ fn a_silent_page_is_closed_and_a_protocol_error_gets_a_close_frame() {
     let mut silent = server.socket().unwrap();
     assert_eq!(next_text(&mut silent)["type"], "hello");
     std::thread::sleep(std::time::Duration::from_millis(2500));
-    let mut next = server.socket().expect("the silent page's place is free again");
+    let mut next = server
+        .socket()
+        .expect("the silent page's place is free again");
     assert_eq!(next_text(&mut next)["type"], "hello");
     drop(silent);
     // A frame with reserved bits set is a protocol error: the server closes with code 1002.

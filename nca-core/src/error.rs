@@ -27,8 +27,14 @@ pub enum NcaError {
         /// The file.
         path: PathBuf,
     },
+    /// The file's checksum does not match its contents.
+    #[error("{} is damaged: its checksum does not match its contents", path.display())]
+    Corrupted {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file was written by a format version this build cannot read.
-    #[error("{} is an nca model file of format version {found}; this build reads version {supported}", path.display())]
+    #[error("{} is an nca model file of format version {found}; this build reads versions up to {supported}", path.display())]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,

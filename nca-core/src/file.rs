@@ -1,24 +1,24 @@
 //! One versioned file holds a model: its config and its weights (burn's burnpack record).
 //!
-//! Layout: the 8-byte magic `NCAMODEL`, the format version (u32, little endian), the length of
-//! the config (u32), the config as JSON, then the burnpack bytes of the weights.
+//! A [`container`](crate::container) with the magic `NCAMODEL`: the config as the JSON header,
+//! the burnpack bytes of the weights as the payload, and a checksum. Version 1 files (before the
+//! checksum) still load.
 
 use std::path::Path;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::store::ModuleRecord;
-use burn::tensor::{Bytes, Device};
+use burn::tensor::{Bytes, Device, Tensor};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-use crate::{Nca, NcaConfig, NcaError, write_atomic};
+use crate::container::{self, ContainerError};
+use crate::{Nca, NcaConfig, NcaError, host_values, write_atomic};
 
 /// The first bytes of every nca model file.
 pub const MAGIC: &[u8; 8] = b"NCAMODEL";
-/// The model file format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
-
-const HEADER_LEN: usize = MAGIC.len() + 8;
+/// The model file format this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u32 = 2;
 
 impl Nca {
     /// The model as the bytes of an nca model file.
@@ -32,13 +32,9 @@ impl Nca {
                 path: "<memory>".into(),
                 reason: err.to_string(),
             })?;
-        let mut bytes = Vec::with_capacity(HEADER_LEN + config.len() + weights.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(config.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&config);
-        bytes.extend_from_slice(&weights);
-        Ok(bytes)
+        Ok(container::write(MAGIC, FORMAT_VERSION, &config, |bytes| {
+            bytes.extend_from_slice(&weights)
+        }))
     }
 
     /// Saves the model and its config to `path`, atomically: a crash leaves the old file intact.
@@ -62,25 +58,19 @@ impl Nca {
             path: path.into(),
             what: what.into(),
         };
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(NcaError::NotAModel { path: path.into() });
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(truncated("the header is incomplete"));
-        }
-        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        let version = word(MAGIC.len());
-        if version != FORMAT_VERSION {
-            return Err(NcaError::UnsupportedVersion {
+        let parts = container::read(bytes, MAGIC, FORMAT_VERSION).map_err(|err| match err {
+            ContainerError::NotOurs => NcaError::NotAModel { path: path.into() },
+            ContainerError::Unsupported(found) => NcaError::UnsupportedVersion {
                 path: path.into(),
-                found: version,
+                found,
                 supported: FORMAT_VERSION,
-            });
-        }
-        let config_end = HEADER_LEN + word(MAGIC.len() + 4) as usize;
-        let config_bytes = bytes
-            .get(HEADER_LEN..config_end)
-            .ok_or_else(|| truncated("the config is incomplete"))?;
+            },
+            ContainerError::Truncated(what) => truncated(what),
+            ContainerError::TrailingBytes | ContainerError::Corrupted => {
+                NcaError::Corrupted { path: path.into() }
+            }
+        })?;
+        let config_bytes = parts.header;
         let config: NcaConfig =
             serde_json::from_slice(config_bytes).map_err(|err| NcaError::BadConfig {
                 path: path.into(),
@@ -90,7 +80,7 @@ impl Nca {
             path: path.into(),
             reason: err.to_string(),
         })?;
-        let weights = &bytes[config_end..];
+        let weights = parts.payload;
         if weights.is_empty() {
             return Err(truncated("the weights are missing"));
         }
@@ -116,12 +106,32 @@ impl Nca {
             })?;
         // The initial weights are overwritten by the record; any generator will do.
         let blank = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
-        blank
+        let model = blank
             .try_load_record(record)
             .map_err(|err| NcaError::Weights {
                 path: path.into(),
                 reason: err.to_string(),
-            })
+            })?;
+        if !model.weights_are_finite() {
+            return Err(NcaError::Weights {
+                path: path.into(),
+                reason: "some weights are NaN or infinite".into(),
+            });
+        }
+        Ok(model)
+    }
+
+    /// Whether every weight is a finite number.
+    pub fn weights_are_finite(&self) -> bool {
+        struct Finite(bool);
+        impl ModuleVisitor for Finite {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0 &= host_values(param.val()).iter().all(|v| v.is_finite());
+            }
+        }
+        let mut finite = Finite(true);
+        self.visit(&mut finite);
+        finite.0
     }
 }
 

@@ -35,6 +35,7 @@
 //! ```
 
 mod config;
+pub mod container;
 mod error;
 mod file;
 mod fused;

@@ -24,6 +24,25 @@ fn load_error(bytes: &[u8]) -> NcaError {
     Nca::from_bytes(bytes, Path::new("model.nca"), &device()).unwrap_err()
 }
 
+/// The config (JSON text) and the weights (burnpack bytes) of a model file's bytes.
+fn parts(bytes: &[u8]) -> (String, Vec<u8>) {
+    let config_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let weights_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let config = String::from_utf8(bytes[24..24 + config_len].to_vec()).unwrap();
+    let weights = bytes[24 + config_len..24 + config_len + weights_len].to_vec();
+    (config, weights)
+}
+
+/// A model file of format version 1 (before checksums), as a forger or an old nca writes it.
+fn version_1_file(config: &str, weights: &[u8]) -> Vec<u8> {
+    let mut bytes = b"NCAMODEL".to_vec();
+    bytes.extend_from_slice(&1u32.to_le_bytes());
+    bytes.extend_from_slice(&(config.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(config.as_bytes());
+    bytes.extend_from_slice(weights);
+    bytes
+}
+
 #[test]
 fn save_then_load_is_bit_exact_with_the_config() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +102,10 @@ fn a_truncated_file_is_refused_whereever_it_is_cut() {
         assert!(
             matches!(
                 err,
-                NcaError::Truncated { .. } | NcaError::Weights { .. } | NcaError::BadConfig { .. }
+                NcaError::Truncated { .. }
+                    | NcaError::Corrupted { .. }
+                    | NcaError::Weights { .. }
+                    | NcaError::BadConfig { .. }
             ),
             "cut at {cut}: {err}"
         );
@@ -97,7 +119,7 @@ fn a_newer_format_version_is_refused_with_both_versions_named() {
     let err = load_error(&bytes);
     assert!(
         err.to_string()
-            .contains("format version 99; this build reads version 1"),
+            .contains("format version 99; this build reads versions up to 2"),
         "{err}"
     );
 }
@@ -107,18 +129,13 @@ fn a_newer_format_version_is_refused_with_both_versions_named() {
 fn weights_of_another_shape_are_refused_naming_the_mismatch() {
     // Weights of 128 hidden units under a config of 64 (a config asking for more weights than
     // the file holds is refused earlier, see below).
-    let large = model(NcaConfig::default(), 1).to_bytes().unwrap();
-    let config_len = u32::from_le_bytes(large[12..16].try_into().unwrap()) as usize;
-    let weights = &large[16 + config_len..];
-    let config = serde_json::to_vec(&NcaConfig {
+    let (_, weights) = parts(&model(NcaConfig::default(), 1).to_bytes().unwrap());
+    let config = serde_json::to_string(&NcaConfig {
         hidden_units: 64,
         ..Default::default()
     })
     .unwrap();
-    let mut forged = large[..12].to_vec();
-    forged.extend_from_slice(&(config.len() as u32).to_le_bytes());
-    forged.extend_from_slice(&config);
-    forged.extend_from_slice(weights);
+    let forged = version_1_file(&config, &weights);
     let err = load_error(&forged);
     assert!(matches!(err, NcaError::Weights { .. }), "{err}");
     assert!(err.to_string().contains("shape mismatch"), "{err}");
@@ -126,28 +143,13 @@ fn weights_of_another_shape_are_refused_naming_the_mismatch() {
 
 #[test]
 fn an_invalid_config_inside_the_file_is_refused() {
-    let bytes = model(NcaConfig::default(), 1).to_bytes().unwrap();
-    let config_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let text = String::from_utf8(bytes[16..16 + config_len].to_vec()).unwrap();
-    let bad = text.replace("\"fire_rate\":0.5", "\"fire_rate\":2.5");
-    assert_eq!(bad.len(), text.len());
-    let mut forged = bytes.clone();
-    forged[16..16 + config_len].copy_from_slice(bad.as_bytes());
+    let (config, weights) = parts(&model(NcaConfig::default(), 1).to_bytes().unwrap());
+    let bad = config.replace("\"fire_rate\":0.5", "\"fire_rate\":2.5");
+    assert_ne!(bad, config);
+    let forged = version_1_file(&bad, &weights);
     let err = load_error(&forged);
     assert!(matches!(err, NcaError::BadConfig { .. }), "{err}");
     assert!(err.to_string().contains("fire_rate"), "{err}");
-}
-
-/// `bytes` with the config's JSON replaced by `edit` of it (any length).
-fn with_config(bytes: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
-    let config_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let text = String::from_utf8(bytes[16..16 + config_len].to_vec()).unwrap();
-    let edited = edit(&text);
-    let mut forged = bytes[..12].to_vec();
-    forged.extend_from_slice(&(edited.len() as u32).to_le_bytes());
-    forged.extend_from_slice(edited.as_bytes());
-    forged.extend_from_slice(&bytes[16 + config_len..]);
-    forged
 }
 
 #[test]
@@ -158,9 +160,57 @@ fn a_header_asking_for_more_weights_than_the_file_holds_is_refused_before_alloca
         ("\"hidden_units\":128", "\"hidden_units\":999999999"),
         ("\"channels\":16", "\"channels\":18446744073709551615"),
     ] {
-        let forged = with_config(&bytes, |text| text.replace(field, huge));
+        let (config, weights) = parts(&bytes);
+        let forged = version_1_file(&config.replace(field, huge), &weights);
         let err = load_error(&forged);
         assert!(matches!(err, NcaError::BadConfig { .. }), "{huge}: {err}");
         assert!(err.to_string().contains("cannot hold"), "{huge}: {err}");
     }
+}
+
+#[test]
+fn a_changed_byte_anywhere_is_caught_by_the_checksum() {
+    let bytes = model(NcaConfig::default(), 1).to_bytes().unwrap();
+    for at in [30, bytes.len() / 2, bytes.len() - 10, bytes.len() - 1] {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0x10;
+        let err = load_error(&flipped);
+        assert!(
+            matches!(err, NcaError::Corrupted { .. } | NcaError::BadConfig { .. }),
+            "byte {at}: {err}"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(matches!(load_error(&longer), NcaError::Corrupted { .. }));
+}
+
+#[test]
+fn files_of_format_version_1_still_load_and_are_saved_as_the_current_version() {
+    // The shipped geckos were written in version 1.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nca-cli/models/gecko.nca");
+    let old = std::fs::read(&path).unwrap();
+    assert_eq!(old[8..12], 1u32.to_le_bytes());
+    let model = Nca::load(&path, &device()).unwrap();
+    let new = model.to_bytes().unwrap();
+    assert_eq!(new[8..12], nca_core::FORMAT_VERSION.to_le_bytes());
+    let again = Nca::from_bytes(&new, Path::new("again.nca"), &device()).unwrap();
+    assert_eq!(
+        host_values(again.update.output.weight.val()),
+        host_values(model.update.output.weight.val())
+    );
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    let mut nca = model(NcaConfig::default(), 1);
+    let mut weights = host_values(nca.update.hidden.weight.val());
+    weights[7] = f32::NAN;
+    let dims = nca.update.hidden.weight.val().dims();
+    nca.update.hidden.weight =
+        burn::module::Param::from_data(burn::tensor::TensorData::new(weights, dims), &device());
+    assert!(!nca.weights_are_finite());
+    let err = load_error(&nca.to_bytes().unwrap());
+    assert!(matches!(err, NcaError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("NaN or infinite"), "{err}");
 }

@@ -1,11 +1,13 @@
 //! Checkpoints: everything a run needs to continue exactly where it stopped, in one file.
 //!
-//! Layout: the magic `NCACKPT\0`, the format version (u32, little endian), the length of a JSON
-//! header (u32), the header (config, iteration, random generator, shapes, section lengths), then
-//! the sections: model file, optimiser record (burnpack), target and pool (f32, little endian).
+//! A [`container`](nca_core::container) with the magic `NCACKPT\0`: a JSON header (config,
+//! iteration, random generator, shapes, section lengths), then the sections as the payload: model
+//! file, optimiser record (burnpack), target and pool (f32, little endian); and a checksum.
+//! Version 1 checkpoints (before the checksum) still load.
 
 use std::path::Path;
 
+use nca_core::container::{self, ContainerError};
 use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
@@ -13,8 +15,8 @@ use crate::{SamplePool, TrainConfig, TrainError};
 
 /// The first bytes of every checkpoint.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"NCACKPT\0";
-/// The checkpoint format this build writes and reads.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// The checkpoint format this build writes (and the newest it reads).
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 /// A training run frozen between two iterations.
 #[derive(Debug, Clone)]
@@ -63,17 +65,14 @@ impl Checkpoint {
             optimizer_bytes: self.optimizer.len(),
         };
         let header = serde_json::to_vec(&header).expect("a header always serialises");
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(CHECKPOINT_MAGIC);
-        bytes.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(&self.model);
-        bytes.extend_from_slice(&self.optimizer);
-        extend_f32(&mut bytes, &self.target);
-        for state in self.pool.iter().flat_map(|pool| pool.states()) {
-            extend_f32(&mut bytes, state);
-        }
+        let bytes = container::write(CHECKPOINT_MAGIC, CHECKPOINT_VERSION, &header, |bytes| {
+            bytes.extend_from_slice(&self.model);
+            bytes.extend_from_slice(&self.optimizer);
+            extend_f32(bytes, &self.target);
+            for state in self.pool.iter().flat_map(|pool| pool.states()) {
+                extend_f32(bytes, state);
+            }
+        });
         nca_core::write_atomic(path, &bytes)?;
         Ok(())
     }
@@ -88,25 +87,28 @@ impl Checkpoint {
             path: path.into(),
             reason: reason.into(),
         };
-        if bytes.len() < 16 || &bytes[..8] != CHECKPOINT_MAGIC {
-            return Err(bad(
-                "not an nca checkpoint (it does not start with the checkpoint header)",
-            ));
-        }
-        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        if word(8) != CHECKPOINT_VERSION {
-            return Err(bad(&format!(
-                "checkpoint format version {} (this build reads {CHECKPOINT_VERSION})",
-                word(8)
-            )));
-        }
+        let parts = container::read(&bytes, CHECKPOINT_MAGIC, CHECKPOINT_VERSION).map_err(|err| {
+            bad(&match err {
+                ContainerError::NotOurs => {
+                    "not an nca checkpoint (it does not start with the checkpoint header)".into()
+                }
+                ContainerError::Unsupported(found) => format!(
+                    "checkpoint format version {found} (this build reads versions up to {CHECKPOINT_VERSION})"
+                ),
+                ContainerError::Truncated(what) => format!("truncated: {what}"),
+                ContainerError::TrailingBytes => {
+                    "unexpected bytes after the end of the checkpoint".into()
+                }
+                ContainerError::Corrupted => {
+                    "damaged: its checksum does not match its contents".into()
+                }
+            })
+        })?;
         let mut reader = Sections {
-            bytes: &bytes,
-            at: 16,
+            bytes: parts.payload,
+            at: 0,
         };
-        let header_bytes = reader
-            .take(word(12) as usize)
-            .ok_or_else(|| bad("truncated in the header"))?;
+        let header_bytes = parts.header;
         let header: Header = serde_json::from_slice(header_bytes)
             .map_err(|err| bad(&format!("unreadable header: {err}")))?;
         header.config.validate()?;
@@ -131,7 +133,7 @@ impl Checkpoint {
             }
             None => None,
         };
-        if reader.at != bytes.len() {
+        if reader.at != parts.payload.len() {
             return Err(bad("unexpected bytes after the end of the checkpoint"));
         }
         Ok(Self {

@@ -267,6 +267,28 @@ fn bad_checkpoints_are_refused_with_the_reason() {
     let err = Checkpoint::load(&truncated).unwrap_err().to_string();
     assert!(err.contains("truncated.nckpt: truncated"), "{err}");
 
+    let flipped = dir.path().join("flipped.nckpt");
+    let mut changed = bytes.clone();
+    let at = changed.len() - 200;
+    changed[at] ^= 1;
+    std::fs::write(&flipped, &changed).unwrap();
+    let err = Checkpoint::load(&flipped).unwrap_err().to_string();
+    assert!(
+        err.contains("damaged: its checksum does not match"),
+        "{err}"
+    );
+
+    // A checkpoint of format version 1 (no payload length, no checksum) still loads.
+    let mut version_1 = b"NCACKPT\0".to_vec();
+    version_1.extend_from_slice(&1u32.to_le_bytes());
+    version_1.extend_from_slice(&bytes[12..16]);
+    version_1.extend_from_slice(&bytes[24..bytes.len() - 4]);
+    assert_eq!(version_1.len(), bytes.len() - 12);
+    let old = dir.path().join("old.nckpt");
+    std::fs::write(&old, &version_1).unwrap();
+    let loaded = Checkpoint::load(&old).unwrap();
+    assert_eq!(loaded.iteration, Checkpoint::load(&path).unwrap().iteration);
+
     let model = dir.path().join(MODEL_FILE);
     let err = Checkpoint::load(&model).unwrap_err().to_string();
     assert!(err.contains("not an nca checkpoint"), "{err}");

@@ -1,0 +1,113 @@
+//! The container of nca's two file formats, model files and checkpoints: a magic, a format
+//! version, a JSON header, a binary payload, and a checksum.
+//!
+//! Layout (little endian): the 8-byte magic, the version (u32), the header's length (u32), the
+//! payload's length (u64), the header (JSON), the payload, then the CRC-32 of every byte before
+//! it (u32). Version 1 files, written before checksums, have neither the payload length nor the
+//! checksum: the payload runs to the end of the file. Both still load.
+
+/// The parts of a container that was read.
+#[derive(Debug)]
+pub struct Container<'a> {
+    /// The format version it was written with.
+    pub version: u32,
+    /// The JSON header.
+    pub header: &'a [u8],
+    /// Everything after the header.
+    pub payload: &'a [u8],
+}
+
+/// Why bytes are not a usable container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerError {
+    /// They do not start with the magic.
+    NotOurs,
+    /// Written by a newer version of the format.
+    Unsupported(u32),
+    /// They end before the container does (named: what is missing).
+    Truncated(&'static str),
+    /// They go on after the container's end.
+    TrailingBytes,
+    /// The checksum does not match: some byte changed.
+    Corrupted,
+}
+
+/// The first version with the payload length and the checksum.
+const CHECKSUMMED: u32 = 2;
+
+/// The bytes of a container of the current (checksummed) `version`; `payload` appends the
+/// payload to the buffer it is given (so large payloads are copied once).
+pub fn write(
+    magic: &[u8; 8],
+    version: u32,
+    header: &[u8],
+    payload: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    debug_assert!(version >= CHECKSUMMED);
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(magic);
+    bytes.extend_from_slice(&version.to_le_bytes());
+    bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    bytes.extend_from_slice(header);
+    let start = bytes.len();
+    payload(&mut bytes);
+    let payload_len = (bytes.len() - start) as u64;
+    bytes[16..24].copy_from_slice(&payload_len.to_le_bytes());
+    let checksum = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    bytes
+}
+
+/// Reads a container written with `magic` by any version up to `current`.
+pub fn read<'a>(
+    bytes: &'a [u8],
+    magic: &[u8; 8],
+    current: u32,
+) -> Result<Container<'a>, ContainerError> {
+    if bytes.len() < magic.len() || &bytes[..magic.len()] != magic {
+        return Err(ContainerError::NotOurs);
+    }
+    let at = |start: usize, len: usize| bytes.get(start..start + len);
+    let u32_at = |start| at(start, 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    let version = u32_at(8).ok_or(ContainerError::Truncated("the header is incomplete"))?;
+    if version == 0 || version > current {
+        return Err(ContainerError::Unsupported(version));
+    }
+    let header_len = u32_at(12).ok_or(ContainerError::Truncated("the header is incomplete"))?;
+    if version < CHECKSUMMED {
+        let header = at(16, header_len as usize)
+            .ok_or(ContainerError::Truncated("the header is incomplete"))?;
+        return Ok(Container {
+            version,
+            header,
+            payload: &bytes[16 + header.len()..],
+        });
+    }
+    let payload_len = at(16, 8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or(ContainerError::Truncated("the header is incomplete"))?;
+    let header_end = 24 + header_len as usize;
+    let end = usize::try_from(payload_len)
+        .ok()
+        .and_then(|len| header_end.checked_add(len))
+        .ok_or(ContainerError::Truncated("the contents are incomplete"))?;
+    let header = bytes
+        .get(24..header_end)
+        .ok_or(ContainerError::Truncated("the header is incomplete"))?;
+    let payload = bytes
+        .get(header_end..end)
+        .ok_or(ContainerError::Truncated("the contents are incomplete"))?;
+    let stored = u32_at(end).ok_or(ContainerError::Truncated("the checksum is missing"))?;
+    if bytes.len() > end + 4 {
+        return Err(ContainerError::TrailingBytes);
+    }
+    if crc32fast::hash(&bytes[..end]) != stored {
+        return Err(ContainerError::Corrupted);
+    }
+    Ok(Container {
+        version,
+        header,
+        payload,
+    })
+}
