@@ -911,3 +911,69 @@ fn runs_that_cannot_fit_in_memory_are_refused_before_allocating() {
         );
     }
 }
+
+/// The largest resident memory of a running process, polled until it exits, in bytes.
+fn peak_memory(child: &mut std::process::Child) -> u64 {
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+        let resident = status.ok().and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        peak = peak.max(resident.unwrap_or(0) * 1024);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    peak
+}
+
+#[test]
+fn a_long_growth_is_streamed_in_bounded_memory() {
+    // 20,000 frames: kept whole they take over 300 MB; streamed, a few MB.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args([
+            "grow", "--size", "16", "--scale", "1", "--steps", "40000", "--out", "long.gif",
+        ])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let peak = peak_memory(&mut child);
+    assert!(child.wait().unwrap().success());
+    assert!(peak < 100 << 20, "peak resident memory {} MB", peak >> 20);
+    assert!(
+        std::fs::metadata(dir.path().join("long.gif"))
+            .unwrap()
+            .len()
+            > 1 << 20
+    );
+}
+
+#[test]
+fn ctrl_c_right_after_the_start_still_stops_with_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    // The paper's settings: preparing the target, the model and the pool takes a moment.
+    let args = ["train", "--iterations", "100000", "--out", "run"];
+    let child = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args(&args)
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(80));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        dir.path().join("run/checkpoint.nckpt").is_file(),
+        "{stderr}"
+    );
+}
