@@ -2,6 +2,7 @@
 
 mod bench;
 mod eval;
+mod export;
 mod grow;
 mod info;
 mod models;
@@ -43,6 +44,8 @@ enum Command {
     Import(info::ImportArgs),
     /// Score models side by side on a fixed protocol: growth, persistence, regeneration, rotation.
     Eval(eval::EvalArgs),
+    /// Export models: the paper's web-demo format, or one HTML page that runs them in any browser.
+    Export(export::ExportArgs),
     /// Show what a model file, run directory or checkpoint holds.
     Info(info::InfoArgs),
     /// List the emoji that ship inside nca (usable offline with --emoji).
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Regenerate(args) => grow::regenerate(args, cli.backend),
         Command::Import(args) => info::import(args, cli.backend),
         Command::Eval(args) => eval::run(args, cli.backend),
+        Command::Export(args) => export::run(args, cli.backend),
         Command::Info(args) => info::info(args, cli.backend),
         Command::Targets => {
             info::targets();

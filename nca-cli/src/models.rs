@@ -80,6 +80,14 @@ fn unknown_name(name: &str) -> String {
     message
 }
 
+/// The name to show for the model at `path`: its file or directory name without extension.
+pub fn name(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |stem| stem.to_string_lossy().into_owned(),
+    )
+}
+
 /// `path` itself, or the model file inside it when it is a run directory.
 fn model_file(path: &Path) -> PathBuf {
     if path.is_dir() {

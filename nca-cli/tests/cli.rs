@@ -958,7 +958,7 @@ fn ctrl_c_right_after_the_start_still_stops_with_a_checkpoint() {
     // The paper's settings: preparing the target, the model and the pool takes a moment.
     let args = ["train", "--iterations", "100000", "--out", "run"];
     let child = Command::new(env!("CARGO_BIN_EXE_nca"))
-        .args(&args)
+        .args(args)
         .current_dir(dir.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -976,4 +976,75 @@ fn ctrl_c_right_after_the_start_still_stops_with_a_checkpoint() {
         dir.path().join("run/checkpoint.nckpt").is_file(),
         "{stderr}"
     );
+}
+
+/// The models JSON embedded in an exported page.
+fn page_models(page: &str) -> serde_json::Value {
+    let start = page
+        .find("<script id=\"nca-models\" type=\"application/json\">")
+        .unwrap();
+    let json = &page[start..];
+    let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn export_writes_the_demo_format_and_a_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "export",
+        "--model",
+        "gecko-regenerating",
+        "--format",
+        "distill",
+        "--out",
+        "m.json",
+    ];
+    ok(&args, dir.path());
+    ok(&["import", "m.json", "--out", "m.nca"], dir.path());
+    assert!(ok(&["info", "m.nca"], dir.path()).contains("parameters: 8336"));
+    assert!(fails(&args, dir.path()).contains("m.json exists; pass --force"));
+
+    ok(
+        &[
+            "export",
+            "--model",
+            "gecko",
+            "gecko-regenerating",
+            "--format",
+            "html",
+            "--out",
+            "demo.html",
+        ],
+        dir.path(),
+    );
+    let page = std::fs::read_to_string(dir.path().join("demo.html")).unwrap();
+    assert!(!page.contains("__NCA_MODELS_JSON__"));
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "no network"
+    );
+    let models = page_models(&page);
+    assert_eq!(models["grid"], 72);
+    assert_eq!(models["models"][1]["name"], "gecko-regenerating");
+    assert_eq!(
+        models["models"][1]["w1"].as_array().unwrap().len(),
+        48 * 128
+    );
+
+    let two = [
+        "export",
+        "--model",
+        "gecko",
+        "gecko-growing",
+        "--format",
+        "distill",
+        "--out",
+        "x.json",
+    ];
+    assert!(fails(&two, dir.path()).contains("holds one model"));
+    let wrong = [
+        "export", "--model", "gecko", "--format", "html", "--out", "x.json",
+    ];
+    assert!(fails(&wrong, dir.path()).contains("must end in .html"));
 }

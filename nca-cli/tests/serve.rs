@@ -3,10 +3,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use tungstenite::Message;
+
+mod support;
 
 /// A running `nca serve` and its address.
 struct Server {
@@ -176,6 +178,12 @@ fn without_models_it_serves_the_shipped_models() {
         ])
     );
     drop(socket);
+    // The page offers them all as one downloadable page that runs without the server.
+    let download = server.get("/download.html");
+    assert!(download.starts_with("HTTP/1.1 200 OK"), "{download:.200}");
+    assert!(download.contains("Content-Disposition: attachment; filename=\"nca.html\""));
+    assert!(download.contains("\"name\":\"gecko-regenerating\""));
+    assert!(server.get("/").contains("href=\"/download.html\""));
     server.interrupt();
 }
 
@@ -203,22 +211,9 @@ fn pages_beyond_max_clients_are_refused_until_one_closes() {
 /// .ci/run): the smiley grows, a click erases its centre, the regenerating model heals it.
 #[test]
 fn the_page_grows_erases_and_heals_in_chromium() {
-    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let ready = browser_dir.join("node_modules/playwright-core").is_dir()
-        && Path::new("/usr/bin/chromium").exists();
-    if !ready {
-        let why = "needs Debian's chromium and `npm ci` in nca-cli/tests/browser (see .ci/run)";
-        assert!(
-            std::env::var_os("NCA_REQUIRE_BROWSER").is_none(),
-            "the browser test {why}; NCA_REQUIRE_BROWSER is set, so it may not be skipped"
-        );
-        // Straight to the terminal, past the test harness's capture, so the skip is seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED the browser test of `nca serve`: it {why}; NCA_REQUIRE_BROWSER=1 turns this skip into a failure"
-        );
+    let Some(browser_dir) = support::browser_tests("`nca serve`") else {
         return;
-    }
+    };
     let server = Server::start(&[]);
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve");
     let output = Command::new("node")

@@ -54,7 +54,7 @@ pub use host::host_values;
 pub use io::{AtomicFile, write_atomic};
 pub use model::Nca;
 pub use perception::{Perception, SOBEL_X, Sobel};
-pub use update::UpdateNet;
+pub use update::{HostWeights, UpdateNet};
 
 /// The random number generator crate whose `Rng` drives the stochastic updates.
 pub use rand;

@@ -39,8 +39,9 @@ impl Perception {
         )))
     }
 
-    /// The filters as host values, `[3C, 1, 3, 3]`.
-    pub(crate) fn filters(&self, channels: usize) -> Vec<f32> {
+    /// The depthwise filters as host values, `[3C, 1, 3, 3]`: for channel `c` and band `b`
+    /// (identity, x, y) the 3x3 filter at `(c * 3 + b) * 9`, applied by cross-correlation.
+    pub fn filters(&self, channels: usize) -> Vec<f32> {
         match self {
             Self::Fixed(sobel) => sobel_filters(channels, sobel.angle_deg),
             Self::Learned(kernel) => crate::host_values(kernel.val()),

@@ -49,6 +49,38 @@ impl UpdateNet {
     }
 }
 
+/// The update network's weights on the host, row-major `[inputs][outputs]`; a missing bias is
+/// zeros.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostWeights {
+    /// `[3C][hidden]`.
+    pub hidden_weight: Vec<f32>,
+    /// `[hidden]`.
+    pub hidden_bias: Vec<f32>,
+    /// `[hidden][C]`.
+    pub output_weight: Vec<f32>,
+    /// `[C]`.
+    pub output_bias: Vec<f32>,
+}
+
+impl UpdateNet {
+    /// The weights read back to the host.
+    pub fn host_weights(&self) -> HostWeights {
+        let bias = |linear: &Linear| {
+            linear.bias.as_ref().map_or_else(
+                || vec![0.0; linear.weight.dims()[1]],
+                |bias| crate::host_values(bias.val()),
+            )
+        };
+        HostWeights {
+            hidden_weight: crate::host_values(self.hidden.weight.val()),
+            hidden_bias: bias(&self.hidden),
+            output_weight: crate::host_values(self.output.weight.val()),
+            output_bias: bias(&self.output),
+        }
+    }
+}
+
 /// A dense layer with the given weights and a zero bias.
 fn linear(weights: TensorData, outputs: usize, device: &Device) -> Linear {
     Linear {

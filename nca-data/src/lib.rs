@@ -4,7 +4,8 @@
 //!   cached), an image file or an image URL, prepared as in the paper: fit into 40 px, premultiply
 //!   alpha, pad by 16 → a `[4, 72, 72]` tensor.
 //! - **Pictures**: states as RGBA or over-white images, PNG, animated GIF, a grid of many states.
-//! - **Import**: the paper's published web-demo models as an [`nca_core::Nca`].
+//! - **The paper's web-demo format**: its published models imported as an [`nca_core::Nca`], and
+//!   any of ours exported to it.
 //!
 //! ```
 //! use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
@@ -15,20 +16,20 @@
 //! # Ok::<(), nca_data::DataError>(())
 //! ```
 
+mod demo_model;
 mod emoji;
 mod error;
 mod http;
-mod import;
 mod picture;
 mod target;
 
+pub use demo_model::{export_demo_model, import_demo_model, import_demo_model_file};
 pub use emoji::{
     BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_BASE_URL, DEFAULT_EMOJI, EMBEDDED, EmojiSource, embedded,
     noto_file_name,
 };
 pub use error::DataError;
 pub use http::{DEFAULT_TIMEOUT, MAX_DOWNLOAD_BYTES, fetch};
-pub use import::{import_demo_model, import_demo_model_file};
 pub use picture::{
     GifOptions, GifWriter, draw_number, grid_image, rgba_images, save_gif, save_png, scale_up,
     white_images,

@@ -94,10 +94,7 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         .iter()
         .map(|path| {
             let model = models::load(path, &device)?.with_engine(backend.engine());
-            let name = path.file_stem().map_or_else(
-                || path.display().to_string(),
-                |s| s.to_string_lossy().into_owned(),
-            );
+            let name = models::name(path);
             Ok(NamedModel { name, model })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -212,6 +209,21 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
             "text/css; charset=utf-8",
             STYLE_CSS.as_bytes(),
         ),
+        "/download.html" => {
+            let named: Vec<(&str, &nca_core::Nca)> = app
+                .models
+                .iter()
+                .map(|named| (named.name.as_str(), &named.model))
+                .collect();
+            let page = crate::export::page(&named, app.size);
+            respond_with(
+                stream,
+                "200 OK",
+                "text/html; charset=utf-8",
+                "Content-Disposition: attachment; filename=\"nca.html\"\r\n",
+                page.as_bytes(),
+            )
+        }
         "/ws" => {
             let Some(key) = header("sec-websocket-key") else {
                 return respond(
@@ -251,15 +263,21 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
     }
 }
 
-fn respond(
+fn respond(stream: TcpStream, status: &str, content_type: &str, body: &[u8]) -> anyhow::Result<()> {
+    respond_with(stream, status, content_type, "", body)
+}
+
+/// [`respond`] with extra header lines (each ending in `\r\n`).
+fn respond_with(
     mut stream: TcpStream,
     status: &str,
     content_type: &str,
+    extra_headers: &str,
     body: &[u8],
 ) -> anyhow::Result<()> {
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra_headers}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
     stream.write_all(body)?;

@@ -20,7 +20,7 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::model::fire_decisions;
-use crate::{Nca, NcaConfig, host_values};
+use crate::{Nca, NcaConfig};
 use backward::Accumulated;
 use grid::Grid;
 
@@ -128,21 +128,16 @@ impl FusedNca {
             .chunks_exact(channels)
             .map(|filter| filter.iter().any(|&value| value != 0.0))
             .collect();
-        let host = host_values::<2>;
-        let bias = |linear: &burn::nn::Linear| {
-            Array1::from(linear.bias.as_ref().map_or_else(
-                || vec![0.0; linear.weight.dims()[1]],
-                |bias| host_values(bias.val()),
-            ))
-        };
-        let update = &nca.update;
-        let output_weight = host(update.output.weight.val());
+        let weights = nca.update.host_weights();
         Self {
-            hidden_weight: planar(3 * channels, host(update.hidden.weight.val())),
-            hidden_bias: bias(&update.hidden),
-            output_weight: Array2::from_shape_vec((config.hidden_units, channels), output_weight)
-                .expect("weights have the model's shape"),
-            output_bias: bias(&update.output),
+            hidden_weight: planar(3 * channels, weights.hidden_weight),
+            hidden_bias: Array1::from(weights.hidden_bias),
+            output_weight: Array2::from_shape_vec(
+                (config.hidden_units, channels),
+                weights.output_weight,
+            )
+            .expect("weights have the model's shape"),
+            output_bias: Array1::from(weights.output_bias),
             order,
             filters,
             used,

@@ -1,4 +1,4 @@
-//! Import of the paper's web-demo models (distill `public/webgl_models8/*.json`).
+//! The paper's web-demo model format (distill `public/webgl_models8/*.json`): import and export.
 //!
 //! A demo model is a JSON array of two dense layers, each quantised to bytes: `(in + 1) x out`
 //! values row by row (row `i` holds the weights from input `i`; the last row is the bias),
@@ -13,12 +13,12 @@ use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Nca, NcaConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::DataError;
 
 /// One quantised dense layer as the web demo stores it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct DemoLayer {
     data_b64: String,
     in_ch: usize,
@@ -135,4 +135,82 @@ fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {
             .map(|&b| value(b, layer.bias_scale))
             .collect(),
     })
+}
+
+/// The model as the web demo's JSON: two dense layers quantised to bytes as the paper's
+/// `pack_layer` does (scale `2·max|w|`, `byte = round((w / scale + 0.5) · 255)`), perception
+/// inputs in the demo's band order. A model's `update_scale` is folded into the second layer.
+/// The format has no fire rate (the demo uses 0.5) and no living threshold (0.1 there).
+///
+/// Refused, naming the reason: learned perception (the demo's is fixed Sobel), a living
+/// threshold other than 0.1, channel or hidden-unit counts that are not multiples of 4 (the
+/// demo's shaders read them four at a time).
+pub fn export_demo_model(nca: &Nca) -> Result<String, DataError> {
+    let config = nca.config();
+    let refuse = |reason: String| DataError::BadModel {
+        source_name: "the model".into(),
+        reason: format!("cannot be written in the web-demo format: {reason}"),
+    };
+    if config.trainable_perception {
+        return Err(refuse(
+            "it has learned perception filters, the demo only fixed Sobel ones".into(),
+        ));
+    }
+    if config.living_threshold != 0.1 {
+        return Err(refuse(format!(
+            "its living threshold is {}, the demo's is 0.1",
+            config.living_threshold
+        )));
+    }
+    let (channels, hidden) = (config.channels, config.hidden_units);
+    if channels % 4 != 0 || hidden % 4 != 0 {
+        return Err(refuse(format!(
+            "{channels} channels and {hidden} hidden units must both be multiples of 4"
+        )));
+    }
+    let weights = nca.update.host_weights();
+    let first = weights.hidden_weight;
+    let scale = config.update_scale as f32;
+    let scaled = |values: Vec<f32>| -> Vec<f32> { values.iter().map(|v| v * scale).collect() };
+    let (second, second_bias) = (scaled(weights.output_weight), scaled(weights.output_bias));
+    // Our input `channel * 3 + band` is demo input `band * C + channel`.
+    let mut demo_first = vec![0.0f32; first.len()];
+    for band in 0..3 {
+        for channel in 0..channels {
+            let (ours, theirs) = (channel * 3 + band, band * channels + channel);
+            demo_first[theirs * hidden..(theirs + 1) * hidden]
+                .copy_from_slice(&first[ours * hidden..(ours + 1) * hidden]);
+        }
+    }
+    let layers = [
+        quantise(&demo_first, &weights.hidden_bias, 3 * channels, hidden),
+        quantise(&second, &second_bias, hidden, channels),
+    ];
+    Ok(serde_json::to_string(&layers).expect("layers serialise"))
+}
+
+/// One layer as the paper's `pack_layer` writes it (`weights[input][output]` row-major).
+fn quantise(weights: &[f32], bias: &[f32], in_ch: usize, out_ch: usize) -> DemoLayer {
+    let scale_of = |values: &[f32]| 2.0 * values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let (weight_scale, bias_scale) = (scale_of(weights), scale_of(bias));
+    let byte = |value: f32, scale: f32| {
+        if scale == 0.0 {
+            128
+        } else {
+            ((value / scale + 0.5) * 255.0).round().clamp(0.0, 255.0) as u8
+        }
+    };
+    let bytes: Vec<u8> = weights
+        .iter()
+        .map(|&w| byte(w, weight_scale))
+        .chain(bias.iter().map(|&b| byte(b, bias_scale)))
+        .collect();
+    DemoLayer {
+        data_b64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        in_ch,
+        out_ch,
+        weight_scale,
+        bias_scale,
+        kind: "uint8".into(),
+    }
 }

@@ -1,0 +1,117 @@
+// End-to-end test of the page `nca export --format html` writes, in headless Chromium with WebGL2
+// on SwiftShader: dumps the state after fixed steps (for the Rust test to compare with nca's own
+// rollout), then checks that the pattern grows, a click erases a disc and the regenerating model
+// heals it. Usage: node export.mjs FILE_URL OUT_DIR [STEPS]
+import { chromium } from "playwright-core";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [url, outDir, stepsArg = "48"] = process.argv.slice(2);
+const steps = Number(stepsArg);
+if (!url || !outDir || !(Number.isInteger(steps) && steps >= 0)) {
+  console.error("usage: node export.mjs FILE_URL OUT_DIR [STEPS]");
+  process.exit(2);
+}
+mkdirSync(outDir, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  // SwiftShader (a CPU rasteriser) gives WebGL2 with float render targets without a GPU.
+  args: ["--headless", "--no-sandbox", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--allow-file-access-from-files"],
+});
+const fail = async (message) => {
+  console.error(`FAIL: ${message}`);
+  await browser.close();
+  process.exit(1);
+};
+
+try {
+  const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => window.nca?.ready || window.nca?.error, null, { timeout: 120_000 });
+  const error = await page.evaluate(() => window.nca.error);
+  if (error) await fail(`the page reports: ${error}`);
+
+  // The state after `count` steps at `fireRate` from the seed, written to OUT_DIR/`file`.
+  const dumpState = async (file, fireRate, count) => {
+    const started = Date.now();
+    const dump = await page.evaluate(({ fireRate, count }) => {
+      nca.pause();
+      nca.reset(0);
+      nca.setFireRate(fireRate);
+      nca.step(count);
+      const state = nca.state();
+      return { steps: nca.stepCount(), channels: state.length / nca.grid ** 2, grid: nca.grid, state: Array.from(state) };
+    }, { fireRate, count });
+    writeFileSync(join(outDir, file), JSON.stringify(dump));
+    console.log(`${file}: ${dump.steps} steps at fire rate ${fireRate} in ${Date.now() - started} ms`);
+  };
+  await dumpState("state.json", 1, steps);
+  await dumpState("state-fire-0.5.json", 0.5, 96);
+
+  // Share of non-white pixels in the whole canvas, or in a square around the centre.
+  const inked = (centre) => page.evaluate((centre) => {
+    const canvas = document.getElementById("grid");
+    const { width, height } = canvas;
+    const side = centre ? Math.round(width * 0.06) : width;
+    const left = Math.round((width - side) / 2);
+    const top = Math.round((height - side) / 2);
+    const copy = new OffscreenCanvas(width, height).getContext("2d");
+    copy.drawImage(canvas, 0, 0); // the WebGL canvas keeps its drawing buffer
+    const data = copy.getImageData(left, top, side, side).data;
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i] < 235 || data[i + 1] < 235 || data[i + 2] < 235) count += 1;
+    }
+    return count / (side * side);
+  }, centre);
+  const stepCount = () => page.evaluate(() => Number(document.getElementById("grid").dataset.step ?? -1));
+  const waitForStep = async (target, what) => {
+    const deadline = Date.now() + 600_000; // SwiftShader runs a step in tens of milliseconds
+    while ((await stepCount()) < target) {
+      if (Date.now() > deadline) await fail(`${what}: step ${await stepCount()} never reached ${target}`);
+      await page.waitForTimeout(100);
+    }
+  };
+
+  const canvas = page.locator("#grid");
+  await page.evaluate(() => { nca.reset(0); nca.play(); });
+  await page.locator("#speed").fill("3"); // 8 steps per frame
+  const started = Date.now();
+  await waitForStep(150, "growth");
+  const grown = await inked(false);
+  const grownAt = await stepCount();
+  console.log(`grew for ${grownAt} steps in ${Date.now() - started} ms; non-white share ${grown.toFixed(4)}`);
+  // The seed alone inks 1 cell (0.02% of the canvas), the grown gecko about 10%.
+  if (!(grown > 0.03)) await fail("the pattern did not grow");
+  await page.screenshot({ path: join(outDir, "grown.png") });
+
+  await page.evaluate(() => nca.pause()); // so the cut stays to be seen
+  const before = await inked(true);
+  const box = await canvas.boundingBox();
+  await canvas.click({ position: { x: box.width / 2, y: box.height / 2 } });
+  const cut = await inked(true);
+  console.log(`centre non-white share: ${before.toFixed(3)} before the cut, ${cut.toFixed(3)} after`);
+  if (!(before > 0.5 && cut < 0.1)) await fail("the click did not erase the centre");
+
+  const cutAt = await stepCount();
+  await page.evaluate(() => nca.play());
+  await waitForStep(cutAt + 400, "healing");
+  const healed = await inked(true);
+  console.log(`centre non-white share after ${(await stepCount()) - cutAt} steps of healing: ${healed.toFixed(3)}`);
+  if (!(healed > 0.5)) await fail("the pattern did not heal");
+  await page.screenshot({ path: join(outDir, "healed.png") });
+
+  if (problems.length > 0) await fail(problems.join("; "));
+  console.log("PASS");
+} catch (error) {
+  await fail(String(error?.stack ?? error));
+}
+await browser.close();
