@@ -798,14 +798,15 @@ fn closed_pipes_and_full_disks_never_panic() {
     };
     // A closed pipe (`nca targets | head -0`) ends the program quietly, as Unix tools do.
     for args in [&["targets"][..], &["info", "gecko"]] {
-        let mut child = nca_at()
+        // A pipe whose reading end is closed before the program starts: its first line fails.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = nca_at()
             .args(args)
-            .stdout(std::process::Stdio::piped())
+            .stdout(writer)
             .stderr(std::process::Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        drop(child.stdout.take());
-        let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
@@ -963,7 +964,12 @@ fn ctrl_c_right_after_the_start_still_stops_with_a_checkpoint() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(80));
+    // Interrupt as soon as the run directory appears: before the model and the pool exist.
+    let started = std::time::Instant::now();
+    while !dir.path().join("run/config.toml").exists() {
+        assert!(started.elapsed().as_secs() < 60, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -273,9 +273,11 @@ fn oversized_garbage_and_flooding_requests_are_refused_and_the_server_goes_on() 
     let held: Vec<TcpStream> = (0..64)
         .map(|_| TcpStream::connect(&server.address).unwrap())
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let answer = raw_exchange(&server, b"GET / HTTP/1.1\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:.80}");
+    let refused = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        raw_exchange(&server, b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 503")
+    });
+    assert!(refused, "the connection past the cap is answered 503");
     drop(held);
     let served = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -293,9 +295,12 @@ fn a_silent_page_is_closed_and_a_protocol_error_gets_a_close_frame() {
     // The page says nothing (not even a pong: it never reads): its place is freed.
     let mut silent = server.socket().unwrap();
     assert_eq!(next_text(&mut silent)["type"], "hello");
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let mut next = server
-        .socket()
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut next = (0..100)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            server.socket().ok()
+        })
         .expect("the silent page's place is free again");
     assert_eq!(next_text(&mut next)["type"], "hello");
     drop(silent);
