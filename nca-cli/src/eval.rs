@@ -266,7 +266,11 @@ fn table(report: &Report) -> String {
             "rotation {ROTATION_DEG}° MSE @{}",
             GROWTH_STEPS[last_growth]
         ),
-        &|card| mse(&card.rotation_mse),
+        &|card| {
+            card.rotation_mse
+                .as_ref()
+                .map_or("n/a (learned perception)".into(), mse)
+        },
     );
 
     let mut header = vec![(
@@ -333,10 +337,9 @@ fn sheet(model: &Nca, frames: &Frames, [height, width]: [usize; 2], device: &Dev
             .iter()
             .map(|(step, state)| picture(state, Some(*step))),
     );
-    first.push(picture(
-        &frames.rotated,
-        Some(GROWTH_STEPS[GROWTH_STEPS.len() - 1]),
-    ));
+    if let Some(rotated) = &frames.rotated {
+        first.push(picture(rotated, Some(GROWTH_STEPS[GROWTH_STEPS.len() - 1])));
+    }
     let columns = first.len().max(frames.cuts.len());
     let blank = RgbImage::from_pixel(first[0].width(), first[0].height(), image::Rgb([255; 3]));
     let pad = |mut row: Vec<RgbImage>| {

@@ -43,8 +43,18 @@ impl Server {
         Self { child, address }
     }
 
+    /// A connection whose reads and writes give up after 30 s: a broken server fails the test
+    /// instead of hanging the suite.
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(&self.address).unwrap();
+        let limit = Some(std::time::Duration::from_secs(30));
+        stream.set_read_timeout(limit).unwrap();
+        stream.set_write_timeout(limit).unwrap();
+        stream
+    }
+
     fn get(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
+        let mut stream = self.connect();
         write!(
             stream,
             "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
@@ -57,7 +67,7 @@ impl Server {
     }
 
     fn socket(&self) -> Result<tungstenite::WebSocket<TcpStream>, tungstenite::Error> {
-        let stream = TcpStream::connect(&self.address).unwrap();
+        let stream = self.connect();
         tungstenite::client(format!("ws://{}/ws", self.address), stream)
             .map(|(socket, _)| socket)
             .map_err(|err| match err {
@@ -83,6 +93,14 @@ impl Server {
             .read_to_string(&mut log)
             .unwrap();
         (status, log)
+    }
+}
+
+/// A failing test still stops its server.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -242,10 +260,7 @@ fn the_page_grows_erases_and_heals_in_chromium() {
 
 /// Sends `bytes` on a fresh connection and returns what the server answers before closing it.
 fn raw_exchange(server: &Server, bytes: &[u8]) -> String {
-    let mut stream = TcpStream::connect(&server.address).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
+    let mut stream = server.connect();
     // The server may answer (and close) before all is sent: a failed write is fine.
     let _ = stream.write_all(bytes);
     let mut response = Vec::new();

@@ -75,7 +75,8 @@ impl Nca {
 
     /// The same weights with a different fire rate, living threshold, update scale or (for fixed
     /// perception) perception angle: the things that change how a trained model runs, not what it
-    /// learned. Fails if `config` changes the model's shape.
+    /// learned. Fails if `config` changes the model's shape, or the angle of learned perception
+    /// filters (which are weights, not rotated Sobel filters).
     pub fn with_run_config(self, config: NcaConfig) -> Result<Self, NcaError> {
         config.validate()?;
         let shape = |c: &NcaConfig| {
@@ -90,6 +91,15 @@ impl Nca {
             return Err(NcaError::InvalidConfig {
                 field: "channels",
                 reason: "(or visible_channels, hidden_units, trainable_perception) differs from the model's".into(),
+            });
+        }
+        if config.trainable_perception
+            && config.perception_angle_deg != self.config.perception_angle_deg
+        {
+            return Err(NcaError::InvalidConfig {
+                field: "perception_angle_deg",
+                reason: "cannot change: learned perception filters are not rotated Sobel filters"
+                    .into(),
             });
         }
         let perception = match self.perception {

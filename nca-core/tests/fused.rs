@@ -60,12 +60,12 @@ fn random_model(config: NcaConfig, seed: u64) -> Nca {
     nca
 }
 
-/// Seeds plus a few random live patches, `[batch, C, size, size]`.
-fn start(config: &NcaConfig, batch: usize, size: usize) -> Tensor<4> {
+/// Seeds plus a few random live patches, `[batch, C, height, width]`.
+fn start(config: &NcaConfig, batch: usize, [height, width]: [usize; 2]) -> Tensor<4> {
     let mut rng = rng(99);
     let nca = Nca::new(config.clone(), &device(), &mut rng).unwrap();
-    let mut state = host_values(nca.seed(batch, size, size));
-    let plane = size * size;
+    let mut state = host_values(nca.seed(batch, height, width));
+    let plane = height * width;
     for sample in 0..batch {
         for _ in 0..3 {
             let cell = rng.random_range(0..plane);
@@ -76,10 +76,13 @@ fn start(config: &NcaConfig, batch: usize, size: usize) -> Tensor<4> {
         }
     }
     Tensor::from_data(
-        TensorData::new(state, [batch, config.channels, size, size]),
+        TensorData::new(state, [batch, config.channels, height, width]),
         &device(),
     )
 }
+
+/// Square grids, and non-square ones (as `nca train --image` makes) both ways round.
+const GRIDS: [[usize; 2]; 3] = [[24, 24], [17, 30], [29, 19]];
 
 fn configs() -> Vec<NcaConfig> {
     vec![
@@ -102,20 +105,22 @@ fn configs() -> Vec<NcaConfig> {
 #[test]
 fn fused_rollouts_equal_the_tensor_rollouts() {
     for config in configs() {
-        let nca = random_model(config.clone(), 1);
-        let start = start(&config, 3, 24);
-        let expected = host_values(nca.rollout(start.clone(), 40, &mut rng(5)));
-        let fused = nca.clone().with_engine(Engine::Fused);
-        let got = host_values(fused.advance(start.clone(), 40, &mut rng(5)));
-        assert!(
-            expected.iter().filter(|v| v.abs() > 0.05).count() > 200,
-            "the pattern lives: {config:?}"
-        );
-        let difference = max_abs_diff(&got, &expected);
-        assert!(
-            difference < 1e-4,
-            "{config:?}: max |difference| {difference}"
-        );
+        for grid in GRIDS {
+            let nca = random_model(config.clone(), 1);
+            let start = start(&config, 3, grid);
+            let expected = host_values(nca.rollout(start.clone(), 40, &mut rng(5)));
+            let fused = nca.clone().with_engine(Engine::Fused);
+            let got = host_values(fused.advance(start.clone(), 40, &mut rng(5)));
+            assert!(
+                expected.iter().filter(|v| v.abs() > 0.05).count() > 200,
+                "the pattern lives: {config:?} {grid:?}"
+            );
+            let difference = max_abs_diff(&got, &expected);
+            assert!(
+                difference < 1e-4,
+                "{config:?} {grid:?}: max |difference| {difference}"
+            );
+        }
     }
 }
 
@@ -123,7 +128,7 @@ fn fused_rollouts_equal_the_tensor_rollouts() {
 fn frames_of_both_engines_agree() {
     let config = NcaConfig::default();
     let nca = random_model(config.clone(), 2);
-    let start = start(&config, 1, 16);
+    let start = start(&config, 1, [16, 16]);
     let tensor = nca.frames(start.clone(), 10, 4, &mut rng(3));
     let fused = nca
         .with_engine(Engine::Fused)
@@ -216,48 +221,50 @@ fn autodiff_iteration(
 #[test]
 fn fused_training_gradients_equal_autodiff() {
     for config in configs() {
-        let nca = random_model(config.clone(), 3);
-        let size = 20;
-        let start = start(&config, 2, size);
-        let target: Vec<f32> = uniform(4 * size * size, 1.0, &mut rng(4))
-            .iter()
-            .map(|v| v.abs())
-            .collect();
-        let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &target);
+        for [height, width] in [[20, 20], [14, 23]] {
+            let nca = random_model(config.clone(), 3);
+            let start = start(&config, 2, [height, width]);
+            let target: Vec<f32> = uniform(4 * height * width, 1.0, &mut rng(4))
+                .iter()
+                .map(|v| v.abs())
+                .collect();
+            let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &target);
 
-        let iteration = FusedNca::new(&nca).train_rollout(
-            &host_values(start),
-            [2, size, size],
-            24,
-            &target,
-            &mut rng(8),
-        );
-        let grads = iteration.gradients;
-        let mut got = vec![
-            grads.hidden_weight,
-            grads.hidden_bias,
-            grads.output_weight,
-            grads.output_bias,
-        ];
-        got.extend(grads.perception);
-        assert_eq!(
-            got.len(),
-            expected.len(),
-            "{config:?}: one gradient per parameter"
-        );
-        assert!(
-            (iteration.loss - loss).abs() < 1e-6 * loss,
-            "{config:?}: loss {} vs {loss}",
-            iteration.loss
-        );
-        for (index, (got, expected)) in got.iter().zip(&expected).enumerate() {
-            let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            assert!(scale > 0.0, "{config:?}: parameter {index} has a gradient");
-            let difference = max_abs_diff(got, expected);
-            assert!(
-                difference <= 1e-3 * scale,
-                "{config:?}: parameter {index}: max |difference| {difference} of {scale}"
+            let iteration = FusedNca::new(&nca).train_rollout(
+                &host_values(start),
+                [2, height, width],
+                24,
+                &target,
+                &mut rng(8),
             );
+            let grads = iteration.gradients;
+            let mut got = vec![
+                grads.hidden_weight,
+                grads.hidden_bias,
+                grads.output_weight,
+                grads.output_bias,
+            ];
+            got.extend(grads.perception);
+            let case = format!("{config:?} {height}x{width}");
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "{case}: one gradient per parameter"
+            );
+            assert!(
+                (iteration.loss - loss).abs() < 1e-6 * loss,
+                "{case}: loss {} vs {loss}",
+                iteration.loss
+            );
+            for (index, (got, expected)) in got.iter().zip(&expected).enumerate() {
+                let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.0, "{case}: parameter {index} has a gradient");
+                let difference = max_abs_diff(got, expected);
+                assert!(
+                    difference <= 1e-3 * scale,
+                    "{case}: parameter {index}: max |difference| {difference} of {scale}"
+                );
+            }
         }
     }
 }

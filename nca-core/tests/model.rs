@@ -317,3 +317,25 @@ fn changing_the_run_config_keeps_the_weights() {
         .unwrap_err();
     assert!(err.to_string().contains("differs from the model"), "{err}");
 }
+
+#[test]
+fn the_angle_of_learned_perception_cannot_change_but_its_fire_rate_can() {
+    let learned = model(NcaConfig {
+        trainable_perception: true,
+        ..NcaConfig::default()
+    });
+    let rotated = NcaConfig {
+        perception_angle_deg: 90.0,
+        ..learned.config().clone()
+    };
+    let err = learned.clone().with_run_config(rotated).unwrap_err();
+    assert!(err.to_string().contains("perception_angle_deg"), "{err}");
+    let slower = NcaConfig {
+        fire_rate: 0.25,
+        ..learned.config().clone()
+    };
+    assert_eq!(
+        learned.with_run_config(slower).unwrap().config().fire_rate,
+        0.25
+    );
+}

@@ -121,12 +121,24 @@ impl Checkpoint {
             .take(header.optimizer_bytes)
             .ok_or_else(truncated)?
             .to_vec();
-        let [c, h, w] = header.target_shape;
-        let target = reader.take_f32(c * h * w).ok_or_else(truncated)?;
+        // Sizes from the header are checked against the file before anything is allocated.
+        let impossible = || bad("the header gives impossible sizes");
+        let size = |[c, h, w]: [usize; 3]| c.checked_mul(h)?.checked_mul(w);
+        let target_len = size(header.target_shape).ok_or_else(impossible)?;
+        let target = reader.take_f32(target_len).ok_or_else(truncated)?;
         let pool = match header.pool_shape {
-            Some(shape @ [c, h, w]) => {
+            Some(shape) => {
+                let state_len = size(shape).filter(|&len| len > 0).ok_or_else(impossible)?;
+                let pool_bytes = header
+                    .pool_len
+                    .checked_mul(state_len)
+                    .and_then(|n| n.checked_mul(4))
+                    .ok_or_else(impossible)?;
+                if pool_bytes > reader.bytes.len() - reader.at {
+                    return Err(truncated());
+                }
                 let states = (0..header.pool_len)
-                    .map(|_| reader.take_f32(c * h * w))
+                    .map(|_| reader.take_f32(state_len))
                     .collect::<Option<Vec<_>>>()
                     .ok_or_else(truncated)?;
                 Some(SamplePool::from_states(states, shape))

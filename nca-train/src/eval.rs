@@ -242,8 +242,9 @@ pub struct Scorecard {
     /// Mean over the cuts of the recovered share, per seed.
     pub recovered_mean: Stat,
     /// Growth for the last of [`GROWTH_STEPS`] with the perception rotated by [`ROTATION_DEG`],
-    /// against the reference rotated the same way about the seed cell.
-    pub rotation_mse: Stat,
+    /// against the reference rotated the same way about the seed cell; `None` for learned
+    /// perception, whose filters do not rotate.
+    pub rotation_mse: Option<Stat>,
 }
 
 /// The states the protocol passed through with seed 0, `[C, H, W]` each, for a picture.
@@ -253,8 +254,8 @@ pub struct Frames {
     pub reference: Vec<f32>,
     /// After each growth and persistence step, with the step.
     pub timeline: Vec<(usize, Vec<f32>)>,
-    /// Grown with rotated perception.
-    pub rotated: Vec<f32>,
+    /// Grown with rotated perception (none for learned perception).
+    pub rotated: Option<Vec<f32>>,
     /// Each cut state and its regrowth.
     pub cuts: Vec<(Vec<f32>, Vec<f32>)>,
 }
@@ -407,22 +408,18 @@ pub fn evaluate(
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(CUT_STREAM));
         let regrown = run(model, &cut_states, grid, REGROW_STEPS, &mut rng);
 
-        let rotated_model = model
-            .clone()
-            .with_run_config(nca_core::NcaConfig {
-                perception_angle_deg: config.perception_angle_deg + ROTATION_DEG,
-                ..config.clone()
-            })
-            .expect("only the angle changes");
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(ROTATION_STREAM));
-        let rotated = run(
-            &rotated_model,
-            &host_values(model.seed(1, height, width)),
-            grid,
-            last_growth,
-            &mut rng,
-        );
-
+        let rotated = (!config.trainable_perception).then(|| {
+            let rotated_model = model
+                .clone()
+                .with_run_config(nca_core::NcaConfig {
+                    perception_angle_deg: config.perception_angle_deg + ROTATION_DEG,
+                    ..config.clone()
+                })
+                .expect("only the angle of fixed filters changes");
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(ROTATION_STREAM));
+            let seed_state = host_values(model.seed(1, height, width));
+            run(&rotated_model, &seed_state, grid, last_growth, &mut rng)
+        });
         let size = uncut.len();
         let cuts: Vec<(Vec<f32>, Vec<f32>)> = cut_states
             .chunks_exact(size)
@@ -519,12 +516,15 @@ pub fn evaluate(
             })
             .collect(),
     );
-    let rotation_mse = Stat::of(
-        per_seed
-            .iter()
-            .map(|run| mse(&run.rotated, &rotated_reference))
-            .collect(),
-    );
+    let rotation_mse = (!config.trainable_perception).then(|| {
+        Stat::of(
+            per_seed
+                .iter()
+                .filter_map(|run| run.rotated.as_ref())
+                .map(|rotated| mse(rotated, &rotated_reference))
+                .collect(),
+        )
+    });
 
     let scorecard = Scorecard {
         reference,
@@ -545,7 +545,7 @@ struct SeedRun {
     timeline: Vec<(usize, Vec<f32>)>,
     uncut: Vec<f32>,
     cuts: Vec<(Vec<f32>, Vec<f32>)>,
-    rotated: Vec<f32>,
+    rotated: Option<Vec<f32>>,
 }
 
 /// `steps` steps of `model` (its engine) from host states `[B, C, H, W]` on a `[H, W]` grid

@@ -372,21 +372,24 @@ impl Trainer {
     }
 
     /// The run frozen as a checkpoint.
-    pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint {
+    pub fn checkpoint(&self) -> Result<Checkpoint, TrainError> {
+        let optimizer = self
+            .optimizer
+            .into_bytes()
+            .map_err(|err| TrainError::Checkpoint {
+                path: "<memory>".into(),
+                reason: format!("the optimiser state does not serialise: {err}"),
+            })?;
+        Ok(Checkpoint {
             config: self.config.clone(),
             iteration: self.iteration,
             rng: self.rng.clone(),
-            model: self.model().to_bytes().expect("a trained model serialises"),
-            optimizer: self
-                .optimizer
-                .into_bytes()
-                .expect("the optimiser state serialises")
-                .to_vec(),
+            model: self.model().to_bytes()?,
+            optimizer: optimizer.to_vec(),
             target: self.target_values.clone(),
             target_shape: self.target.dims(),
             pool: self.pool.clone(),
-        }
+        })
     }
 
     /// Trains until `config.iterations` (or until the observer says stop). With `dir`, appends
@@ -427,7 +430,7 @@ impl Trainer {
 
     /// Writes the checkpoint and the model into `dir`, each atomically.
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        self.checkpoint().save(&dir.join(CHECKPOINT_FILE))?;
+        self.checkpoint()?.save(&dir.join(CHECKPOINT_FILE))?;
         self.model().save(dir.join(MODEL_FILE))?;
         Ok(())
     }

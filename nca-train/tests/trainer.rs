@@ -289,6 +289,37 @@ fn bad_checkpoints_are_refused_with_the_reason() {
     let loaded = Checkpoint::load(&old).unwrap();
     assert_eq!(loaded.iteration, Checkpoint::load(&path).unwrap().iteration);
 
+    // A forged header (format 1 has no checksum) with impossible sizes is refused, not obeyed.
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[24..24 + header_len]).unwrap();
+    let payload = &bytes[24 + header_len..bytes.len() - 4];
+    for (field, value, reason) in [
+        (
+            "target_shape",
+            serde_json::json!([usize::MAX, 2, 2]),
+            "impossible sizes",
+        ),
+        (
+            "pool_len",
+            serde_json::json!(usize::MAX / 8),
+            "impossible sizes",
+        ),
+        ("pool_len", serde_json::json!(1_000_000_000), "truncated"),
+    ] {
+        let mut forged_header = header.clone();
+        forged_header[field] = value;
+        let text = serde_json::to_vec(&forged_header).unwrap();
+        let mut forged = b"NCACKPT\0".to_vec();
+        forged.extend_from_slice(&1u32.to_le_bytes());
+        forged.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        forged.extend_from_slice(&text);
+        forged.extend_from_slice(payload);
+        let path = dir.path().join("forged.nckpt");
+        std::fs::write(&path, &forged).unwrap();
+        let err = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(err.contains(reason), "{field}: {err}");
+    }
+
     let model = dir.path().join(MODEL_FILE);
     let err = Checkpoint::load(&model).unwrap_err().to_string();
     assert!(err.contains("not an nca checkpoint"), "{err}");
