@@ -95,7 +95,7 @@ fn a_file_that_is_not_ours_is_refused() {
 }
 
 #[test]
-fn a_truncated_file_is_refused_whereever_it_is_cut() {
+fn a_truncated_file_is_refused_wherever_it_is_cut() {
     let bytes = model(NcaConfig::default(), 1).to_bytes().unwrap();
     for cut in [10, 20, 40, bytes.len() / 2, bytes.len() - 1] {
         let err = load_error(&bytes[..cut]);

@@ -112,3 +112,51 @@ fn register<const D: usize>(
     let tensor = Tensor::<D>::from_data(TensorData::new(values, param.dims()), device);
     params.register(param.id, tensor);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nca_core::NcaConfig;
+    use nca_core::rand::SeedableRng;
+
+    /// Each fused gradient lands on its own parameter: a permuted or missed one fails here.
+    #[test]
+    fn fused_gradients_reach_their_own_parameters() {
+        let device = Device::flex();
+        let config = NcaConfig {
+            trainable_perception: true,
+            channels: 8,
+            hidden_units: 12,
+            ..NcaConfig::default()
+        };
+        let mut rng = nca_core::rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
+        let model = Nca::new(config, &device, &mut rng).unwrap();
+        let filled = |len: usize, value: f32| vec![value; len];
+        let gradients = FusedGradients {
+            perception: Some(filled(24 * 9, 5.0)),
+            hidden_weight: filled(24 * 12, 1.0),
+            hidden_bias: filled(12, 2.0),
+            output_weight: filled(12 * 8, 3.0),
+            output_bias: filled(8, 4.0),
+        };
+        let params = gradients_params(&model, gradients, &device);
+        let value_of = |id: ParamId, dims: usize| -> f32 {
+            let values: Vec<f32> = match dims {
+                1 => nca_core::host_values(params.get::<1>(id).unwrap()),
+                2 => nca_core::host_values(params.get::<2>(id).unwrap()),
+                _ => nca_core::host_values(params.get::<4>(id).unwrap()),
+            };
+            assert!(values.windows(2).all(|w| w[0] == w[1]));
+            values[0]
+        };
+        let update = &model.update;
+        assert_eq!(value_of(update.hidden.weight.id, 2), 1.0);
+        assert_eq!(value_of(update.hidden.bias.as_ref().unwrap().id, 1), 2.0);
+        assert_eq!(value_of(update.output.weight.id, 2), 3.0);
+        assert_eq!(value_of(update.output.bias.as_ref().unwrap().id, 1), 4.0);
+        let Perception::Learned(kernel) = &model.perception else {
+            panic!("learned perception")
+        };
+        assert_eq!(value_of(kernel.id, 4), 5.0);
+    }
+}

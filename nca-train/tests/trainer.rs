@@ -46,7 +46,7 @@ fn small_config(iterations: usize) -> TrainConfig {
 /// Every weight and bias of a model (parameter ids aside, which are random per model).
 fn weights(nca: &Nca) -> Vec<Vec<f32>> {
     let layers = [&nca.update.hidden, &nca.update.output];
-    layers
+    let mut all: Vec<Vec<f32>> = layers
         .iter()
         .flat_map(|layer| {
             [
@@ -55,7 +55,11 @@ fn weights(nca: &Nca) -> Vec<Vec<f32>> {
             ]
         })
         .map(|values| values.into_data().try_to_vec::<f32>().unwrap())
-        .collect()
+        .collect();
+    if let nca_core::Perception::Learned(kernel) = &nca.perception {
+        all.push(nca_core::host_values(kernel.val()));
+    }
+    all
 }
 
 #[test]
@@ -174,34 +178,47 @@ fn per_parameter_normalisation_gives_every_gradient_unit_norm() {
 
 #[test]
 fn an_interrupted_and_resumed_run_ends_with_the_same_model() {
-    let mut straight = Trainer::new(small_config(6), square_target(16, 6), &device()).unwrap();
-    straight.run(None, &mut ()).unwrap();
+    for engine in [Engine::Tensor, Engine::Fused] {
+        let trainer = || {
+            Trainer::new(small_config(6), square_target(16, 6), &device())
+                .unwrap()
+                .with_engine(engine)
+        };
+        let mut straight = trainer();
+        straight.run(None, &mut ()).unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut first = Trainer::new(small_config(6), square_target(16, 6), &device()).unwrap();
-    first.run(Some(dir.path()), &mut StopAfter(2)).unwrap();
-    assert_eq!(first.iteration(), 2);
-    drop(first);
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = trainer();
+        first.run(Some(dir.path()), &mut StopAfter(2)).unwrap();
+        assert_eq!(first.iteration(), 2);
+        drop(first);
 
-    let checkpoint = Checkpoint::load(&dir.path().join(CHECKPOINT_FILE)).unwrap();
-    assert_eq!(checkpoint.iteration, 2);
-    let mut resumed = Trainer::resume(checkpoint, &device()).unwrap();
-    resumed.run(Some(dir.path()), &mut ()).unwrap();
-    assert_eq!(resumed.iteration(), 6);
-    assert_eq!(weights(&resumed.model()), weights(&straight.model()));
-    assert_eq!(resumed.pool(), straight.pool());
+        let checkpoint = Checkpoint::load(&dir.path().join(CHECKPOINT_FILE)).unwrap();
+        assert_eq!(checkpoint.iteration, 2);
+        let mut resumed = Trainer::resume(checkpoint, &device())
+            .unwrap()
+            .with_engine(engine);
+        resumed.run(Some(dir.path()), &mut ()).unwrap();
+        assert_eq!(resumed.iteration(), 6);
+        assert_eq!(
+            weights(&resumed.model()),
+            weights(&straight.model()),
+            "{engine:?}"
+        );
+        assert_eq!(resumed.pool(), straight.pool(), "{engine:?}");
 
-    let logged: Vec<usize> = std::fs::read_to_string(dir.path().join(METRICS_FILE))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str::<Metrics>(line).unwrap().iteration)
-        .collect();
-    assert_eq!(logged, vec![0, 1, 2, 3, 4, 5], "each iteration logged once");
-    let saved = Nca::load(dir.path().join(MODEL_FILE), &device()).unwrap();
-    assert_eq!(
-        saved.to_bytes().unwrap(),
-        resumed.model().to_bytes().unwrap()
-    );
+        let logged: Vec<usize> = std::fs::read_to_string(dir.path().join(METRICS_FILE))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str::<Metrics>(line).unwrap().iteration)
+            .collect();
+        assert_eq!(logged, vec![0, 1, 2, 3, 4, 5], "each iteration logged once");
+        let saved = Nca::load(dir.path().join(MODEL_FILE), &device()).unwrap();
+        assert_eq!(
+            saved.to_bytes().unwrap(),
+            resumed.model().to_bytes().unwrap()
+        );
+    }
 }
 
 /// Asks the run to stop after `n` iterations, as Ctrl-C does in the CLI.
@@ -352,8 +369,24 @@ fn a_target_of_the_wrong_shape_is_refused() {
 
 #[test]
 fn the_fused_engine_trains_like_the_tensor_engine() {
+    let learned = TrainConfig {
+        model: NcaConfig {
+            trainable_perception: true,
+            channels: 8,
+            hidden_units: 32,
+            ..NcaConfig::default()
+        },
+        ..small_config(4)
+    };
+    for config in [small_config(4), learned] {
+        compare_engines(config);
+    }
+}
+
+/// Four iterations of `config` with each engine: the same losses, weights and pool.
+fn compare_engines(config: TrainConfig) {
     let run = |engine: Engine| {
-        let mut trainer = Trainer::new(small_config(4), square_target(16, 6), &device())
+        let mut trainer = Trainer::new(config.clone(), square_target(16, 6), &device())
             .unwrap()
             .with_engine(engine);
         let losses: Vec<f64> = (0..4).map(|_| trainer.step().unwrap().loss).collect();
@@ -394,7 +427,7 @@ fn the_fused_engine_trains_like_the_tensor_engine() {
     assert_ne!(
         tensor_weights,
         weights(
-            &Trainer::new(small_config(4), square_target(16, 6), &device())
+            &Trainer::new(config.clone(), square_target(16, 6), &device())
                 .unwrap()
                 .model()
         ),

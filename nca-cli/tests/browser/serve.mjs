@@ -56,7 +56,7 @@ try {
   await waitForStep(150, "growth");
   const grown = await inked(false);
   console.log(`non-white share: ${early.toFixed(4)} at the start, ${grown.toFixed(4)} after growing`);
-  // The seed alone inks about 0.4% of the canvas, the grown gecko about 4.5%.
+  // The seed alone inks about 0.4% of the canvas, the grown 😀 about 4.5%.
   if (!(grown > 0.03)) await fail("the pattern did not grow");
 
   await page.locator("#play").click(); // pause, so the cut stays to be seen
