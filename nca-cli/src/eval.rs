@@ -16,8 +16,8 @@ use nca_train::eval::{
 };
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
-use crate::grow::check_output;
 use crate::models;
+use crate::pictures::check_output;
 use nca_cli::backend::{self, Backend};
 use nca_cli::{note, say};
 

@@ -1,8 +1,7 @@
-//! `nca import`, `nca info` and `nca targets`.
+//! `nca info`: what a model file, run directory or checkpoint holds.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
 use burn::module::Module;
 use clap::Args;
 use nca_core::Nca;
@@ -10,45 +9,7 @@ use nca_train::Checkpoint;
 
 use crate::models;
 use nca_cli::backend::{self, Backend};
-use nca_cli::{note, say};
-
-/// Arguments of `nca import`.
-#[derive(Args, Debug)]
-pub struct ImportArgs {
-    /// A model of the paper's web demo (`public/webgl_models8/*.json`).
-    from: PathBuf,
-    /// The nca model file to write.
-    #[arg(long, default_value = "imported.nca")]
-    out: PathBuf,
-    /// Replace the output file if it exists.
-    #[arg(long)]
-    force: bool,
-}
-
-/// Runs `nca import`.
-pub fn import(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    if args.out.is_dir() {
-        bail!(
-            "{} is a directory; give the file to write, e.g. --out {}",
-            args.out.display(),
-            args.out.join("imported.nca").display()
-        );
-    }
-    if args.out.exists() && !args.force {
-        bail!("{} exists; pass --force to replace it", args.out.display());
-    }
-    let (_, device) = backend::device(backend)?;
-    let model = nca_data::import_demo_model_file(&args.from, &device)?;
-    model
-        .save(&args.out)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    note!(
-        "wrote {} ({} parameters)",
-        args.out.display(),
-        model.num_params()
-    );
-    Ok(())
-}
+use nca_cli::say;
 
 /// Arguments of `nca info`.
 #[derive(Args, Debug)]
@@ -58,7 +19,7 @@ pub struct InfoArgs {
 }
 
 /// Runs `nca info`.
-pub fn info(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let (_, device) = backend::device(backend)?;
     let checkpoint = if args.path.extension().is_some_and(|ext| ext == "nckpt") {
         Some(args.path.clone())
@@ -116,31 +77,5 @@ fn print_model(model: &Nca) {
             "Sobel"
         },
         config.perception_angle_deg
-    );
-}
-
-/// Runs `nca targets`.
-pub fn targets() {
-    say!("embedded emoji (no network needed):");
-    for (emoji, _) in nca_data::EMBEDDED {
-        let name = nca_data::noto_file_name(emoji).unwrap_or_default();
-        let marker = if emoji == nca_data::DEFAULT_EMOJI {
-            "  (default)"
-        } else {
-            ""
-        };
-        say!("  {emoji}  {name}{marker}");
-    }
-    say!(
-        "any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)",
-        nca_data::BASE_URL_ENV
-    );
-    let shipped: Vec<&str> = crate::models::SHIPPED
-        .iter()
-        .map(|(name, _)| *name)
-        .collect();
-    say!(
-        "shipped models (give the name to --model): {}",
-        shipped.join(", ")
     );
 }

@@ -4,10 +4,14 @@ mod bench;
 mod eval;
 mod export;
 mod grow;
+mod import;
 mod info;
 mod models;
+mod pictures;
 mod plot;
+mod regenerate;
 mod serve;
+mod targets;
 mod train;
 
 use std::process::ExitCode;
@@ -39,9 +43,9 @@ enum Command {
     /// Grow a model from its seed and save the growth as a GIF (or the last state as a PNG).
     Grow(grow::GrowArgs),
     /// Grow a model, cut part of it away, and watch it regrow (GIF).
-    Regenerate(grow::RegenerateArgs),
+    Regenerate(regenerate::RegenerateArgs),
     /// Convert a model of the paper's web demo (JSON) into an nca model file.
-    Import(info::ImportArgs),
+    Import(import::ImportArgs),
     /// Score models side by side on a fixed protocol: growth, persistence, regeneration, rotation.
     Eval(eval::EvalArgs),
     /// Export models: the paper's web-demo format, or one HTML page that runs them in any browser.
@@ -88,14 +92,14 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Train(args) => train::run(*args, cli.backend),
-        Command::Grow(args) => grow::grow(args, cli.backend),
-        Command::Regenerate(args) => grow::regenerate(args, cli.backend),
-        Command::Import(args) => info::import(args, cli.backend),
+        Command::Grow(args) => grow::run(args, cli.backend),
+        Command::Regenerate(args) => regenerate::run(args, cli.backend),
+        Command::Import(args) => import::run(args, cli.backend),
         Command::Eval(args) => eval::run(args, cli.backend),
         Command::Export(args) => export::run(args, cli.backend),
-        Command::Info(args) => info::info(args, cli.backend),
+        Command::Info(args) => info::run(args, cli.backend),
         Command::Targets => {
-            info::targets();
+            targets::run();
             Ok(())
         }
         Command::Bench(args) => bench::run(args, cli.backend),

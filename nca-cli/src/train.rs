@@ -15,8 +15,8 @@ use nca_train::{
     Observer, TrainConfig, Trainer,
 };
 
-use crate::grow::growth_frames;
 use crate::models;
+use crate::pictures::growth_frames;
 use nca_cli::backend::{self, Backend};
 use nca_cli::note;
 

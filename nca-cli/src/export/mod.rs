@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use nca_core::Nca;
 use serde::Serialize;
 
-use crate::grow::check_output;
 use crate::models;
+use crate::pictures::check_output;
 use nca_cli::backend::{self, Backend};
 use nca_cli::note;
 

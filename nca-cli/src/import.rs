@@ -1,0 +1,48 @@
+//! `nca import`: a model of the paper's web demo into an nca model file.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use clap::Args;
+
+use nca_cli::backend::{self, Backend};
+use nca_cli::note;
+
+/// Arguments of `nca import`.
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A model of the paper's web demo (`public/webgl_models8/*.json`).
+    from: PathBuf,
+    /// The nca model file to write.
+    #[arg(long, default_value = "imported.nca")]
+    out: PathBuf,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Runs `nca import`.
+pub fn run(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    if args.out.is_dir() {
+        bail!(
+            "{} is a directory; give the file to write, e.g. --out {}",
+            args.out.display(),
+            args.out.join("imported.nca").display()
+        );
+    }
+    if args.out.exists() && !args.force {
+        bail!("{} exists; pass --force to replace it", args.out.display());
+    }
+    let (_, device) = backend::device(backend)?;
+    let model = nca_data::import_demo_model_file(&args.from, &device)?;
+    model
+        .save(&args.out)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    note!(
+        "wrote {} ({} parameters)",
+        args.out.display(),
+        model.num_params()
+    );
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `nca regenerate`: grow a model, cut part of it away, watch it regrow (GIF).
+
+use std::path::PathBuf;
+
+use burn::tensor::{Tensor, TensorData};
+use clap::{Args, ValueEnum};
+use nca_core::host_values;
+use nca_core::rand::SeedableRng;
+use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_data::GifWriter;
+
+use crate::pictures::{RunArgs, check_output, picture, run_frames};
+use nca_cli::backend::Backend;
+use nca_cli::note;
+
+/// What `nca regenerate` cuts away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cut {
+    /// A disc of radius 0.4 (grid spans [-1, 1]) a little off centre.
+    Disc,
+    /// The right half of the grid.
+    Half,
+}
+
+/// Arguments of `nca regenerate`.
+#[derive(Args, Debug)]
+pub struct RegenerateArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Steps to grow before the cut.
+    #[arg(long, default_value_t = 200)]
+    grow_steps: usize,
+    /// Steps to regrow after the cut.
+    #[arg(long, default_value_t = 200)]
+    regrow_steps: usize,
+    /// What to cut away.
+    #[arg(long, value_enum, default_value_t = Cut::Disc)]
+    cut: Cut,
+    /// Output GIF.
+    #[arg(long, default_value = "regenerate.gif")]
+    out: PathBuf,
+}
+
+/// Runs `nca regenerate`: grow, cut, regrow, one GIF.
+pub fn run(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+    check_output(&args.out, &["gif"])?;
+    args.run.check_picture_size()?;
+    let model = args.run.model(backend)?;
+    let size = args.run.size as usize;
+    let every = args.run.every as usize;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
+    let mut gif = GifWriter::create(&args.out, args.run.gif())?;
+    let mut frames = 0;
+    let mut push = |state: &Tensor<4>, step: usize| -> anyhow::Result<()> {
+        frames += 1;
+        Ok(gif.push(&picture(&model, state), Some(step))?)
+    };
+    let seed = model.seed(1, size, size);
+    let grown = run_frames(&model, seed, 0, args.grow_steps, every, &mut rng, &mut push)?;
+    let channels = model.config().channels;
+    let mut values = host_values(grown);
+    match args.cut {
+        Cut::Disc => nca_train::erase_disc(&mut values, [channels, size, size], (0.15, 0.1), 0.4),
+        Cut::Half => {
+            for row in values.chunks_exact_mut(size) {
+                row[size / 2..].fill(0.0);
+            }
+        }
+    }
+    let cut = Tensor::<4>::from_data(
+        TensorData::new(values, [1, channels, size, size]),
+        &model.device(),
+    );
+    let regrow = args.regrow_steps;
+    run_frames(
+        &model,
+        cut,
+        args.grow_steps,
+        regrow,
+        every,
+        &mut rng,
+        &mut push,
+    )?;
+    gif.finish()?;
+    note!("wrote {} ({frames} frames)", args.out.display());
+    Ok(())
+}
