@@ -6,28 +6,27 @@
 
 use std::path::Path;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use nca_cli::backend::Backend;
+use nca_cli::backend::Compute;
 use nca_core::Nca;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_train::{Experiment, TrainConfig, Trainer};
 
-/// The shipped gecko on `backend`: a model that grows, so the fused kernel does real work.
-fn gecko(backend: Backend, device: &Device) -> Nca {
-    let bytes = include_bytes!("../../nca-cli/models/gecko.nca");
-    Nca::from_bytes(bytes, Path::new("gecko"), device)
+/// The shipped gecko where `compute` says: a model that grows, so the fused kernel does real work.
+fn gecko(compute: &Compute) -> Nca {
+    compute
+        .load_model(Path::new("gecko"))
         .expect("the shipped model loads")
-        .with_engine(backend.engine())
 }
 
 fn rollout(c: &mut Criterion) {
     let mut group = c.benchmark_group("rollout_96_steps_72x72");
     group.sample_size(10);
-    for backend in Backend::compiled() {
-        let device = backend.device().expect("compiled backends have a device");
-        let nca = gecko(backend, &device);
+    for compute in Compute::compiled() {
+        let nca = gecko(&compute);
+        let backend = compute.backend;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
         for batch in [1, 8] {
             group.bench_function(format!("{backend}/batch_{batch}"), |b| {
@@ -44,27 +43,23 @@ fn rollout(c: &mut Criterion) {
 fn train_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("train_step_b8_64_steps_72x72");
     group.sample_size(10);
-    for backend in Backend::compiled() {
-        let device = backend.device().expect("compiled backends have a device");
-        let nca = gecko(backend, &device);
+    for compute in Compute::compiled() {
+        let nca = gecko(&compute);
+        let device = &compute.device;
         let config = TrainConfig {
             model: nca.config().clone(),
             min_steps: 64,
             max_steps: 65,
             ..TrainConfig::preset(Experiment::Growing)
         };
-        let target = Tensor::<3>::zeros([4, 72, 72], &device);
+        let target = Tensor::<3>::zeros([4, 72, 72], device);
         // A fresh run per iteration: training changes how much of the grid lives.
         let trainer = || {
-            Trainer::new(config.clone(), target.clone(), &device)
-                .and_then(|trainer| {
-                    trainer
-                        .with_engine(backend.engine())
-                        .with_model(nca.clone())
-                })
+            Trainer::new(config.clone(), target.clone(), device)
+                .and_then(|trainer| trainer.with_engine(compute.engine).with_model(nca.clone()))
                 .expect("valid config")
         };
-        group.bench_function(backend.to_string(), |b| {
+        group.bench_function(compute.backend.to_string(), |b| {
             b.iter_batched(
                 trainer,
                 |mut trainer| trainer.step().expect("finite loss"),

@@ -123,11 +123,46 @@ impl fmt::Display for Backend {
     }
 }
 
-/// The device for `--backend` (or the preferred backend when it is not given).
-pub fn device(choice: Option<Backend>) -> anyhow::Result<(Backend, Device)> {
-    let backend = match choice {
-        Some(backend) => backend,
-        None => Backend::preferred()?,
-    };
-    Ok((backend, backend.device()?))
+/// Where a command computes: the backend the user chose (`--backend`), its engine and its
+/// device, resolved once.
+#[derive(Debug, Clone)]
+pub struct Compute {
+    /// The backend.
+    pub backend: Backend,
+    /// How models compute their rollouts and training iterations on it.
+    pub engine: Engine,
+    /// Its device.
+    pub device: Device,
+}
+
+impl Compute {
+    /// `backend` with its engine and device, or an error saying how to compile it in.
+    pub fn of(backend: Backend) -> anyhow::Result<Self> {
+        Ok(Self {
+            backend,
+            engine: backend.engine(),
+            device: backend.device()?,
+        })
+    }
+
+    /// The backend of `--backend`, or the preferred one when it is not given.
+    pub fn chosen(choice: Option<Backend>) -> anyhow::Result<Self> {
+        Self::of(match choice {
+            Some(backend) => backend,
+            None => Backend::preferred()?,
+        })
+    }
+
+    /// Every backend this build has (for suites and benchmarks).
+    pub fn compiled() -> Vec<Self> {
+        Backend::compiled()
+            .into_iter()
+            .map(|backend| Self::of(backend).expect("a compiled backend has a device"))
+            .collect()
+    }
+
+    /// The model at `path` (see [`models::load`](crate::models::load)) on this device and engine.
+    pub fn load_model(&self, path: &std::path::Path) -> anyhow::Result<nca_core::Nca> {
+        Ok(crate::models::load(path, &self.device)?.with_engine(self.engine))
+    }
 }

@@ -11,8 +11,7 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_train::{Experiment, TrainConfig, Trainer};
 use serde::Serialize;
 
-use crate::models;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
 use nca_cli::say;
 
 /// What to time.
@@ -69,19 +68,18 @@ struct Record<'a> {
 }
 
 /// Runs `nca bench`.
-pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
     if [args.batch, args.steps, args.rollout_steps, args.runs].contains(&0) || args.grid < 3 {
         bail!(
             "--batch, --steps, --rollout-steps and --runs must be at least 1 and --grid at least 3"
         );
     }
-    let (backend, device) = backend::device(backend)?;
-    let model = models::load(&args.model, &device)?.with_engine(backend.engine());
+    let model = compute.load_model(&args.model)?;
     let model_name = args.model.display().to_string();
     let print = |task: &str, batch: usize, steps: usize, seconds: Vec<f64>| {
         let record = Record {
             implementation: "nca",
-            backend: backend.to_string(),
+            backend: compute.backend.to_string(),
             model: &model_name,
             task,
             batch,
@@ -105,13 +103,15 @@ pub fn run(args: BenchArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             ..TrainConfig::preset(Experiment::Growing)
         };
         let rgba = model.config().alpha_channel() + 1;
-        let target = Tensor::<3>::zeros([rgba, args.grid, args.grid], &device);
+        let target = Tensor::<3>::zeros([rgba, args.grid, args.grid], &compute.device);
         // A fresh run each time: training changes the weights, and with them how much of the
         // grid lives.
         let trainer = || -> anyhow::Result<Trainer> {
-            Ok(Trainer::new(config.clone(), target.clone(), &device)?
-                .with_engine(backend.engine())
-                .with_model(model.clone())?)
+            Ok(
+                Trainer::new(config.clone(), target.clone(), &compute.device)?
+                    .with_engine(compute.engine)
+                    .with_model(model.clone())?,
+            )
         };
         let seconds = time(args.runs, trainer, |mut trainer| {
             Ok(trainer.step().map(drop)?)

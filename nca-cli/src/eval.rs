@@ -16,9 +16,9 @@ use nca_train::eval::{
 };
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
-use crate::models;
 use crate::pictures::check_output;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
+use nca_cli::models;
 use nca_cli::{note, say};
 
 /// Arguments of `nca eval`.
@@ -56,20 +56,19 @@ pub struct EvalArgs {
 }
 
 /// Runs `nca eval`.
-pub fn run(args: EvalArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
     if let Some(json) = &args.json {
         check_output(json, &["json"])?;
     }
     if let Some(sheet) = &args.sheet {
         check_output(sheet, &["png"])?;
     }
-    let (backend, device) = backend::device(backend)?;
     let explicit = explicit_target(&args)?;
     let seeds: Vec<u64> = (0..args.seeds).collect();
     let mut reports = Vec::new();
     let mut sheets = Vec::new();
     for path in &args.model {
-        let model = models::load(path, &device)?.with_engine(backend.engine());
+        let model = compute.load_model(path)?;
         let target = match &explicit {
             Some(target) => Some(target.clone()),
             None => known_target(path)?,
@@ -107,7 +106,7 @@ pub fn run(args: EvalArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             .map(|t| (t.rgba.as_slice(), t.description.clone()));
         let (scorecard, frames) = eval::evaluate(&model, target_values, grid, &seeds);
         if args.sheet.is_some() {
-            sheets.push(sheet(&model, &frames, grid, &device));
+            sheets.push(sheet(&model, &frames, grid, &compute.device));
         }
         reports.push(ModelReport {
             model: path.display().to_string(),

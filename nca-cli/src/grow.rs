@@ -8,7 +8,7 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::GifWriter;
 
 use crate::pictures::{RunArgs, check_output, picture, run_frames};
-use nca_cli::backend::Backend;
+use nca_cli::backend::Compute;
 use nca_cli::note;
 
 /// Arguments of `nca grow`.
@@ -25,10 +25,10 @@ pub struct GrowArgs {
 }
 
 /// Runs `nca grow`.
-pub fn run(args: GrowArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     let format = check_output(&args.out, &["gif", "png"])?;
     args.run.check_picture_size()?;
-    let model = args.run.model(backend)?;
+    let model = args.run.model(compute)?;
     let size = args.run.size as usize;
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);

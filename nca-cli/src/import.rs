@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use burn::module::Module;
 use clap::Args;
 
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
 use nca_cli::note;
 
 /// Arguments of `nca import`.
@@ -23,7 +23,7 @@ pub struct ImportArgs {
 }
 
 /// Runs `nca import`.
-pub fn run(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: ImportArgs, compute: &Compute) -> anyhow::Result<()> {
     if args.out.is_dir() {
         bail!(
             "{} is a directory; give the file to write, e.g. --out {}",
@@ -34,8 +34,7 @@ pub fn run(args: ImportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     if args.out.exists() && !args.force {
         bail!("{} exists; pass --force to replace it", args.out.display());
     }
-    let (_, device) = backend::device(backend)?;
-    let model = nca_data::import_demo_model_file(&args.from, &device)?;
+    let model = nca_data::import_demo_model_file(&args.from, &compute.device)?;
     model
         .save(&args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

@@ -7,8 +7,7 @@ use clap::Args;
 use nca_core::Nca;
 use nca_train::Checkpoint;
 
-use crate::models;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
 use nca_cli::say;
 
 /// Arguments of `nca info`.
@@ -19,8 +18,8 @@ pub struct InfoArgs {
 }
 
 /// Runs `nca info`.
-pub fn run(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    let (_, device) = backend::device(backend)?;
+pub fn run(args: InfoArgs, compute: &Compute) -> anyhow::Result<()> {
+    let device = &compute.device;
     let checkpoint = if args.path.extension().is_some_and(|ext| ext == "nckpt") {
         Some(args.path.clone())
     } else {
@@ -28,7 +27,7 @@ pub fn run(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     };
     if let Some(path) = checkpoint {
         let checkpoint = Checkpoint::load(&path)?;
-        let model = Nca::from_bytes(&checkpoint.model, &path, &device)?;
+        let model = Nca::from_bytes(&checkpoint.model, &path, device)?;
         say!("checkpoint {}", path.display());
         say!(
             "iteration: {} of {}",
@@ -49,7 +48,7 @@ pub fn run(args: InfoArgs, backend: Option<Backend>) -> anyhow::Result<()> {
         print_model(&model);
         say!("\n[training config]\n{}", checkpoint.config.to_toml());
     } else {
-        let model = models::load(&args.path, &device)?;
+        let model = compute.load_model(&args.path)?;
         say!("model {}", args.path.display());
         print_model(&model);
     }

@@ -1,5 +1,7 @@
-//! The library side of the `nca` binary: which burn backends this build has, for the binary and
-//! for tests that run on every compiled backend, and terminal output that never panics.
+//! The library side of the `nca` binary: which burn backends this build has and where a command
+//! computes ([`backend::Compute`]), for the binary, the benchmarks and the tests that run on every
+//! compiled backend; the models a command can name; terminal output that never panics.
 
 pub mod backend;
+pub mod models;
 pub mod out;

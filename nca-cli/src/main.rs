@@ -6,7 +6,6 @@ mod export;
 mod grow;
 mod import;
 mod info;
-mod models;
 mod pictures;
 mod plot;
 mod regenerate;
@@ -19,7 +18,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
-use nca_cli::backend::Backend;
+use nca_cli::backend::{Backend, Compute};
 use nca_cli::note;
 
 /// Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) in Rust, on burn.
@@ -91,25 +90,36 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Train(args) => train::run(*args, cli.backend),
-        Command::Grow(args) => grow::run(args, cli.backend),
-        Command::Regenerate(args) => regenerate::run(args, cli.backend),
-        Command::Import(args) => import::run(args, cli.backend),
-        Command::Eval(args) => eval::run(args, cli.backend),
-        Command::Export(args) => export::run(args, cli.backend),
-        Command::Info(args) => info::run(args, cli.backend),
         Command::Targets => {
             targets::run();
             Ok(())
         }
-        Command::Bench(args) => bench::run(args, cli.backend),
-        Command::Serve(args) => serve::run(args, cli.backend),
+        command => Compute::chosen(cli.backend).and_then(|compute| run(command, &compute)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             note!("error: {}", one_line(&err));
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command that computes, on `compute`.
+fn run(command: Command, compute: &Compute) -> anyhow::Result<()> {
+    match command {
+        Command::Train(args) => train::run(*args, compute),
+        Command::Grow(args) => grow::run(args, compute),
+        Command::Regenerate(args) => regenerate::run(args, compute),
+        Command::Import(args) => import::run(args, compute),
+        Command::Eval(args) => eval::run(args, compute),
+        Command::Export(args) => export::run(args, compute),
+        Command::Info(args) => info::run(args, compute),
+        Command::Bench(args) => bench::run(args, compute),
+        Command::Serve(args) => serve::run(args, compute),
+        Command::Targets => {
+            targets::run();
+            Ok(())
         }
     }
 }

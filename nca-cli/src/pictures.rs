@@ -13,8 +13,7 @@ use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::GifOptions;
 
-use crate::models;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
 
 /// How a model runs and how its pictures look.
 #[derive(Args, Debug)]
@@ -47,9 +46,8 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn model(&self, backend: Option<Backend>) -> anyhow::Result<Nca> {
-        let (backend, device) = backend::device(backend)?;
-        let model = models::load(&self.model, &device)?.with_engine(backend.engine());
+    pub fn model(&self, compute: &Compute) -> anyhow::Result<Nca> {
+        let model = compute.load_model(&self.model)?;
         let mut config = model.config().clone();
         config.fire_rate = self.fire_rate.unwrap_or(config.fire_rate);
         config.perception_angle_deg = self.angle.unwrap_or(config.perception_angle_deg);

@@ -10,7 +10,7 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::GifWriter;
 
 use crate::pictures::{RunArgs, check_output, picture, run_frames};
-use nca_cli::backend::Backend;
+use nca_cli::backend::Compute;
 use nca_cli::note;
 
 /// What `nca regenerate` cuts away.
@@ -42,10 +42,10 @@ pub struct RegenerateArgs {
 }
 
 /// Runs `nca regenerate`: grow, cut, regrow, one GIF.
-pub fn run(args: RegenerateArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     check_output(&args.out, &["gif"])?;
     args.run.check_picture_size()?;
-    let model = args.run.model(backend)?;
+    let model = args.run.model(compute)?;
     let size = args.run.size as usize;
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);

@@ -18,7 +18,7 @@ pub fn run() {
         "any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)",
         nca_data::BASE_URL_ENV
     );
-    let shipped: Vec<&str> = crate::models::SHIPPED
+    let shipped: Vec<&str> = nca_cli::models::SHIPPED
         .iter()
         .map(|(name, _)| *name)
         .collect();

@@ -15,9 +15,9 @@ use nca_train::{
     Observer, TrainConfig, Trainer,
 };
 
-use crate::models;
 use crate::pictures::growth_frames;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
+use nca_cli::models;
 use nca_cli::note;
 
 /// What to train on and how.
@@ -260,13 +260,13 @@ impl TrainArgs {
 }
 
 /// Runs `nca train`.
-pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     // First of all, so that Ctrl-C (or SIGTERM) at any moment stops the run with a checkpoint.
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
-    let (backend, device) = backend::device(backend)?;
+    let device = compute.device.clone();
     let mut _lock = None;
     let (trainer, dir) = match &args.resume {
         Some(dir) => {
@@ -343,14 +343,15 @@ pub fn run(args: TrainArgs, backend: Option<Backend>) -> anyhow::Result<()> {
             (trainer, dir)
         }
     };
-    let mut trainer = trainer.with_engine(backend.engine());
+    let mut trainer = trainer.with_engine(compute.engine);
     let config = trainer.config().clone();
     note!(
-        "training {} ({} iterations, pool {}, {} damaged per batch) on {backend} into {}",
+        "training {} ({} iterations, pool {}, {} damaged per batch) on {} into {}",
         format!("{:?}", config.experiment).to_lowercase(),
         config.iterations,
         config.pool_size,
         config.damaged_per_batch,
+        compute.backend,
         dir.display()
     );
     let started = Instant::now();

@@ -36,6 +36,7 @@
 
 mod config;
 pub mod container;
+mod engine;
 mod error;
 mod file;
 mod fused;
@@ -47,9 +48,10 @@ mod state;
 mod update;
 
 pub use config::NcaConfig;
+pub use engine::Engine;
 pub use error::NcaError;
 pub use file::{FORMAT_VERSION, MAGIC};
-pub use fused::{Engine, FusedGradients, FusedIteration, FusedNca};
+pub use fused::{FusedGradients, FusedIteration, FusedNca};
 pub use host::host_values;
 pub use io::{AtomicFile, write_atomic};
 pub use model::Nca;

@@ -4,9 +4,10 @@ use burn::module::Module;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
-use rand::{Rng, RngExt};
+use rand::Rng;
 
-use crate::fused::{Engine, FusedNca};
+use crate::engine::{Engine, fire_decisions};
+use crate::fused::FusedNca;
 use crate::host_values;
 use crate::{NcaConfig, NcaError, Perception, UpdateNet};
 
@@ -218,10 +219,4 @@ impl Nca {
         );
         update * mask
     }
-}
-
-/// Whether each of `cells` cells (in `[B, H, W]` order) fires this step, each with probability
-/// `rate`; `None` when every cell fires (`rate >= 1`), which draws nothing from `rng`.
-pub(crate) fn fire_decisions(cells: usize, rate: f64, rng: &mut impl Rng) -> Option<Vec<bool>> {
-    (rate < 1.0).then(|| (0..cells).map(|_| rng.random::<f64>() < rate).collect())
 }

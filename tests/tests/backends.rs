@@ -1,7 +1,7 @@
 //! The behaviour suite on every backend compiled into this build (nca's fused CPU kernel and both
 //! burn CPU backends by default), and parity with the CPU reference (flex): the same weights and
 //! start give the same rollout and the same gradients. Rollouts and training run with each
-//! backend's engine ([`Backend::engine`]).
+//! backend's engine ([`Compute`]).
 //!
 //! Tolerances: backends sum in different orders (matmul blocking, threads), so results agree to
 //! f32 rounding, about 1e-7 relative per operation. Over 64 steps of a trained model those
@@ -11,29 +11,21 @@
 use std::path::PathBuf;
 
 use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
-use nca_cli::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use nca_cli::backend::{Backend, Compute};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
 use nca_train::{Experiment, GradientMode, TrainConfig, Trainer};
 
-/// Every compiled backend with a device.
-fn backends() -> Vec<(Backend, Device)> {
-    Backend::compiled()
-        .into_iter()
-        .map(|backend| (backend, backend.device().unwrap()))
-        .collect()
+/// Every compiled backend with its engine and device.
+fn backends() -> Vec<Compute> {
+    Compute::compiled()
 }
 
 /// The CPU reference the others are compared with.
-fn reference() -> (Backend, Device) {
-    (
-        Backend::Flex,
-        Backend::Flex
-            .device()
-            .expect("the flex backend is the reference"),
-    )
+fn reference() -> Compute {
+    Compute::of(Backend::Flex).expect("the flex backend is the reference")
 }
 
 fn values(tensor: Tensor<4>) -> Vec<f32> {
@@ -78,10 +70,15 @@ fn every_requested_backend_computes() {
 
 #[test]
 fn a_fresh_model_leaves_the_seed_unchanged_on_every_backend() {
-    for (backend, device) in backends() {
+    for Compute {
+        backend,
+        engine,
+        device,
+    } in backends()
+    {
         let nca = Nca::new(NcaConfig::default(), &device, &mut rng(1))
             .unwrap()
-            .with_engine(backend.engine());
+            .with_engine(engine);
         let seed = nca.seed(2, 24, 24);
         let after = nca.advance(seed.clone(), 30, &mut rng(2));
         assert_eq!(values(after), values(seed), "{backend}");
@@ -90,7 +87,10 @@ fn a_fresh_model_leaves_the_seed_unchanged_on_every_backend() {
 
 #[test]
 fn perception_gives_the_sobel_values_on_every_backend() {
-    for (backend, device) in backends() {
+    for Compute {
+        backend, device, ..
+    } in backends()
+    {
         let mut input = vec![0.0f32; 4 * 25];
         input[2 * 5 + 2] = 1.0;
         let state = Tensor::<4>::from_data(TensorData::new(input, [1, 4, 5, 5]), &device);
@@ -114,14 +114,19 @@ fn perception_gives_the_sobel_values_on_every_backend() {
 
 #[test]
 fn stochastic_updates_and_alive_masking_on_every_backend() {
-    for (backend, device) in backends() {
+    for Compute {
+        backend,
+        engine,
+        device,
+    } in backends()
+    {
         let config = NcaConfig {
             fire_rate: 0.3,
             ..NcaConfig::default()
         };
         let mut nca = Nca::new(config, &device, &mut rng(0))
             .unwrap()
-            .with_engine(backend.engine());
+            .with_engine(engine);
         let mut bias = vec![0.0f32; 16];
         bias[4] = 1.0;
         nca.update.output.bias = Some(Param::from_data(TensorData::new(bias, [16]), &device));
@@ -162,29 +167,26 @@ fn paper_model(name: &str) -> PathBuf {
 
 /// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed with the
 /// backend's engine.
-fn grown_smiley(backend: Backend, device: &Device) -> Vec<f32> {
+fn grown_smiley(Compute { engine, device, .. }: &Compute) -> Vec<f32> {
     let nca = nca_data::import_demo_model_file(&paper_model("ex3_😀.json"), device).unwrap();
     let config = NcaConfig {
         fire_rate: 1.0,
         ..nca.config().clone()
     };
-    let nca = nca
-        .with_run_config(config)
-        .unwrap()
-        .with_engine(backend.engine());
+    let nca = nca.with_run_config(config).unwrap().with_engine(*engine);
     values(nca.advance(nca.seed(1, 72, 72), 64, &mut rng(0)))
 }
 
 #[test]
 fn rollouts_match_the_cpu_reference_within_1e4() {
-    let (reference, reference_device) = reference();
-    let expected = grown_smiley(reference, &reference_device);
+    let expected = grown_smiley(&reference());
     assert!(
         expected.iter().filter(|v| v.abs() > 0.1).count() > 1000,
         "the smiley grew"
     );
-    for (backend, device) in backends() {
-        let difference = max_abs_diff(&grown_smiley(backend, &device), &expected);
+    for compute in backends() {
+        let backend = compute.backend;
+        let difference = max_abs_diff(&grown_smiley(&compute), &expected);
         assert!(
             difference < 1e-4,
             "{backend}: max |difference| {difference} after 64 steps"
@@ -194,7 +196,7 @@ fn rollouts_match_the_cpu_reference_within_1e4() {
 
 /// Loss and (unconditioned) gradient norm of the second iteration of a small regenerating run,
 /// computed with the backend's engine.
-fn second_iteration(backend: Backend, device: &Device) -> (f64, f64) {
+fn second_iteration(Compute { engine, device, .. }: &Compute) -> (f64, f64) {
     let size = 20;
     let mut target = vec![0.0f32; 4 * size * size];
     for y in 6..14 {
@@ -217,7 +219,7 @@ fn second_iteration(backend: Backend, device: &Device) -> (f64, f64) {
     };
     let mut trainer = Trainer::new(config, target, device)
         .unwrap()
-        .with_engine(backend.engine());
+        .with_engine(*engine);
     trainer.step().unwrap(); // the fresh model's gradient reaches the last layer only
     let metrics = trainer.step().unwrap();
     (metrics.loss, metrics.grad_norm)
@@ -225,14 +227,15 @@ fn second_iteration(backend: Backend, device: &Device) -> (f64, f64) {
 
 #[test]
 fn training_losses_match_the_cpu_reference() {
-    let (reference, reference_device) = reference();
-    let (loss, norm) = second_iteration(reference, &reference_device);
+    let reference = reference();
+    let (loss, norm) = second_iteration(&reference);
     assert!(norm > 0.0);
-    for (backend, device) in backends() {
-        if backend == reference {
+    for compute in backends() {
+        let backend = compute.backend;
+        if backend == reference.backend {
             continue;
         }
-        let (other_loss, _) = second_iteration(backend, &device);
+        let (other_loss, _) = second_iteration(&compute);
         let relative = (other_loss - loss).abs() / loss.abs().max(1e-12);
         assert!(relative < 1e-4, "{backend}: loss {other_loss} vs {loss}");
     }
@@ -241,7 +244,7 @@ fn training_losses_match_the_cpu_reference() {
 /// The loss and every parameter's gradient (hidden weight and bias, output weight and bias) of
 /// one 24-step training rollout of the shipped gecko from two seeds, computed with the backend's
 /// engine: burn's autodiff on its device, or the fused kernel's own backward pass.
-fn parameter_gradients(backend: Backend, device: &Device) -> (f64, Vec<Vec<f32>>) {
+fn parameter_gradients(Compute { engine, device, .. }: &Compute) -> (f64, Vec<Vec<f32>>) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../nca-cli/models/gecko.nca");
     let size = 36;
     let target: Vec<f32> = (0..4 * size * size)
@@ -253,7 +256,7 @@ fn parameter_gradients(backend: Backend, device: &Device) -> (f64, Vec<Vec<f32>>
             }
         })
         .collect();
-    match backend.engine() {
+    match *engine {
         Engine::Fused => {
             let model = Nca::load(&path, device).unwrap();
             let start = nca_core::host_values(model.seed(2, size, size));
@@ -301,13 +304,14 @@ fn parameter_gradients(backend: Backend, device: &Device) -> (f64, Vec<Vec<f32>>
 
 #[test]
 fn every_parameters_gradient_matches_the_cpu_reference() {
-    let (reference, reference_device) = reference();
-    let (loss, expected) = parameter_gradients(reference, &reference_device);
-    for (backend, device) in backends() {
-        if backend == reference {
+    let reference = reference();
+    let (loss, expected) = parameter_gradients(&reference);
+    for compute in backends() {
+        let backend = compute.backend;
+        if backend == reference.backend {
             continue;
         }
-        let (other_loss, got) = parameter_gradients(backend, &device);
+        let (other_loss, got) = parameter_gradients(&compute);
         assert!(
             (other_loss - loss).abs() < 1e-5 * loss,
             "{backend}: loss {other_loss} vs {loss}"

@@ -8,9 +8,9 @@ use clap::{Args, ValueEnum};
 use nca_core::Nca;
 use serde::Serialize;
 
-use crate::models;
 use crate::pictures::check_output;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
+use nca_cli::models;
 use nca_cli::note;
 
 /// The page: WebGL2 shaders, controls, and a placeholder for the models.
@@ -49,7 +49,7 @@ pub struct ExportArgs {
 }
 
 /// Runs `nca export`.
-pub fn run(args: ExportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
+pub fn run(args: ExportArgs, compute: &Compute) -> anyhow::Result<()> {
     let extension = match args.format {
         Format::Distill => "json",
         Format::Html => "html",
@@ -58,11 +58,10 @@ pub fn run(args: ExportArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     if args.out.exists() && !args.force {
         bail!("{} exists; pass --force to replace it", args.out.display());
     }
-    let (_, device) = backend::device(backend)?;
     let loaded = args
         .model
         .iter()
-        .map(|path| Ok((models::name(path), models::load(path, &device)?)))
+        .map(|path| Ok((models::name(path), compute.load_model(path)?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let text = match args.format {
         Format::Distill => {

@@ -24,8 +24,8 @@ use tungstenite::{Message, WebSocket};
 
 use self::protocol::{ClientMessage, MAX_MESSAGE_BYTES, ServerMessage, encode_frame};
 use self::session::{NamedModel, Session};
-use crate::models;
-use nca_cli::backend::{self, Backend};
+use nca_cli::backend::Compute;
+use nca_cli::models;
 use nca_cli::{note, say};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
@@ -79,8 +79,7 @@ struct App {
 }
 
 /// Runs `nca serve` until Ctrl-C.
-pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
-    let (backend, device) = backend::device(backend)?;
+pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
     let shipped: Vec<PathBuf> = models::SHIPPED
         .iter()
         .map(|(name, _)| PathBuf::from(name))
@@ -93,7 +92,7 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     let models = chosen
         .iter()
         .map(|path| {
-            let model = models::load(path, &device)?.with_engine(backend.engine());
+            let model = compute.load_model(path)?;
             let name = models::name(path);
             Ok(NamedModel { name, model })
         })
@@ -115,8 +114,9 @@ pub fn run(args: ServeArgs, backend: Option<Backend>) -> anyhow::Result<()> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
     say!(
-        "serving http://{}/ on {backend} (Ctrl-C stops)",
-        listener.local_addr()?
+        "serving http://{}/ on {} (Ctrl-C stops)",
+        listener.local_addr()?,
+        compute.backend
     );
     std::io::stdout().flush()?;
     listener.set_nonblocking(true)?;

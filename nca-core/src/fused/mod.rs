@@ -19,21 +19,10 @@ use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
 use rayon::prelude::*;
 
-use crate::model::fire_decisions;
+use crate::engine::fire_decisions;
 use crate::{Nca, NcaConfig};
 use backward::Accumulated;
 use grid::Grid;
-
-/// How a model computes its steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Engine {
-    /// burn tensor operations on the model's device: any backend, differentiable by autodiff.
-    #[default]
-    Tensor,
-    /// nca's fused CPU kernel ([`FusedNca`]): the same maths on the host, computing only cells
-    /// that fire and can live, with its own backward for training.
-    Fused,
-}
 
 /// Cells per block of the kernel's matrix products (and per parallel task) for `cells` cells:
 /// one block per thread, so a lone grid keeps every thread busy, within bounds that keep the
