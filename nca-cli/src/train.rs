@@ -11,8 +11,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
-    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, METRICS_FILE, Metrics,
-    Observer, TrainConfig, Trainer,
+    CHECKPOINT_FILE, Control, Experiment, GradientMode, METRICS_FILE, Metrics, Observer, RunDir,
+    TrainConfig, Trainer,
 };
 
 use crate::pictures::growth_frames;
@@ -267,33 +267,17 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("cannot install the Ctrl-C handler")?;
     let device = compute.device.clone();
-    let mut _lock = None;
-    let (trainer, dir) = match &args.resume {
+    let (trainer, run_dir) = match &args.resume {
         Some(dir) => {
-            _lock = Some(lock_run(dir)?);
-            let checkpoint = Checkpoint::load(&dir.join(CHECKPOINT_FILE))
+            let (run_dir, checkpoint) = RunDir::open(dir)
                 .with_context(|| format!("cannot resume from {}", dir.display()))?;
-            let mut config = checkpoint.config.clone();
-            config.checkpoint_every = args.checkpoint_every.unwrap_or(config.checkpoint_every);
-            let wanted = args.overrides.apply(config.clone())?;
-            if let Some(field) = first_difference(
-                &config,
-                &TrainConfig {
-                    iterations: config.iterations,
-                    ..wanted.clone()
-                },
-            ) {
-                bail!(
-                    "`{field}` cannot change when resuming {} (only --iterations and --checkpoint-every can)",
-                    dir.display()
-                );
-            }
-            let checkpoint = Checkpoint {
-                config: wanted,
-                ..checkpoint
-            };
-            checkpoint.config.validate()?;
-            (Trainer::resume(checkpoint, &device)?, dir.clone())
+            let mut wanted = checkpoint.config.clone();
+            wanted.checkpoint_every = args.checkpoint_every.unwrap_or(wanted.checkpoint_every);
+            let wanted = args.overrides.apply(wanted)?;
+            let checkpoint = checkpoint
+                .with_config(wanted)
+                .with_context(|| format!("cannot resume {}", dir.display()))?;
+            (Trainer::resume(checkpoint, &device)?, run_dir)
         }
         None => {
             let start = args
@@ -308,41 +292,21 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
             let dir = args.out.clone().unwrap_or_else(|| {
                 PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase())
             });
-            if dir.join(CHECKPOINT_FILE).exists() {
-                bail!(
-                    "{} already holds a run; continue it with --resume {0} or choose another --out",
-                    dir.display()
-                );
-            }
-            // Nothing good is overwritten: only a new or empty directory (or one where a run
-            // failed to start, leaving its config and lock) becomes a run directory.
-            let foreign = std::fs::read_dir(&dir).ok().and_then(|entries| {
-                entries
-                    .flatten()
-                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                    .find(|name| name != "config.toml" && name != ".lock")
-            });
-            if let Some(name) = foreign {
-                bail!(
-                    "{} is not empty (it holds {name}, and no run); choose a new or empty directory with --out",
-                    dir.display()
-                );
-            }
+            // Refused before the target is fetched and anything allocated.
+            RunDir::check_new(&dir)?;
             let target = args.target()?;
             check_memory(&config, [target.height, target.width])?;
             let tensor = target.tensor(&device);
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create the run directory {}", dir.display()))?;
-            _lock = Some(lock_run(&dir)?);
-            nca_core::write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+            let run_dir = RunDir::create(&dir, &config)?;
             let trainer = Trainer::new(config, tensor, &device)?;
             let trainer = match start {
                 Some(model) => trainer.with_model(model)?,
                 None => trainer,
             };
-            (trainer, dir)
+            (trainer, run_dir)
         }
     };
+    let dir = run_dir.path().to_path_buf();
     let mut trainer = trainer.with_engine(compute.engine);
     let config = trainer.config().clone();
     note!(
@@ -433,38 +397,6 @@ fn check_memory(config: &TrainConfig, grid: [usize; 2]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Takes the run directory's lock (`DIR/.lock`, held until the returned file is dropped), then
-/// removes temporary files that an earlier run killed mid-write left behind.
-fn lock_run(dir: &Path) -> anyhow::Result<std::fs::File> {
-    let path = dir.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock {}", path.display()))?;
-    if let Err(err) = file.try_lock() {
-        match err {
-            std::fs::TryLockError::WouldBlock => bail!(
-                "{} is in use by another `nca train` (it holds {})",
-                dir.display(),
-                path.display()
-            ),
-            std::fs::TryLockError::Error(err) => {
-                return Err(err).with_context(|| format!("cannot lock {}", path.display()));
-            }
-        }
-    }
-    for entry in std::fs::read_dir(dir)?.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    Ok(file)
-}
-
 /// Losses in the final-loss figure of the summary.
 const SUMMARY_LOSSES: usize = 50;
 
@@ -476,27 +408,6 @@ fn read_losses(dir: &Path) -> Vec<f64> {
         .filter_map(|line| serde_json::from_str::<Metrics>(line).ok())
         .map(|m| m.loss)
         .collect()
-}
-
-/// The first config field (dotted path) whose value differs, if any.
-fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<String> {
-    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<String> {
-        match (a, b) {
-            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
-                a.iter().find_map(|(key, value)| {
-                    let path = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    walk(value, b.get(key)?, &path)
-                })
-            }
-            _ => (a != b).then(|| path.to_string()),
-        }
-    }
-    let json = |config: &TrainConfig| serde_json::to_value(config).expect("configs serialise");
-    walk(&json(a), &json(b), "")
 }
 
 /// Draws the progress bar, stops on Ctrl-C, refreshes the run's pictures at each checkpoint.

@@ -46,6 +46,22 @@ pub enum TrainError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A resumed run would not be the same run.
+    #[error(
+        "`{field}` cannot change when resuming a run (only the iterations and the checkpoint interval can)"
+    )]
+    ResumeChange {
+        /// The first config field (dotted path) that differs.
+        field: String,
+    },
+    /// A run directory cannot be used as asked.
+    #[error("{} {reason}", path.display())]
+    RunDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A checkpoint is unreadable or does not fit.
     #[error("{}: {reason}", path.display())]
     Checkpoint {

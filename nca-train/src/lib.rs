@@ -25,6 +25,7 @@ mod error;
 pub mod eval;
 mod gradients;
 mod pool;
+mod run_dir;
 mod trainer;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
@@ -32,4 +33,5 @@ pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, TrainConfig};
 pub use error::TrainError;
 pub use gradients::condition;
 pub use pool::{SamplePool, damage, erase_disc, random_disc, rgba_loss};
-pub use trainer::{CHECKPOINT_FILE, Control, METRICS_FILE, MODEL_FILE, Metrics, Observer, Trainer};
+pub use run_dir::{CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunDir};
+pub use trainer::{Control, Metrics, Observer, Trainer};

@@ -13,14 +13,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::gradients::gradients_params;
+use crate::run_dir::{CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE};
 use crate::{Checkpoint, SamplePool, TrainConfig, TrainError, condition};
-
-/// The checkpoint's file name inside a run directory.
-pub const CHECKPOINT_FILE: &str = "checkpoint.nckpt";
-/// The trained model's file name inside a run directory.
-pub const MODEL_FILE: &str = "model.nca";
-/// The metrics log's file name inside a run directory (one JSON object per line).
-pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// What one iteration did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,95 @@
+//! Run directories: a new run only where nothing would be lost, one run at a time, leftovers of a
+//! killed run cleaned, and a resumed run that stays the same run.
+
+use burn::tensor::{Device, Tensor};
+use nca_train::{
+    CHECKPOINT_FILE, CONFIG_FILE, Experiment, RunDir, TrainConfig, TrainError, Trainer,
+};
+
+fn small() -> TrainConfig {
+    TrainConfig {
+        pool_size: 8,
+        damaged_per_batch: 1,
+        batch_size: 4,
+        min_steps: 4,
+        max_steps: 6,
+        iterations: 2,
+        ..TrainConfig::preset(Experiment::Regenerating)
+    }
+}
+
+/// A finished two-iteration run in `dir`.
+fn finished_run(dir: &std::path::Path) {
+    let device = Device::flex();
+    let target = Tensor::<3>::ones([4, 12, 12], &device);
+    let _run = RunDir::create(dir, &small()).unwrap();
+    let mut trainer = Trainer::new(small(), target, &device).unwrap();
+    trainer.run(Some(dir), &mut ()).unwrap();
+}
+
+#[test]
+fn a_new_run_goes_only_where_nothing_would_be_lost() {
+    let root = tempfile::tempdir().unwrap();
+    let fresh = root.path().join("fresh");
+    let run = RunDir::create(&fresh, &small()).unwrap();
+    assert!(run.file(CONFIG_FILE).is_file());
+    drop(run);
+    // A run that failed to start (config and lock only) may start again.
+    RunDir::create(&fresh, &small()).unwrap();
+
+    let other = root.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let err = RunDir::create(&other, &small()).unwrap_err();
+    assert!(matches!(err, TrainError::RunDir { .. }), "{err}");
+    assert!(err.to_string().contains("holds notes.txt"), "{err}");
+
+    let done = root.path().join("done");
+    finished_run(&done);
+    let err = RunDir::check_new(&done).unwrap_err();
+    assert!(err.to_string().contains("already holds a run"), "{err}");
+}
+
+#[test]
+fn one_run_at_a_time_and_leftovers_cleaned() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    finished_run(&dir);
+    std::fs::write(dir.join(".checkpoint.nckpt.77.tmp"), [0u8; 64]).unwrap();
+    let (first, checkpoint) = RunDir::open(&dir).unwrap();
+    assert_eq!(checkpoint.iteration, 2);
+    assert!(!dir.join(".checkpoint.nckpt.77.tmp").exists());
+    let err = RunDir::open(&dir).unwrap_err();
+    assert!(err.to_string().contains("in use by another"), "{err}");
+    drop(first);
+    assert!(RunDir::open(&dir).is_ok());
+    assert!(dir.join(CHECKPOINT_FILE).is_file());
+}
+
+#[test]
+fn a_resumed_run_may_change_only_its_length_and_checkpoint_interval() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    finished_run(&dir);
+    let (_run, checkpoint) = RunDir::open(&dir).unwrap();
+    let longer = TrainConfig {
+        iterations: 10,
+        checkpoint_every: 5,
+        ..checkpoint.config.clone()
+    };
+    assert_eq!(
+        checkpoint
+            .clone()
+            .with_config(longer)
+            .unwrap()
+            .config
+            .iterations,
+        10
+    );
+    let mut wider = checkpoint.config.clone();
+    wider.model.channels = 12;
+    match checkpoint.with_config(wider) {
+        Err(TrainError::ResumeChange { field }) => assert_eq!(field, "model.channels"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
