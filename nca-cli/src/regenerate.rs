@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use clap::{Args, ValueEnum};
-use nca_core::host_values;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::{Half, HostGrid};
 use nca_data::GifWriter;
 
 use crate::pictures::{RunArgs, check_output, picture, run_frames};
@@ -57,20 +57,12 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     };
     let seed = model.seed(1, size, size);
     let grown = run_frames(&model, seed, 0, args.grow_steps, every, &mut rng, &mut push)?;
-    let channels = model.config().channels;
-    let mut values = host_values(grown);
+    let mut grid = HostGrid::from_tensor(grown);
     match args.cut {
-        Cut::Disc => nca_train::erase_disc(&mut values, [channels, size, size], (0.15, 0.1), 0.4),
-        Cut::Half => {
-            for row in values.chunks_exact_mut(size) {
-                row[size / 2..].fill(0.0);
-            }
-        }
+        Cut::Disc => grid.erase_disc((0.15, 0.1), 0.4),
+        Cut::Half => grid.erase_half(Half::Right),
     }
-    let cut = Tensor::<4>::from_data(
-        TensorData::new(values, [1, channels, size, size]),
-        &model.device(),
-    );
+    let cut = grid.to_tensor(&model.device());
     let regrow = args.regrow_steps;
     run_frames(
         &model,

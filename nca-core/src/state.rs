@@ -2,18 +2,16 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::NcaConfig;
+use crate::{HostGrid, NcaConfig};
 
 impl NcaConfig {
     /// `batch` empty grids of `height x width` cells with one live seed cell at
     /// `[height / 2, width / 2]`: its alpha and hidden channels are 1, its colour 0.
     pub fn seed(&self, batch: usize, height: usize, width: usize, device: &Device) -> Tensor<4> {
-        let mut values = vec![0.0f32; batch * self.channels * height * width];
-        let centre = (height / 2) * width + width / 2;
-        for sample in 0..batch {
-            for channel in self.alpha_channel()..self.channels {
-                values[(sample * self.channels + channel) * height * width + centre] = 1.0;
-            }
+        let shape = [self.channels, height, width];
+        let mut values = vec![0.0f32; batch * shape.iter().product::<usize>()];
+        for sample in values.chunks_exact_mut(shape.iter().product()) {
+            HostGrid::new(sample, shape).plant_seed(height / 2, width / 2, self.alpha_channel());
         }
         Tensor::from_data(
             TensorData::new(values, [batch, self.channels, height, width]),

@@ -10,10 +10,10 @@
 use burn::tensor::{Tensor, TensorData};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_core::{Nca, host_values};
+use nca_core::{Half, HostGrid, Nca, host_values};
 use serde::{Deserialize, Serialize};
 
-use crate::{erase_disc, random_disc};
+use crate::random_disc;
 
 /// The name and version of the protocol; a change to any number below bumps it.
 pub const PROTOCOL: &str = "nca-eval/1";
@@ -50,21 +50,7 @@ pub enum Cut {
         radius: f64,
     },
     /// Every channel zeroed in one half of the grid.
-    Half(Side),
-}
-
-/// Which half a [`Cut::Half`] erases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// Columns `0 .. W/2`.
-    Left,
-    /// Columns `W/2 .. W`.
-    Right,
-    /// Rows `0 .. H/2`.
-    Top,
-    /// Rows `H/2 .. H`.
-    Bottom,
+    Half(Half),
 }
 
 impl Cut {
@@ -79,32 +65,16 @@ impl Cut {
                 radius,
             }
         });
-        let halves = [Side::Left, Side::Right, Side::Top, Side::Bottom].map(Cut::Half);
+        let halves = [Half::Left, Half::Right, Half::Top, Half::Bottom].map(Cut::Half);
         discs.chain(halves).collect()
     }
 
     /// Applies the cut to a `[C, H, W]` state.
-    pub fn apply(&self, state: &mut [f32], [channels, height, width]: [usize; 3]) {
+    pub fn apply(&self, state: &mut [f32], shape: [usize; 3]) {
+        let mut grid = HostGrid::new(state, shape);
         match *self {
-            Cut::Disc { centre, radius } => erase_disc(
-                state,
-                [channels, height, width],
-                (centre[0], centre[1]),
-                radius,
-            ),
-            Cut::Half(side) => {
-                for plane in state.chunks_exact_mut(height * width) {
-                    for (y, row) in plane.chunks_exact_mut(width).enumerate() {
-                        match side {
-                            Side::Left => row[..width / 2].fill(0.0),
-                            Side::Right => row[width / 2..].fill(0.0),
-                            Side::Top if y < height / 2 => row.fill(0.0),
-                            Side::Bottom if y >= height / 2 => row.fill(0.0),
-                            Side::Top | Side::Bottom => {}
-                        }
-                    }
-                }
-            }
+            Cut::Disc { centre, radius } => grid.erase_disc((centre[0], centre[1]), radius),
+            Cut::Half(half) => grid.erase_half(half),
         }
     }
 
@@ -114,7 +84,7 @@ impl Cut {
             Cut::Disc { centre, radius } => {
                 format!("disc ({:.2}, {:.2}) r {radius:.2}", centre[0], centre[1])
             }
-            Cut::Half(side) => format!("{side:?} half").to_lowercase(),
+            Cut::Half(half) => format!("{half:?} half").to_lowercase(),
         }
     }
 }

@@ -32,6 +32,6 @@ pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
 pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, TrainConfig};
 pub use error::TrainError;
 pub use gradients::condition;
-pub use pool::{SamplePool, damage, erase_disc, random_disc, rgba_loss};
+pub use pool::{SamplePool, damage, random_disc, rgba_loss};
 pub use run_dir::{CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunDir};
 pub use trainer::{Control, Metrics, Observer, Trainer};

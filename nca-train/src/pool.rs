@@ -1,5 +1,6 @@
 //! The sample pool (persistent and regenerating experiments) and damage by random discs.
 
+use nca_core::HostGrid;
 use rand::{Rng, RngExt};
 
 /// States kept between iterations on the host, each `channels x height x width` values.
@@ -96,12 +97,12 @@ impl SamplePool {
     }
 }
 
-/// Zeroes every channel of a `[C, H, W]` state inside a random disc: centre uniform in
+/// Zeroes every channel of a `[C, H, W]` state inside a random disc ([`HostGrid::erase_disc`]): centre uniform in
 /// `[-0.5, 0.5]²`, radius uniform in `[0.1, 0.4]`, in coordinates where the grid spans `[-1, 1]`
 /// (as the paper's `make_circle_masks`).
 pub fn damage(state: &mut [f32], shape: [usize; 3], rng: &mut impl Rng) {
     let (centre, radius) = random_disc(rng);
-    erase_disc(state, shape, centre, radius);
+    HostGrid::new(state, shape).erase_disc(centre, radius);
 }
 
 /// The disc [`damage`] erases: `((cx, cy), radius)`, centre uniform in `[-0.5, 0.5]²`, radius
@@ -109,36 +110,6 @@ pub fn damage(state: &mut [f32], shape: [usize; 3], rng: &mut impl Rng) {
 pub fn random_disc(rng: &mut impl Rng) -> ((f64, f64), f64) {
     let centre = (rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5));
     (centre, rng.random_range(0.1..0.4))
-}
-
-/// Zeroes every channel of a `[C, H, W]` state where `(x − cx)² + (y − cy)² < r²`, with `x` and
-/// `y` running over `[-1, 1]` across the grid (`centre` is `(cx, cy)`).
-pub fn erase_disc(
-    state: &mut [f32],
-    [channels, height, width]: [usize; 3],
-    centre: (f64, f64),
-    radius: f64,
-) {
-    let coordinate = |i: usize, n: usize| {
-        if n > 1 {
-            -1.0 + 2.0 * i as f64 / (n - 1) as f64
-        } else {
-            0.0
-        }
-    };
-    for y in 0..height {
-        for x in 0..width {
-            let (dx, dy) = (
-                coordinate(x, width) - centre.0,
-                coordinate(y, height) - centre.1,
-            );
-            if dx * dx + dy * dy < radius * radius {
-                for channel in 0..channels {
-                    state[(channel * height + y) * width + x] = 0.0;
-                }
-            }
-        }
-    }
 }
 
 /// Mean squared error of the first `target.len() / (H·W)` channels (RGBA) of a `[C, H, W]` state

@@ -1,6 +1,6 @@
 //! The pool rules and damage geometry.
 
-use nca_train::{SamplePool, damage, erase_disc, rgba_loss};
+use nca_train::{SamplePool, damage, rgba_loss};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -55,23 +55,6 @@ fn sampling_is_without_replacement() {
         assert_eq!(indices.len(), 8);
         assert!(indices.iter().all(|&i| i < 16));
     }
-}
-
-#[test]
-fn a_disc_of_radius_half_at_the_centre_of_an_11x11_grid_erases_21_cells() {
-    // Cells sit at -1, -0.8, …, 1; (0.2i)² + (0.2j)² < 0.25 holds for 21 (i, j) pairs.
-    let mut state = vec![1.0f32; 2 * 11 * 11];
-    erase_disc(&mut state, [2, 11, 11], (0.0, 0.0), 0.5);
-    let erased = |channel: usize| {
-        state[channel * 121..(channel + 1) * 121]
-            .iter()
-            .filter(|&&v| v == 0.0)
-            .count()
-    };
-    assert_eq!((erased(0), erased(1)), (21, 21));
-    assert_eq!(state[5 * 11 + 5], 0.0, "centre");
-    assert_eq!(state[5 * 11 + 8], 1.0, "0.6 from the centre");
-    assert_eq!(state[5 * 11 + 7], 0.0, "0.4 from the centre");
 }
 
 #[test]

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use burn::module::Param;
 use burn::tensor::{Device, Distribution, Tensor};
+use nca_core::Half;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, Nca, NcaConfig};
 use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
-use nca_train::eval::{self, Cut, Persistence, Scorecard, Side};
+use nca_train::eval::{self, Cut, Persistence, Scorecard};
 
 fn gecko() -> Target {
     Target::load(
@@ -69,7 +70,7 @@ fn the_battery_is_four_training_discs_and_four_halves() {
     }
     assert_eq!(
         battery[4..],
-        [Side::Left, Side::Right, Side::Top, Side::Bottom].map(Cut::Half)
+        [Half::Left, Half::Right, Half::Top, Half::Bottom].map(Cut::Half)
     );
     assert_eq!(battery, Cut::battery(), "drawn with a fixed seed");
 }

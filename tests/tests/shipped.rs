@@ -109,7 +109,7 @@ fn only_the_regenerating_gecko_regrows_what_a_cut_removes() {
         let mut grid = Grid::seeded(&model, &target);
         grid.run(200);
         let shape = [model.config().channels, target.height, target.width];
-        nca_train::erase_disc(&mut grid.state, shape, (0.15, 0.1), 0.4);
+        nca_core::HostGrid::new(&mut grid.state[..], shape).erase_disc((0.15, 0.1), 0.4);
         let cut = grid.overlap();
         (cut, grid.run(200).overlap())
     };

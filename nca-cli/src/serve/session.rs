@@ -1,5 +1,6 @@
 //! One page's simulation: a model, its grid, and what the page asked for.
 
+use nca_core::HostGrid;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -85,15 +86,14 @@ impl Session {
             ClientMessage::FireRate { value } => return self.reconfigure(|c| c.fire_rate = value),
             ClientMessage::Erase { x, y, radius } => self.edit(|values, shape| {
                 // The protocol's fractions of the grid are [-1, 1] coordinates for erase_disc.
-                nca_train::erase_disc(values, shape, (2.0 * x - 1.0, 2.0 * y - 1.0), 2.0 * radius);
+                HostGrid::new(values, shape)
+                    .erase_disc((2.0 * x - 1.0, 2.0 * y - 1.0), 2.0 * radius);
             }),
             ClientMessage::Seed { x, y } => {
                 let alpha = self.model.config().alpha_channel();
                 let (column, row) = (self.cell(x), self.cell(y));
-                self.edit(|values, [channels, height, width]| {
-                    for channel in alpha..channels {
-                        values[(channel * height + row) * width + column] = 1.0;
-                    }
+                self.edit(|values, shape| {
+                    HostGrid::new(values, shape).plant_seed(row, column, alpha)
                 });
             }
             ClientMessage::Model { index } => {
