@@ -1,7 +1,7 @@
 //! The per-cell update rule: a two-layer network applied to every cell (1x1 convolutions).
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
+use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, RngExt};
@@ -32,12 +32,16 @@ impl UpdateNet {
             .map(|_| rng.random_range(-limit..limit))
             .collect();
         Self {
-            hidden: linear(TensorData::new(weights, [inputs, hidden]), hidden, device),
-            output: linear(
-                TensorData::zeros::<f32, _>([hidden, outputs]),
-                outputs,
-                device,
-            ),
+            hidden: Linear {
+                weight: Param::from_data(TensorData::new(weights, [inputs, hidden]), device),
+                bias: Some(Param::from_data(
+                    TensorData::zeros::<f32, _>([hidden]),
+                    device,
+                )),
+            },
+            output: LinearConfig::new(hidden, outputs)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
         }
     }
 
@@ -78,16 +82,5 @@ impl UpdateNet {
             output_weight: crate::host_values(self.output.weight.val()),
             output_bias: bias(&self.output),
         }
-    }
-}
-
-/// A dense layer with the given weights and a zero bias.
-fn linear(weights: TensorData, outputs: usize, device: &Device) -> Linear {
-    Linear {
-        weight: Param::from_data(weights, device),
-        bias: Some(Param::from_data(
-            TensorData::zeros::<f32, _>([outputs]),
-            device,
-        )),
     }
 }
