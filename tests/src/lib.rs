@@ -1,2 +1,33 @@
 //! Cross-crate tests of nca live in `tests/tests/`: they join `nca-data`, `nca-train` and
-//! `nca-core` the way the `nca` binary does, without the binary.
+//! `nca-core` the way the `nca` binary does, without the binary. This library is what they share.
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use nca_core::Nca;
+use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
+
+/// The embedded 🦎 prepared as the paper does (40 px, padding 16: 72x72).
+pub fn gecko() -> Target {
+    Target::load(
+        &TargetSource::default(),
+        TargetOptions::default(),
+        &EmojiSource::default(),
+    )
+    .expect("the gecko is embedded")
+}
+
+/// A model shipped in `nca-cli/models/`, by name, on flex.
+pub fn shipped(name: &str) -> Nca {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../nca-cli/models")
+        .join(format!("{name}.nca"));
+    Nca::load(&path, &Device::flex()).expect("the shipped model loads")
+}
+
+/// One of the paper's published models in `testdata/paper-models/`.
+pub fn paper_model(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/paper-models")
+        .join(name)
+}

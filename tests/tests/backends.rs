@@ -16,6 +16,7 @@ use nca_cli::backend::{Backend, Compute};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
+use nca_tests::paper_model;
 use nca_train::{Experiment, GradientMode, TrainConfig, Trainer};
 
 /// Every compiled backend with its engine and device.
@@ -157,12 +158,6 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
             "{backend}"
         );
     }
-}
-
-fn paper_model(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/paper-models")
-        .join(name)
 }
 
 /// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed with the

@@ -2,33 +2,18 @@
 //! experiments promise, a model with random weights scores badly everywhere, and the protocol is
 //! deterministic.
 
-use std::path::PathBuf;
-
 use burn::module::Param;
 use burn::tensor::{Device, Distribution, Tensor};
 use nca_core::Half;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, Nca, NcaConfig};
-use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
+use nca_tests::gecko;
 use nca_train::eval::{self, Cut, Persistence, Scorecard};
 
-fn gecko() -> Target {
-    Target::load(
-        &TargetSource::default(),
-        TargetOptions::default(),
-        &EmojiSource::default(),
-    )
-    .unwrap()
-}
-
+/// A shipped model on the fused kernel.
 fn shipped(name: &str) -> Nca {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../nca-cli/models")
-        .join(format!("{name}.nca"));
-    Nca::load(&path, &Device::flex())
-        .unwrap()
-        .with_engine(Engine::Fused)
+    nca_tests::shipped(name).with_engine(Engine::Fused)
 }
 
 fn score(model: &Nca, seeds: &[u64]) -> Scorecard {

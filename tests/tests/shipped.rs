@@ -2,32 +2,14 @@
 //! paper's 72x72 grid: each grows the embedded 🦎 from the seed, the persistent and regenerating
 //! ones keep it, and only the regenerating one regrows it after a cut.
 
-use std::path::PathBuf;
-
-use burn::tensor::Device;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{FusedNca, Nca};
-use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
+use nca_data::Target;
+use nca_tests::{gecko, shipped};
 
 /// RGBA mean squared error below which the gecko counts as grown (an empty grid scores 0.030).
 const GROWN: f32 = 0.001;
-
-fn gecko() -> Target {
-    Target::load(
-        &TargetSource::default(),
-        TargetOptions::default(),
-        &EmojiSource::default(),
-    )
-    .unwrap()
-}
-
-fn shipped(name: &str) -> Nca {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../nca-cli/models")
-        .join(format!("{name}.nca"));
-    Nca::load(&path, &Device::flex()).unwrap()
-}
 
 /// One grid of a model, stepped on the host by the fused kernel.
 struct Grid<'a> {

@@ -17,6 +17,10 @@ use nca_cli::note;
 const PAGE: &str = include_str!("page.html");
 /// Where the models' JSON goes in [`PAGE`].
 const MODELS_PLACEHOLDER: &str = "__NCA_MODELS_JSON__";
+/// The look of `nca serve`'s page, which the exported page shares.
+const STYLE: &str = include_str!("../serve/assets/style.css");
+/// Where [`STYLE`] goes in [`PAGE`].
+const STYLE_PLACEHOLDER: &str = "__NCA_STYLE__";
 
 /// What `nca export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,7 +107,8 @@ pub fn page(models: &[(&str, &Nca)], grid: usize) -> String {
     .expect("models serialise")
     // Inside a <script> element: no `</script>` may appear.
     .replace('<', "\\u003c");
-    PAGE.replacen(MODELS_PLACEHOLDER, &json, 1)
+    PAGE.replacen(STYLE_PLACEHOLDER, STYLE.trim_end(), 1)
+        .replacen(MODELS_PLACEHOLDER, &json, 1)
 }
 
 /// What the page reads: the grid and every model's settings and weights.

@@ -2,9 +2,9 @@
 // on SwiftShader: dumps the state after fixed steps (for the Rust test to compare with nca's own
 // rollout), then checks that the pattern grows, a click erases a disc and the regenerating model
 // heals it. Usage: node export.mjs FILE_URL OUT_DIR [STEPS]
-import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { failer, launch } from "./chromium.mjs";
 
 const [url, outDir, stepsArg = "48"] = process.argv.slice(2);
 const steps = Number(stepsArg);
@@ -14,18 +14,8 @@ if (!url || !outDir || !(Number.isInteger(steps) && steps >= 0)) {
 }
 mkdirSync(outDir, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  // SwiftShader (a CPU rasteriser) gives WebGL2 with float render targets without a GPU.
-  args: ["--headless", "--no-sandbox", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--allow-file-access-from-files"],
-});
-const fail = async (message) => {
-  console.error(`FAIL: ${message}`);
-  await browser.close();
-  process.exit(1);
-};
+const browser = await launch({ webgl: true });
+const fail = failer(browser);
 
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 900 } });

@@ -1,8 +1,8 @@
 // End-to-end test of `nca serve` in headless Chromium: the pattern grows, a click erases a disc,
 // the regenerating model heals it. Usage: node serve.mjs URL SCREENSHOT_DIR
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { failer, launch } from "./chromium.mjs";
 
 const [url, outDir] = process.argv.slice(2);
 if (!url || !outDir) {
@@ -11,16 +11,8 @@ if (!url || !outDir) {
 }
 mkdirSync(outDir, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-});
-const fail = async (message) => {
-  console.error(`FAIL: ${message}`);
-  await browser.close();
-  process.exit(1);
-};
+const browser = await launch();
+const fail = failer(browser);
 
 try {
   const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
