@@ -217,7 +217,7 @@ pub struct Scorecard {
     pub rotation_mse: Option<Stat>,
 }
 
-/// The states the protocol passed through with seed 0, `[C, H, W]` each, for a picture.
+/// The states the protocol passed through with the first seed, `[C, H, W]` each, for a picture.
 #[derive(Debug, Clone)]
 pub struct Frames {
     /// The reference (visible channels and alpha only; the rest zero).
@@ -347,7 +347,6 @@ pub fn evaluate(
     let battery = Cut::battery();
 
     let mut per_seed = Vec::new();
-    let mut frames = None;
     for &seed in seeds {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let mut state = host_values(model.seed(1, height, width));
@@ -397,22 +396,22 @@ pub fn evaluate(
             .map(|(cut, end)| (cut.to_vec(), end.to_vec()))
             .collect();
         per_seed.push(SeedRun {
-            timeline: timeline.clone(),
-            uncut: uncut.clone(),
-            cuts: cuts.clone(),
-            rotated: rotated.clone(),
+            timeline,
+            uncut,
+            cuts,
+            rotated,
         });
-        if frames.is_none() {
-            let mut reference_frame = vec![0.0; size];
-            reference_frame[..reference_values.len()].copy_from_slice(&reference_values);
-            frames = Some(Frames {
-                reference: reference_frame,
-                timeline,
-                rotated,
-                cuts,
-            });
-        }
     }
+    // The pictures are seed 0's (the first seed's) states.
+    let first = &per_seed[0];
+    let mut reference_frame = vec![0.0; first.uncut.len()];
+    reference_frame[..reference_values.len()].copy_from_slice(&reference_values);
+    let frames = Frames {
+        reference: reference_frame,
+        timeline: first.timeline.clone(),
+        rotated: first.rotated.clone(),
+        cuts: first.cuts.clone(),
+    };
 
     let rgba = |state: &[f32]| state[..visible * height * width].to_vec();
     let mse = |state: &[f32], reference: &[f32]| shown_mse(state, reference);
@@ -507,7 +506,7 @@ pub fn evaluate(
         recovered_mean,
         rotation_mse,
     };
-    (scorecard, frames.expect("at least one seed"))
+    (scorecard, frames)
 }
 
 /// What one seed's runs produced, host-side `[C, H, W]` states.
