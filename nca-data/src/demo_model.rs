@@ -142,14 +142,14 @@ fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {
 /// inputs in the demo's band order. A model's `update_scale` is folded into the second layer.
 /// The format has no fire rate (the demo uses 0.5) and no living threshold (0.1 there).
 ///
-/// Refused, naming the reason: learned perception (the demo's is fixed Sobel), a living
+/// Refused, naming `name` and the reason: learned perception (the demo's is fixed Sobel), a living
 /// threshold other than 0.1, channel or hidden-unit counts that are not multiples of 4 (the
 /// demo's shaders read them four at a time).
-pub fn export_demo_model(nca: &Nca) -> Result<String, DataError> {
+pub fn export_demo_model(nca: &Nca, name: &str) -> Result<String, DataError> {
     let config = nca.config();
-    let refuse = |reason: String| DataError::BadModel {
-        source_name: "the model".into(),
-        reason: format!("cannot be written in the web-demo format: {reason}"),
+    let refuse = |reason: String| DataError::NotExportable {
+        name: name.into(),
+        reason,
     };
     if config.trainable_perception {
         return Err(refuse(

@@ -82,6 +82,14 @@ pub enum DataError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A model the web-demo format cannot express.
+    #[error("{name} cannot be written in the web-demo format: {reason}")]
+    NotExportable {
+        /// The model.
+        name: String,
+        /// What the format lacks.
+        reason: String,
+    },
     /// A picture or model could not be written or built.
     #[error(transparent)]
     Core(#[from] nca_core::NcaError),

@@ -240,7 +240,7 @@ fn shipped(name: &str) -> Nca {
 #[test]
 fn an_exported_model_imports_within_the_quantisation_and_grows_the_same() {
     let original = shipped("gecko-regenerating");
-    let json = nca_data::export_demo_model(&original).unwrap();
+    let json = nca_data::export_demo_model(&original, "gecko-regenerating").unwrap();
     let layers: serde_json::Value = serde_json::from_str(&json).unwrap();
     let imported = import_demo_model(&json, "exported", &Device::flex()).unwrap();
 
@@ -302,7 +302,8 @@ fn an_exported_model_imports_within_the_quantisation_and_grows_the_same() {
 #[test]
 fn the_export_has_the_published_models_keys_and_shapes() {
     let ours: serde_json::Value =
-        serde_json::from_str(&nca_data::export_demo_model(&shipped("gecko")).unwrap()).unwrap();
+        serde_json::from_str(&nca_data::export_demo_model(&shipped("gecko"), "gecko").unwrap())
+            .unwrap();
     let theirs: serde_json::Value = demo_json();
     let keys = |layer: &serde_json::Value| -> Vec<String> {
         layer.as_object().unwrap().keys().cloned().collect()
@@ -351,7 +352,13 @@ fn models_the_demo_cannot_run_are_refused_with_the_reason() {
         ),
     ] {
         let nca = Nca::new(config, &device, &mut rng).unwrap();
-        let err = nca_data::export_demo_model(&nca).unwrap_err().to_string();
+        let err = nca_data::export_demo_model(&nca, "random")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("random cannot be written in the web-demo format"),
+            "{err}"
+        );
         assert!(err.contains(reason), "{err}");
     }
 }

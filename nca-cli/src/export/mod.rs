@@ -72,12 +72,7 @@ pub fn run(args: ExportArgs, compute: &Compute) -> anyhow::Result<()> {
             let [(name, model)] = loaded.as_slice() else {
                 bail!("the distill format holds one model; export one at a time");
             };
-            nca_data::export_demo_model(model).map_err(|err| {
-                anyhow::anyhow!(
-                    "{name} {}",
-                    err.to_string().trim_start_matches("the model ")
-                )
-            })?
+            nca_data::export_demo_model(model, name)?
         }
         Format::Html => {
             let named: Vec<(&str, &Nca)> = loaded.iter().map(|(n, m)| (n.as_str(), m)).collect();
