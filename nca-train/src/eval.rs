@@ -413,7 +413,8 @@ pub fn evaluate(
         cuts: first.cuts.clone(),
     };
 
-    let rgba = |state: &[f32]| state[..visible * height * width].to_vec();
+    // The visible channels and alpha of a state (a prefix of its values), without copying.
+    let rgba_len = visible * height * width;
     let mse = |state: &[f32], reference: &[f32]| shown_mse(state, reference);
     let live = |state: &[f32]| live_cells(state, shape, config.alpha_channel()).len() as f64;
     let at_step = |index: usize| AtStep {
@@ -455,8 +456,8 @@ pub fn evaluate(
             let figure = |f: &dyn Fn(&SeedRun) -> f64| Stat::of(per_seed.iter().map(f).collect());
             Regrowth {
                 cut,
-                mse_cut: figure(&|run| mse(&run.cuts[index].0, &rgba(&run.uncut))),
-                mse_end: figure(&|run| mse(&run.cuts[index].1, &rgba(&run.uncut))),
+                mse_cut: figure(&|run| mse(&run.cuts[index].0, &run.uncut[..rgba_len])),
+                mse_end: figure(&|run| mse(&run.cuts[index].1, &run.uncut[..rgba_len])),
                 iou_end: figure(&|run| {
                     iou(
                         &live_cells(&run.cuts[index].1, shape, config.alpha_channel()),
@@ -467,8 +468,8 @@ pub fn evaluate(
                     let grown = !live_cells(&run.uncut, shape, config.alpha_channel()).is_empty();
                     recovered(
                         grown,
-                        mse(&run.cuts[index].0, &rgba(&run.uncut)),
-                        mse(&run.cuts[index].1, &rgba(&run.uncut)),
+                        mse(&run.cuts[index].0, &run.uncut[..rgba_len]),
+                        mse(&run.cuts[index].1, &run.uncut[..rgba_len]),
                     )
                 }),
             }
