@@ -3,7 +3,6 @@
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use nca_core::{FusedGradients, Nca, Perception};
 
 use crate::GradientMode;
 
@@ -68,56 +67,51 @@ impl ModuleVisitor for Scale<'_> {
     }
 }
 
-/// The fused kernel's gradients as burn's gradients of `model`'s parameters, on `device` (the
-/// training device without autodiff, where burn's own gradients live).
+/// Gradients paired with their parameters ([`FusedGradients::into_params`]) as burn's gradients
+/// of `model`'s parameters, on `device` (the training device without autodiff, where burn's own
+/// gradients live).
+///
+/// # Panics
+/// If a parameter of `model` is missing from `gradients`.
 pub(crate) fn gradients_params(
-    model: &Nca,
-    gradients: FusedGradients,
+    model: &impl Module,
+    gradients: Vec<(ParamId, Vec<f32>)>,
     device: &Device,
 ) -> GradientsParams {
-    let mut params = GradientsParams::new();
-    let update = &model.update;
-    register(
-        &mut params,
-        &update.hidden.weight,
-        gradients.hidden_weight,
+    let mut register = Register {
+        gradients,
+        params: GradientsParams::new(),
         device,
-    );
-    register(
-        &mut params,
-        &update.output.weight,
-        gradients.output_weight,
-        device,
-    );
-    for (bias, values) in [
-        (&update.hidden.bias, gradients.hidden_bias),
-        (&update.output.bias, gradients.output_bias),
-    ] {
-        if let Some(bias) = bias {
-            register(&mut params, bias, values, device);
-        }
-    }
-    if let (Perception::Learned(kernel), Some(values)) = (&model.perception, gradients.perception) {
-        register(&mut params, kernel, values, device);
-    }
-    params
+    };
+    model.visit(&mut register);
+    register.params
 }
 
-fn register<const D: usize>(
-    params: &mut GradientsParams,
-    param: &Param<Tensor<D>>,
-    values: Vec<f32>,
-    device: &Device,
-) {
-    let tensor = Tensor::<D>::from_data(TensorData::new(values, param.dims()), device);
-    params.register(param.id, tensor);
+/// Registers each visited parameter's gradient, shaped like the parameter.
+struct Register<'a> {
+    gradients: Vec<(ParamId, Vec<f32>)>,
+    params: GradientsParams,
+    device: &'a Device,
+}
+
+impl ModuleVisitor for Register<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let index = self
+            .gradients
+            .iter()
+            .position(|(id, _)| *id == param.id)
+            .unwrap_or_else(|| panic!("no gradient for parameter {}", param.id));
+        let (_, values) = self.gradients.swap_remove(index);
+        let tensor = Tensor::<D>::from_data(TensorData::new(values, param.dims()), self.device);
+        self.params.register(param.id, tensor);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nca_core::NcaConfig;
     use nca_core::rand::SeedableRng;
+    use nca_core::{FusedGradients, Nca, NcaConfig, Perception};
 
     /// Each fused gradient lands on its own parameter: a permuted or missed one fails here.
     #[test]
@@ -139,7 +133,7 @@ mod tests {
             output_weight: filled(12 * 8, 3.0),
             output_bias: filled(8, 4.0),
         };
-        let params = gradients_params(&model, gradients, &device);
+        let params = gradients_params(&model, gradients.into_params(&model), &device);
         let value_of = |id: ParamId, dims: usize| -> f32 {
             let values: Vec<f32> = match dims {
                 1 => nca_core::host_values(params.get::<1>(id).unwrap()),

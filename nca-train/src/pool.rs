@@ -3,6 +3,8 @@
 use nca_core::HostGrid;
 use rand::{Rng, RngExt};
 
+use crate::RgbaLoss;
+
 /// States kept between iterations on the host, each `channels x height x width` values.
 ///
 /// Batches are drawn from it and written back after training on them, so the model learns to
@@ -58,7 +60,7 @@ impl SamplePool {
     }
 
     /// A training batch as the paper draws it: `batch_size` states sampled without replacement,
-    /// sorted by their RGBA loss against `target` (highest first); the highest-loss one replaced
+    /// sorted by their `loss` (highest first); the highest-loss one replaced
     /// by `seed`, the `damaged` lowest-loss ones damaged by a random disc. Returns each state
     /// with the pool index it is written back to.
     pub fn draw(
@@ -66,18 +68,15 @@ impl SamplePool {
         batch_size: usize,
         damaged: usize,
         seed: &[f32],
-        target: &[f32],
+        loss: &RgbaLoss,
         rng: &mut impl Rng,
     ) -> Vec<(usize, Vec<f32>)> {
         let mut drawn: Vec<(usize, Vec<f32>, f64)> = self
             .sample_indices(batch_size, rng)
             .into_iter()
             .map(|index| {
-                (
-                    index,
-                    self.states[index].clone(),
-                    rgba_loss(&self.states[index], target),
-                )
+                let state = &self.states[index];
+                (index, state.clone(), loss.state(state))
             })
             .collect();
         drawn.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -110,15 +109,4 @@ pub fn damage(state: &mut [f32], shape: [usize; 3], rng: &mut impl Rng) {
 pub fn random_disc(rng: &mut impl Rng) -> ((f64, f64), f64) {
     let centre = (rng.random_range(-0.5..0.5), rng.random_range(-0.5..0.5));
     (centre, rng.random_range(0.1..0.4))
-}
-
-/// Mean squared error of the first `target.len() / (H·W)` channels (RGBA) of a `[C, H, W]` state
-/// against a `[4, H, W]` target: the loss by which the pool ranks its samples.
-pub fn rgba_loss(state: &[f32], target: &[f32]) -> f64 {
-    let sum: f64 = state[..target.len()]
-        .iter()
-        .zip(target)
-        .map(|(a, b)| f64::from(a - b).powi(2))
-        .sum();
-    sum / target.len() as f64
 }

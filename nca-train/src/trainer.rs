@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gradients::gradients_params;
 use crate::run_dir::{CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE};
-use crate::{Checkpoint, SamplePool, TrainConfig, TrainError, condition};
+use crate::{Checkpoint, RgbaLoss, SamplePool, TrainConfig, TrainError, condition};
 
 /// What one iteration did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,8 +64,7 @@ pub struct Trainer {
     device: Device,
     model: Nca,
     optimizer: ModuleOptimizer,
-    target: Tensor<3>,
-    target_values: Vec<f32>,
+    loss: RgbaLoss,
     seed_state: Vec<f32>,
     pool: Option<SamplePool>,
     rng: Xoshiro256PlusPlus,
@@ -160,10 +159,7 @@ impl Trainer {
             });
         }
         let device = device.clone().autodiff();
-        let target = Tensor::from_data(
-            TensorData::new(target_values.clone(), [channels, height, width]),
-            &device,
-        );
+        let loss = RgbaLoss::new(target_values, [channels, height, width], &device);
         let seed_state = host_values(model.seed(1, height, width));
         // A new run fills its pool with seeds; a resumed one brings its own.
         let pool = pool.or_else(|| {
@@ -180,8 +176,7 @@ impl Trainer {
             config,
             device,
             optimizer,
-            target,
-            target_values,
+            loss,
             seed_state,
             pool,
             rng,
@@ -231,7 +226,7 @@ impl Trainer {
 
     /// Height and width of the grid (the padded target's).
     pub fn grid(&self) -> [usize; 2] {
-        let [_, height, width] = self.target.dims();
+        let [_, height, width] = self.loss.shape();
         [height, width]
     }
 
@@ -303,9 +298,7 @@ impl Trainer {
         let start =
             Tensor::<4>::from_data(TensorData::new(batch, self.batch_shape()), &self.device);
         let end = self.model.rollout(start, steps, &mut self.rng);
-        let loss = (self.config.model.rgba(end.clone()) - self.target.clone().unsqueeze::<4>())
-            .square()
-            .mean();
+        let loss = self.loss.batch(end.clone());
         let loss_value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         (
@@ -326,17 +319,21 @@ impl Trainer {
             batch,
             [batch_size, height, width],
             steps,
-            &self.target_values,
+            &self.loss,
             &mut self.rng,
         );
         let device = self.device.clone().without_autodiff();
-        let grads = gradients_params(&self.model, iteration.gradients, &device);
+        let grads = gradients_params(
+            &self.model,
+            iteration.gradients.into_params(&self.model),
+            &device,
+        );
         (Some(iteration.end), iteration.loss, grads)
     }
 
     /// `[B, C, H, W]` of a training batch.
     fn batch_shape(&self) -> [usize; 4] {
-        let [_, height, width] = self.target.dims();
+        let [_, height, width] = self.loss.shape();
         [
             self.config.batch_size,
             self.config.model.channels,
@@ -355,7 +352,7 @@ impl Trainer {
             self.config.batch_size,
             self.config.damaged_per_batch,
             &self.seed_state,
-            &self.target_values,
+            &self.loss,
             &mut self.rng,
         );
         let indices = batch.iter().map(|(index, _)| *index).collect();
@@ -380,8 +377,8 @@ impl Trainer {
             rng: self.rng.clone(),
             model: self.model().to_bytes()?,
             optimizer: optimizer.to_vec(),
-            target: self.target_values.clone(),
-            target_shape: self.target.dims(),
+            target: self.loss.target().to_vec(),
+            target_shape: self.loss.shape(),
             pool: self.pool.clone(),
         })
     }

@@ -1,6 +1,7 @@
 //! The pool rules and damage geometry.
 
-use nca_train::{SamplePool, damage, rgba_loss};
+use burn::tensor::Device;
+use nca_train::{RgbaLoss, SamplePool, damage};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -16,7 +17,7 @@ fn a_batch_is_sorted_by_loss_the_worst_reseeded_the_best_damaged() {
     let states: Vec<Vec<f32>> = (0..8).map(|i| filled(0.1 * (i + 1) as f32)).collect();
     let pool = SamplePool::from_states(states, SHAPE);
     let seed = filled(-1.0);
-    let target = vec![0.0; 4 * 36];
+    let target = RgbaLoss::new(vec![0.0; 4 * 36], [4, 6, 6], &Device::flex());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
     let batch = pool.draw(8, 2, &seed, &target, &mut rng);
 
@@ -78,12 +79,4 @@ fn random_damage_stays_within_the_papers_ranges() {
             "area {area}"
         );
     }
-}
-
-#[test]
-fn the_ranking_loss_is_the_rgba_mean_squared_error() {
-    let mut state = vec![0.0f32; 5 * 2];
-    state[0] = 1.0; // channel 0 of 2 cells
-    state[9] = 3.0; // channel 4 (hidden): ignored
-    assert_eq!(rgba_loss(&state, &[0.0; 8]), 1.0 / 8.0);
 }

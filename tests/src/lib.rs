@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use nca_core::Nca;
+use nca_core::rand::SeedableRng;
+use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
 
 /// The embedded 🦎 prepared as the paper does (40 px, padding 16: 72x72).
@@ -30,4 +32,18 @@ pub fn paper_model(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata/paper-models")
         .join(name)
+}
+
+/// The tests' random number generator, seeded.
+pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+/// The largest absolute difference between two equally long lists of values.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared values differ in count");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }

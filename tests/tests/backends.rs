@@ -13,11 +13,9 @@ use std::path::PathBuf;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use nca_cli::backend::{Backend, Compute};
-use nca_core::rand::SeedableRng;
-use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
-use nca_tests::paper_model;
-use nca_train::{Experiment, GradientMode, TrainConfig, Trainer};
+use nca_tests::{max_abs_diff, paper_model, rng};
+use nca_train::{Experiment, GradientMode, RgbaLoss, TrainConfig, Trainer};
 
 /// Every compiled backend with its engine and device.
 fn backends() -> Vec<Compute> {
@@ -35,17 +33,6 @@ fn values(tensor: Tensor<4>) -> Vec<f32> {
         .convert::<f32>()
         .try_to_vec::<f32>()
         .unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
-fn rng(seed: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(seed)
 }
 
 /// Every backend this crate's features ask for is compiled in and computes, so a run with an
@@ -255,11 +242,12 @@ fn parameter_gradients(Compute { engine, device, .. }: &Compute) -> (f64, Vec<Ve
         Engine::Fused => {
             let model = Nca::load(&path, device).unwrap();
             let start = nca_core::host_values(model.seed(2, size, size));
+            let loss = RgbaLoss::new(target, [4, size, size], device);
             let iteration = FusedNca::new(&model).train_rollout(
                 &start,
                 [2, size, size],
                 24,
-                &target,
+                &loss,
                 &mut rng(8),
             );
             let grads = iteration.gradients;
@@ -274,11 +262,9 @@ fn parameter_gradients(Compute { engine, device, .. }: &Compute) -> (f64, Vec<Ve
         Engine::Tensor => {
             let device = device.clone().autodiff();
             let model = Nca::load(&path, &device).unwrap();
-            let target = Tensor::<3>::from_data(TensorData::new(target, [4, size, size]), &device);
+            let target = RgbaLoss::new(target, [4, size, size], &device);
             let end = model.rollout(model.seed(2, size, size), 24, &mut rng(8));
-            let loss = (model.config().rgba(end) - target.unsqueeze::<4>())
-                .square()
-                .mean();
+            let loss = target.batch(end);
             let loss_value = loss.clone().into_scalar::<f64>();
             let grads = loss.backward();
             let grad2 =

@@ -14,13 +14,15 @@
 mod backward;
 mod grid;
 
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::tensor::Tensor;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Axis};
 use rand::Rng;
 use rayon::prelude::*;
 
 use crate::engine::fire_decisions;
-use crate::{Nca, NcaConfig};
+use crate::{Nca, NcaConfig, Perception};
 use backward::Accumulated;
 use grid::Grid;
 
@@ -53,12 +55,20 @@ pub struct FusedNca {
     output_bias: Array1<f32>,
 }
 
+/// A loss on the end state of each sample of a training rollout, which
+/// [`FusedNca::train_rollout`] backpropagates; the batch's loss is the mean of its samples'.
+pub trait HostLoss: Sync {
+    /// The loss of one sample's end state (`[C, H, W]` values) and its gradient with respect to
+    /// that state (the same layout).
+    fn sample_loss(&self, end: &[f32]) -> (f64, Vec<f32>);
+}
+
 /// What one training rollout of the fused kernel gives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusedIteration {
     /// The states after the rollout, `[B, C, H, W]` values.
     pub end: Vec<f32>,
-    /// RGBA mean squared error of `end` against the target.
+    /// The loss of `end`: the mean of its samples' losses.
     pub loss: f64,
     /// Gradients of `loss` with respect to the model's parameters.
     pub gradients: FusedGradients,
@@ -77,6 +87,56 @@ pub struct FusedGradients {
     pub output_weight: Vec<f32>,
     /// `[C]`.
     pub output_bias: Vec<f32>,
+}
+
+impl FusedGradients {
+    /// Each gradient with the id of its parameter in `nca` (the model they were computed for),
+    /// in the order burn visits the parameters.
+    ///
+    /// # Panics
+    /// If a parameter of `nca` has no gradient here: a kernel that misses one fails loudly
+    /// instead of leaving that parameter untrained.
+    pub fn into_params(self, nca: &Nca) -> Vec<(ParamId, Vec<f32>)> {
+        let update = &nca.update;
+        let mut known = vec![
+            (update.hidden.weight.id, self.hidden_weight),
+            (update.output.weight.id, self.output_weight),
+        ];
+        for (bias, values) in [
+            (&update.hidden.bias, self.hidden_bias),
+            (&update.output.bias, self.output_bias),
+        ] {
+            if let Some(bias) = bias {
+                known.push((bias.id, values));
+            }
+        }
+        if let (Perception::Learned(kernel), Some(values)) = (&nca.perception, self.perception) {
+            known.push((kernel.id, values));
+        }
+        let mut ids = ParamIds(Vec::new());
+        nca.visit(&mut ids);
+        ids.0
+            .into_iter()
+            .map(|id| {
+                let index = known
+                    .iter()
+                    .position(|(known, _)| *known == id)
+                    .unwrap_or_else(|| {
+                        panic!("the fused kernel has no gradient for parameter {id}")
+                    });
+                known.swap_remove(index)
+            })
+            .collect()
+    }
+}
+
+/// Collects the ids of a module's parameters, in visiting order.
+struct ParamIds(Vec<ParamId>);
+
+impl ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id);
+    }
 }
 
 /// What a step leaves for its backward pass.
@@ -161,29 +221,22 @@ impl FusedNca {
     }
 
     /// One training rollout: `steps` steps from `start` (`[batch, C, height, width]` values), the
-    /// RGBA mean squared error against `target` (`[visible + 1, height, width]`, the same for every
-    /// sample) and its gradients with respect to the weights, by backpropagation through all
-    /// steps.
+    /// `loss` of the end states and its gradients with respect to the weights, by backpropagation
+    /// through all steps.
     ///
     /// # Panics
-    /// If `start` or `target` does not hold as many values as its shape says.
+    /// If `start` does not hold as many values as its shape says, or the loss's gradient not as
+    /// many as a sample's state.
     pub fn train_rollout(
         &self,
         start: &[f32],
         [batch, height, width]: [usize; 3],
         steps: usize,
-        target: &[f32],
+        loss: &impl HostLoss,
         rng: &mut impl Rng,
     ) -> FusedIteration {
         let grid = self.grid(start, batch, height, width);
-        let rgba = self.config.alpha_channel() + 1;
-        assert_eq!(
-            target.len(),
-            rgba * grid.plane(),
-            "target must be [visible + 1, H, W]"
-        );
         let fires = self.fire_decisions(grid, steps, rng);
-        let count = (grid.batch * rgba * grid.plane()) as f64;
         // Samples are independent until their gradients are summed, in order.
         let samples: Vec<(f64, Vec<f32>, Accumulated)> = grid
             .samples(&grid.to_cell_major(start))
@@ -191,33 +244,33 @@ impl FusedNca {
             .enumerate()
             .map(|(sample, start)| {
                 let fired = fires.iter().map(|fired| sample_of(fired, grid, sample));
-                self.train_sample(grid.sample(), start, fired, target, count)
+                self.train_sample(grid.sample(), start, fired, loss, batch)
             })
             .collect();
         let mut total = self.zero_gradients();
-        let mut squared_error = 0.0;
+        let mut loss_sum = 0.0;
         let mut end = Vec::with_capacity(start.len());
-        for (error, sample_end, gradients) in samples {
-            squared_error += error;
+        for (sample_loss, sample_end, gradients) in samples {
+            loss_sum += sample_loss;
             end.extend(sample_end);
             total.add(&gradients);
         }
         FusedIteration {
-            end: grid.to_channel_major(&end),
-            loss: squared_error / count,
+            end,
+            loss: loss_sum / batch as f64,
             gradients: self.gradients(total),
         }
     }
 
-    /// Forward and backward through one sample's rollout: its summed squared error, end state and
-    /// weight gradients (of the batch loss, whose mean is over `count` values).
+    /// Forward and backward through one sample's rollout: its loss, end state (`[C, H, W]`) and
+    /// weight gradients (of the batch's loss, the mean over `batch` samples).
     fn train_sample<'a>(
         &self,
         grid: Grid,
         start: Vec<f32>,
         fires: impl ExactSizeIterator<Item = Option<&'a [bool]>>,
-        target: &[f32],
-        count: f64,
+        loss: &impl HostLoss,
+        batch: usize,
     ) -> (f64, Vec<f32>, Accumulated) {
         let mut states = Vec::with_capacity(fires.len() + 1);
         states.push(start);
@@ -228,13 +281,24 @@ impl FusedNca {
             states.push(next);
             records.push(record);
         }
-        let end = states.pop().expect("the end state");
-        let (squared_error, mut grad) = self.loss(grid, &end, target, count);
+        let end = grid.to_channel_major(&states.pop().expect("the end state"));
+        let (sample_loss, grad) = loss.sample_loss(&end);
+        assert_eq!(
+            grad.len(),
+            end.len(),
+            "a loss's gradient is shaped like the state"
+        );
+        let share = 1.0 / batch as f32;
+        let mut grad: Vec<f32> = grid
+            .to_cell_major(&grad)
+            .into_iter()
+            .map(|value| value * share)
+            .collect();
         let mut total = self.zero_gradients();
         while let (Some(state), Some(record)) = (states.pop(), records.pop()) {
             self.backward_step(grid, &state, &record, &mut grad, &mut total);
         }
-        (squared_error, end, total)
+        (sample_loss, end, total)
     }
 
     fn grid(&self, state: &[f32], batch: usize, height: usize, width: usize) -> Grid {
@@ -360,28 +424,6 @@ impl FusedNca {
         let channels = self.config.channels;
         let start = (3 * tap + kind) * channels;
         &self.filters[start..start + channels]
-    }
-
-    /// The summed squared error of `end` (cell-major) against `target` (`[visible + 1, H, W]`)
-    /// and the gradient with respect to `end` of the mean over `count` values.
-    fn loss(&self, grid: Grid, end: &[f32], target: &[f32], count: f64) -> (f64, Vec<f32>) {
-        let rgba = self.config.alpha_channel() + 1;
-        let plane = grid.plane();
-        let mut grad = vec![0.0; end.len()];
-        let mut sum = 0.0;
-        for (cell, (values, grad)) in end
-            .chunks_exact(grid.channels)
-            .zip(grad.chunks_exact_mut(grid.channels))
-            .enumerate()
-        {
-            for channel in 0..rgba {
-                let difference =
-                    f64::from(values[channel] - target[channel * plane + cell % plane]);
-                sum += difference * difference;
-                grad[channel] = (2.0 * difference / count) as f32;
-            }
-        }
-        (sum, grad)
     }
 }
 

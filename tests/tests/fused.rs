@@ -7,24 +7,14 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
+use nca_core::rand::RngExt;
+use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception, host_values};
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
+use nca_tests::{max_abs_diff, rng};
+use nca_train::RgbaLoss;
 
 fn device() -> Device {
     Device::flex()
-}
-
-fn rng(seed: u64) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(seed)
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn param<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Param<Tensor<D>> {
@@ -193,14 +183,9 @@ fn autodiff_iteration(
     let nca = nca.clone().train();
     let device = nca.device();
     let [_, _, height, width] = start.dims();
-    let target = Tensor::<3>::from_data(
-        TensorData::new(target.to_vec(), [4, height, width]),
-        &device,
-    );
+    let target = RgbaLoss::new(target.to_vec(), [4, height, width], &device);
     let end = nca.rollout(start.autodiff(), steps, &mut rng(8));
-    let loss = (nca.config().rgba(end) - target.unsqueeze::<4>())
-        .square()
-        .mean();
+    let loss = target.batch(end);
     let loss_value = loss.clone().into_scalar::<f64>();
     let grads = loss.backward();
     let grad = |param: &Param<Tensor<2>>| host_values(param.grad(&grads).unwrap());
@@ -230,11 +215,12 @@ fn fused_training_gradients_equal_autodiff() {
                 .collect();
             let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &target);
 
+            let loss_fn = RgbaLoss::new(target, [4, height, width], &device());
             let iteration = FusedNca::new(&nca).train_rollout(
                 &host_values(start),
                 [2, height, width],
                 24,
-                &target,
+                &loss_fn,
                 &mut rng(8),
             );
             let grads = iteration.gradients;
