@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
     CHECKPOINT_FILE, Control, Experiment, GradientMode, METRICS_FILE, Metrics, Observer, RunDir,
-    TrainConfig, Trainer,
+    TrainConfig, TrainError, Trainer,
 };
 
 use crate::pictures::growth_frames;
@@ -259,6 +259,19 @@ impl TrainArgs {
     }
 }
 
+/// A refused run directory with what to do instead, in this command's flags.
+fn with_hint(err: TrainError) -> anyhow::Error {
+    let hint = match &err {
+        TrainError::RunExists { path } => format!(
+            "continue it with --resume {} or choose another --out",
+            path.display()
+        ),
+        TrainError::NotEmpty { .. } => "choose a new or empty directory with --out".into(),
+        _ => return err.into(),
+    };
+    anyhow::anyhow!("{err}; {hint}")
+}
+
 /// Runs `nca train`.
 pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     // First of all, so that Ctrl-C (or SIGTERM) at any moment stops the run with a checkpoint.
@@ -293,11 +306,11 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
                 PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase())
             });
             // Refused before the target is fetched and anything allocated.
-            RunDir::check_new(&dir)?;
+            RunDir::check_new(&dir).map_err(with_hint)?;
             let target = args.target()?;
             check_memory(&config, [target.height, target.width])?;
             let tensor = target.tensor(&device);
-            let run_dir = RunDir::create(&dir, &config)?;
+            let run_dir = RunDir::create(&dir, &config).map_err(with_hint)?;
             let trainer = Trainer::new(config, tensor, &device)?;
             let trainer = match start {
                 Some(model) => trainer.with_model(model)?,

@@ -43,12 +43,9 @@ fn fails(args: &[&str], cwd: &Path) -> String {
     line.to_string()
 }
 
+/// One of the paper's models, as a command-line argument.
 fn paper_model(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/paper-models")
-        .join(name)
-        .display()
-        .to_string()
+    nca_tests::paper_model(name).display().to_string()
 }
 
 /// Arguments of a tiny regenerating run: 12x12 grid, pool 4, batch 2, 2–3 steps.

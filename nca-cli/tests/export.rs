@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use burn::tensor::Device;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, Nca, NcaConfig, host_values};
@@ -16,10 +15,7 @@ mod support;
 const STEPS: usize = 48;
 
 fn shipped(name: &str) -> Nca {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("models/{name}.nca"));
-    Nca::load(&path, &Device::flex())
-        .unwrap()
-        .with_engine(Engine::Fused)
+    nca_tests::shipped(name).with_engine(Engine::Fused)
 }
 
 /// nca's state after `steps` steps from the seed at `fire_rate`, `[C, H, W]`.
@@ -106,12 +102,7 @@ fn the_exported_page_computes_nca_s_steps_and_heals_in_chromium() {
     let ours = nca_state(&model, 1.0, STEPS, 0);
     let theirs = page_state(&out.join("state.json"));
     assert_eq!(theirs.len(), ours.len());
-    let mse = ours
-        .iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f32>()
-        / ours.len() as f32;
+    let mse = nca_tests::mse(&ours, &theirs);
     let worst = ours
         .iter()
         .zip(&theirs)

@@ -104,12 +104,9 @@ impl Drop for Server {
     }
 }
 
+/// One of the paper's models, as a command-line argument.
 fn paper_model(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/paper-models")
-        .join(name)
-        .display()
-        .to_string()
+    nca_tests::paper_model(name).display().to_string()
 }
 
 fn next_text(socket: &mut tungstenite::WebSocket<TcpStream>) -> serde_json::Value {

@@ -13,12 +13,7 @@ use nca_data::{
     DataError, EmojiSource, Target, TargetOptions, TargetSource, import_demo_model,
     import_demo_model_file,
 };
-
-fn paper_model(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/paper-models")
-        .join(name)
-}
+use nca_tests::{mse, paper_model, shipped};
 
 fn smiley() -> Target {
     let source = TargetSource::Emoji("😀".into());
@@ -32,16 +27,6 @@ fn rgba(state: Tensor<4>) -> Vec<f32> {
         .into_data()
         .try_to_vec::<f32>()
         .unwrap()
-}
-
-/// Mean squared error.
-fn mse(values: &[f32], reference: &[f32]) -> f32 {
-    values
-        .iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f32>()
-        / reference.len() as f32
 }
 
 /// How far (in rows) the dark features (eyes, mouth) sit below the middle of the shape: the
@@ -228,13 +213,6 @@ fn a_binary_file_is_named_as_not_a_demo_model() {
     let err = import_demo_model_file(&path, &Device::flex()).unwrap_err();
     assert!(err.to_string().contains("binary"), "{err}");
     assert!(!err.to_string().contains("UTF-8"), "{err}");
-}
-
-fn shipped(name: &str) -> Nca {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../nca-cli/models")
-        .join(format!("{name}.nca"));
-    Nca::load(&path, &Device::flex()).unwrap()
 }
 
 #[test]

@@ -54,6 +54,20 @@ pub enum TrainError {
         /// The first config field (dotted path) that differs.
         field: String,
     },
+    /// A new run was asked for in a directory that holds one.
+    #[error("{} already holds a run", path.display())]
+    RunExists {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A new run was asked for in a directory that holds something else.
+    #[error("{} is not empty (it holds {holds}, and no run)", path.display())]
+    NotEmpty {
+        /// The directory.
+        path: PathBuf,
+        /// The name of one thing in it.
+        holds: String,
+    },
     /// A run directory cannot be used as asked.
     #[error("{} {reason}", path.display())]
     RunDir {

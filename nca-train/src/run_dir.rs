@@ -32,13 +32,7 @@ impl RunDir {
     /// again.
     pub fn check_new(path: &Path) -> Result<(), TrainError> {
         if path.join(CHECKPOINT_FILE).exists() {
-            return Err(refused(
-                path,
-                format!(
-                    "already holds a run; continue it with --resume {} or choose another --out",
-                    path.display()
-                ),
-            ));
+            return Err(TrainError::RunExists { path: path.into() });
         }
         let foreign = std::fs::read_dir(path).ok().and_then(|entries| {
             entries
@@ -47,12 +41,10 @@ impl RunDir {
                 .find(|name| name != CONFIG_FILE && name != LOCK_FILE)
         });
         match foreign {
-            Some(name) => Err(refused(
-                path,
-                format!(
-                    "is not empty (it holds {name}, and no run); choose a new or empty directory with --out"
-                ),
-            )),
+            Some(holds) => Err(TrainError::NotEmpty {
+                path: path.into(),
+                holds,
+            }),
             None => Ok(()),
         }
     }

@@ -53,12 +53,7 @@ impl<'a> Grid<'a> {
 
     /// RGBA mean squared error against the target.
     fn error(&self) -> f32 {
-        let rgba = &self.state[..self.target.rgba.len()];
-        rgba.iter()
-            .zip(&self.target.rgba)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f32>()
-            / rgba.len() as f32
+        nca_tests::mse(&self.state[..self.target.rgba.len()], &self.target.rgba)
     }
 }
 
