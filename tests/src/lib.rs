@@ -53,3 +53,22 @@ pub fn mse(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared values differ in count");
     a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / a.len() as f32
 }
+
+/// Asserts the parity standard for gradients: one per parameter, each non-zero and within 1e-3
+/// of its largest value of the reference's.
+pub fn assert_gradients_match(case: &str, got: &[Vec<f32>], expected: &[Vec<f32>]) {
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "{case}: one gradient per parameter"
+    );
+    for (index, (got, expected)) in got.iter().zip(expected).enumerate() {
+        let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{case}: parameter {index} has a gradient");
+        let difference = max_abs_diff(got, expected);
+        assert!(
+            difference <= 1e-3 * scale,
+            "{case}: parameter {index}: max |difference| {difference} of {scale}"
+        );
+    }
+}

@@ -14,7 +14,7 @@ use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use nca_cli::backend::{Backend, Compute};
 use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
-use nca_tests::{max_abs_diff, paper_model, rng};
+use nca_tests::{assert_gradients_match, max_abs_diff, paper_model, rng};
 use nca_train::{Experiment, GradientMode, RgbaLoss, TrainConfig, Trainer};
 
 /// Every compiled backend with its engine and device.
@@ -297,14 +297,6 @@ fn every_parameters_gradient_matches_the_cpu_reference() {
             (other_loss - loss).abs() < 1e-4 * loss,
             "{backend}: loss {other_loss} vs {loss}"
         );
-        for (index, (got, expected)) in got.iter().zip(&expected).enumerate() {
-            let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            assert!(scale > 0.0, "parameter {index} has a gradient");
-            let difference = max_abs_diff(got, expected);
-            assert!(
-                difference <= 1e-3 * scale,
-                "{backend}: parameter {index}: max |difference| {difference} of {scale}"
-            );
-        }
+        assert_gradients_match(&backend.to_string(), &got, &expected);
     }
 }

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::RngExt;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception, host_values};
-use nca_tests::{max_abs_diff, rng};
+use nca_tests::{assert_gradients_match, max_abs_diff, rng};
 use nca_train::RgbaLoss;
 
 fn device() -> Device {
@@ -232,25 +232,12 @@ fn fused_training_gradients_equal_autodiff() {
             ];
             got.extend(grads.perception);
             let case = format!("{config:?} {height}x{width}");
-            assert_eq!(
-                got.len(),
-                expected.len(),
-                "{case}: one gradient per parameter"
-            );
             assert!(
                 (iteration.loss - loss).abs() < 1e-6 * loss,
                 "{case}: loss {} vs {loss}",
                 iteration.loss
             );
-            for (index, (got, expected)) in got.iter().zip(&expected).enumerate() {
-                let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                assert!(scale > 0.0, "{case}: parameter {index} has a gradient");
-                let difference = max_abs_diff(got, expected);
-                assert!(
-                    difference <= 1e-3 * scale,
-                    "{case}: parameter {index}: max |difference| {difference} of {scale}"
-                );
-            }
+            assert_gradients_match(&case, &got, &expected);
         }
     }
 }
