@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::bail;
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use clap::{Args, ValueEnum};
-use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::rand::{RngExt, SeedableRng};
+use nca_core::{NcaConfig, host_values};
 use nca_train::{Experiment, TrainConfig, Trainer};
 use serde::Serialize;
 
@@ -23,6 +24,16 @@ pub enum Task {
     Rollout,
     /// Both.
     All,
+}
+
+/// The states the timed runs start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Seeds: the pattern grows from one cell, as in the paper's growing experiment.
+    Seed,
+    /// Full grids: every cell alive (alpha 1, colour and hidden channels random, the same in
+    /// every run): the cost of a pool of grown patterns at its worst.
+    Full,
 }
 
 /// Arguments of `nca bench`.
@@ -50,6 +61,9 @@ pub struct BenchArgs {
     /// Which task to time.
     #[arg(long, value_enum, default_value_t = Task::All)]
     task: Task,
+    /// The states the runs start from.
+    #[arg(long, value_enum, default_value_t = Workload::Seed)]
+    workload: Workload,
 }
 
 #[derive(Serialize)]
@@ -59,12 +73,16 @@ struct Record<'a> {
     backend: String,
     model: &'a str,
     task: &'a str,
+    workload: &'a str,
     batch: usize,
     steps: usize,
     grid: usize,
     seconds_min: f64,
     seconds_median: f64,
     runs: usize,
+    /// For rollouts: the share of cells living (alpha above the threshold) at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    living_at_end: Option<f64>,
 }
 
 /// Runs `nca bench`.
@@ -75,19 +93,30 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
         );
     }
     let model = compute.load_model(&args.model)?;
+    let config = model.config().clone();
     let model_name = args.model.display().to_string();
-    let print = |task: &str, batch: usize, steps: usize, seconds: Vec<f64>| {
+    let workload = format!("{:?}", args.workload).to_lowercase();
+    let grid = args.grid;
+    let start = |batch: usize| -> Vec<f32> {
+        match args.workload {
+            Workload::Seed => host_values(model.seed(batch, grid, grid)),
+            Workload::Full => full_grids(&config, batch, grid),
+        }
+    };
+    let print = |task: &str, batch: usize, steps: usize, seconds: Vec<f64>, living| {
         let record = Record {
             implementation: "nca",
             backend: compute.backend.to_string(),
             model: &model_name,
             task,
+            workload: &workload,
             batch,
             steps,
-            grid: args.grid,
+            grid,
             seconds_min: seconds.iter().copied().fold(f64::INFINITY, f64::min),
             seconds_median: median(seconds),
             runs: args.runs,
+            living_at_end: living,
         };
         say!(
             "{}",
@@ -95,65 +124,105 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
         );
     };
     if matches!(args.task, Task::TrainStep | Task::All) {
-        let config = TrainConfig {
-            model: model.config().clone(),
+        let train = TrainConfig {
+            model: config.clone(),
             batch_size: args.batch,
             min_steps: args.steps,
             max_steps: args.steps + 1,
             ..TrainConfig::preset(Experiment::Growing)
         };
-        let rgba = model.config().alpha_channel() + 1;
-        let target = Tensor::<3>::zeros([rgba, args.grid, args.grid], &compute.device);
+        let rgba = config.alpha_channel() + 1;
+        let target = Tensor::<3>::zeros([rgba, grid, grid], &compute.device);
         // A fresh run each time: training changes the weights, and with them how much of the
         // grid lives.
-        let trainer = || -> anyhow::Result<Trainer> {
-            Ok(
-                Trainer::new(config.clone(), target.clone(), &compute.device)?
-                    .with_engine(compute.engine)
-                    .with_model(model.clone())?,
-            )
+        let trainer = || -> anyhow::Result<(Trainer, Vec<f32>)> {
+            let trainer = Trainer::new(train.clone(), target.clone(), &compute.device)?
+                .with_engine(compute.engine)
+                .with_model(model.clone())?;
+            Ok((trainer, start(args.batch)))
         };
-        let seconds = time(args.runs, trainer, |mut trainer| {
-            Ok(trainer.step().map(drop)?)
+        let (seconds, _) = time(args.runs, trainer, |(mut trainer, start)| {
+            Ok(trainer.step_from(start).map(drop)?)
         })?;
-        print("train_step", args.batch, args.steps, seconds);
+        print("train_step", args.batch, args.steps, seconds, None);
     }
     if matches!(args.task, Task::Rollout | Task::All) {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
         let mut batches = vec![1, args.batch];
         batches.dedup();
         for batch in batches {
-            let seed = || Ok(model.seed(batch, args.grid, args.grid));
-            let seconds = time(args.runs, seed, |seed| {
-                model
-                    .advance(seed, args.rollout_steps, &mut rng)
-                    .into_data();
-                Ok(())
+            let shape = [batch, config.channels, grid, grid];
+            let states = || {
+                let values = TensorData::new(start(batch), shape);
+                Ok(Tensor::<4>::from_data(values, &compute.device))
+            };
+            // Read back inside the timed region: a GPU's work is done only then.
+            let (seconds, end) = time(args.runs, states, |states| {
+                Ok(host_values(model.advance(
+                    states,
+                    args.rollout_steps,
+                    &mut rng,
+                )))
             })?;
-            print("rollout", batch, args.rollout_steps, seconds);
+            let living = living_share(&config, &end, grid * grid);
+            print("rollout", batch, args.rollout_steps, seconds, Some(living));
         }
     }
     Ok(())
 }
 
-/// Wall times of `runs` calls of `task`, after one untimed warm-up call; each call gets a fresh
-/// input from `setup`, made outside the timed region.
-fn time<T>(
-    runs: usize,
-    setup: impl Fn() -> anyhow::Result<T>,
-    mut task: impl FnMut(T) -> anyhow::Result<()>,
-) -> anyhow::Result<Vec<f64>> {
-    task(setup()?)?;
-    (0..runs)
-        .map(|_| {
-            let input = setup()?;
-            let started = Instant::now();
-            task(input)?;
-            Ok(started.elapsed().as_secs_f64())
+/// `batch` full grids: alpha 1 everywhere, colour in `[0, 1)` and hidden channels in
+/// `[-1, 1)` drawn from a fixed seed.
+fn full_grids(config: &NcaConfig, batch: usize, grid: usize) -> Vec<f32> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let plane = grid * grid;
+    let alpha = config.alpha_channel();
+    (0..batch * config.channels)
+        .flat_map(|index| {
+            let channel = index % config.channels;
+            (0..plane)
+                .map(|_| match channel {
+                    c if c < alpha => rng.random_range(0.0..1.0),
+                    c if c == alpha => 1.0,
+                    _ => rng.random_range(-1.0..1.0),
+                })
+                .collect::<Vec<f32>>()
         })
         .collect()
 }
 
+/// The share of cells whose alpha is above the living threshold in `[B, C, H, W]` values.
+fn living_share(config: &NcaConfig, states: &[f32], plane: usize) -> f64 {
+    let threshold = config.living_threshold as f32;
+    let alphas: Vec<&[f32]> = states
+        .chunks_exact(config.channels * plane)
+        .map(|sample| &sample[config.alpha_channel() * plane..][..plane])
+        .collect();
+    let living = alphas
+        .iter()
+        .flat_map(|alpha| alpha.iter())
+        .filter(|&&alpha| alpha > threshold)
+        .count();
+    living as f64 / (alphas.len() * plane) as f64
+}
+
+/// Wall times of `runs` calls of `task`, after one untimed warm-up call, and what the last call
+/// gave; each call gets a fresh input from `setup`, made outside the timed region.
+fn time<T, R>(
+    runs: usize,
+    setup: impl Fn() -> anyhow::Result<T>,
+    mut task: impl FnMut(T) -> anyhow::Result<R>,
+) -> anyhow::Result<(Vec<f64>, R)> {
+    let mut last = task(setup()?)?;
+    let mut seconds = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let input = setup()?;
+        let started = Instant::now();
+        last = task(input)?;
+        seconds.push(started.elapsed().as_secs_f64());
+    }
+    Ok((seconds, last))
+}
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;

@@ -244,11 +244,43 @@ impl Trainer {
     /// condition the gradients, take an Adam step, write the batch back into the pool.
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let started = Instant::now();
-        let iteration = self.iteration;
-        let steps = self
-            .rng
-            .random_range(self.config.min_steps..self.config.max_steps);
+        let steps = self.draw_steps();
         let (batch, indices) = self.draw_batch();
+        self.iterate(batch, indices, steps, started)
+    }
+
+    /// One iteration as [`step`](Self::step) from the given start states (`[B, C, H, W]` values,
+    /// `B` the config's batch size) instead of drawn ones; the pool, if any, is left alone.
+    ///
+    /// # Panics
+    /// If `start` does not hold a batch of states of the run's shape.
+    pub fn step_from(&mut self, start: Vec<f32>) -> Result<Metrics, TrainError> {
+        assert_eq!(
+            start.len(),
+            self.batch_shape().iter().product::<usize>(),
+            "start states must be [batch, channels, height, width]"
+        );
+        let started = Instant::now();
+        let steps = self.draw_steps();
+        self.iterate(start, None, steps, started)
+    }
+
+    /// The rollout length of an iteration, drawn from the config's range.
+    fn draw_steps(&mut self) -> usize {
+        self.rng
+            .random_range(self.config.min_steps..self.config.max_steps)
+    }
+
+    /// One iteration of `steps` steps from `batch`, whose end states go back to the pool at
+    /// `indices`; `started` is when the iteration began.
+    fn iterate(
+        &mut self,
+        batch: Vec<f32>,
+        indices: Option<Vec<usize>>,
+        steps: usize,
+        started: Instant,
+    ) -> Result<Metrics, TrainError> {
+        let iteration = self.iteration;
         let (end, loss_value, mut grads) = match self.model.engine() {
             Engine::Tensor => self.tensor_iteration(batch, steps),
             Engine::Fused => self.fused_iteration(&batch, steps),

@@ -1,10 +1,13 @@
 //! The fused kernel's backward pass: one step at a time, from the last to the first.
 
-use ndarray::{Array1, Array2, Axis, Zip};
+use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
 
 use super::grid::Grid;
-use super::{Activations, FusedGradients, FusedNca, StepRecord, block_size, relu};
+use super::matmul::product;
+use super::{
+    Activations, FusedGradients, FusedNca, StepRecord, block_size, multiply_add, relu, vectorized,
+};
 
 /// Parameter gradients summed over cells, in the kernel's (planar) layouts.
 pub(super) struct Accumulated {
@@ -44,30 +47,37 @@ impl FusedNca {
         let block = block_size(cells.len());
         let blocks: Vec<(Accumulated, Array2<f32>)> = cells
             .par_chunks(block)
-            .map(|cells| self.backward_block(grid, state, cells, grad))
+            .map(|cells| {
+                vectorized(
+                    #[inline(always)]
+                    || self.backward_block(grid, state, cells, grad),
+                )
+            })
             .collect();
         for (block, _) in &blocks {
             total.add(block);
         }
         // Perception's transpose: each cell's perception gradient flows back to its neighbours.
-        for (index, &cell) in cells.iter().enumerate() {
-            let perceived = blocks[index / block].1.row(index % block);
-            let perceived = perceived.to_slice().expect("contiguous rows");
-            for (tap, neighbour) in grid.neighbours(cell) {
-                let grad = &mut grad[neighbour * channels..(neighbour + 1) * channels];
-                for kind in self.used_kinds(tap) {
-                    let perceived = &perceived[kind * channels..(kind + 1) * channels];
-                    for ((grad, filter), g) in
-                        grad.iter_mut().zip(self.filter(tap, kind)).zip(perceived)
-                    {
-                        *grad += filter * g;
+        vectorized(
+            #[inline(always)]
+            || {
+                for (index, &cell) in cells.iter().enumerate() {
+                    let perceived = blocks[index / block].1.row(index % block);
+                    let perceived = perceived.to_slice().expect("contiguous rows");
+                    for (tap, neighbour) in grid.neighbours(cell) {
+                        let grad = &mut grad[neighbour * channels..(neighbour + 1) * channels];
+                        for kind in self.used_kinds(tap) {
+                            let perceived = &perceived[kind * channels..(kind + 1) * channels];
+                            multiply_add(grad, self.filter(tap, kind), perceived);
+                        }
                     }
                 }
-            }
-        }
+            },
+        );
     }
 
     /// The weights' gradients from a block of `cells` and the gradient of what each perceived.
+    #[inline(always)]
     fn backward_block(
         &self,
         grid: Grid,
@@ -84,23 +94,26 @@ impl FusedNca {
         let grad_update = Array2::from_shape_fn((cells.len(), channels), |(row, channel)| {
             grad[cells[row] * channels + channel] * scale
         });
-        let mut grad_hidden = grad_update.dot(&self.output_weight.t());
-        Zip::from(&mut grad_hidden)
-            .and(&hidden_input)
-            .for_each(|grad, &input| {
-                if input <= 0.0 {
-                    *grad = 0.0;
-                }
-            });
-        let grad_perceived = grad_hidden.dot(&self.hidden_weight.t());
+        let mut grad_hidden = product(&grad_update.view(), &self.output_weight.t());
+        // The ReLU's gradient, branch-free so that it vectorises.
+        let inputs = hidden_input
+            .as_slice()
+            .expect("a new, standard-layout array");
+        let grads = grad_hidden
+            .as_slice_mut()
+            .expect("a new, standard-layout array");
+        for (grad, &input) in grads.iter_mut().zip(inputs) {
+            *grad = if input > 0.0 { *grad } else { 0.0 };
+        }
+        let grad_perceived = product(&grad_hidden.view(), &self.hidden_weight.t());
         let block = Accumulated {
             filters: self
                 .config
                 .trainable_perception
                 .then(|| self.filter_gradient(grid, state, cells, &grad_perceived)),
-            hidden_weight: perceived.t().dot(&grad_hidden),
+            hidden_weight: product(&perceived.t(), &grad_hidden.view()),
             hidden_bias: grad_hidden.sum_axis(Axis(0)),
-            output_weight: hidden_input.mapv(relu).t().dot(&grad_update),
+            output_weight: product(&hidden_input.mapv(relu).t(), &grad_update.view()),
             output_bias: grad_update.sum_axis(Axis(0)),
         };
         (block, grad_perceived)
@@ -126,9 +139,7 @@ impl FusedNca {
                     .chunks_exact_mut(channels)
                     .zip(perceived.chunks_exact(channels))
                 {
-                    for ((out, g), value) in out.iter_mut().zip(perceived).zip(values) {
-                        *out += g * value;
-                    }
+                    multiply_add(out, perceived, values);
                 }
             }
         }

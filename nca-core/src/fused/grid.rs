@@ -92,6 +92,7 @@ impl Grid {
 
     /// The neighbourhood of `cell` inside the grid, as `(tap, neighbour)`: `tap` is
     /// `3 · (dy + 1) + (dx + 1)`, the index into a row-major 3x3 filter.
+    #[inline(always)]
     pub fn neighbours(&self, cell: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
         let (height, width) = (self.height as isize, self.width as isize);
         let plane = self.plane();
