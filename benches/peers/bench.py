@@ -4,8 +4,9 @@
 Runs the same tasks as `nca bench` and prints one JSON object per line with
 the same keys:
 
-  {"impl":"pytorch","backend":"cpu-2-threads","task":"train_step","batch":8,
-   "steps":64,"grid":72,"seconds_min":3.1,"seconds_median":3.2,"runs":3}
+  {"impl":"pytorch","backend":"cpu-2-threads","task":"train_step",
+   "workload":"seed","batch":8,"steps":64,"grid":72,"seconds_min":3.1,
+   "seconds_median":3.2,"runs":3}
 
 Implementations:
   pytorch  the model of Mordvintsev et al., "Growing Neural Cellular Automata"
@@ -18,6 +19,10 @@ Tasks:
               grids, --steps steps, RGBA MSE against a target, backward,
               gradient normalisation, Adam step.
   rollout     --rollout-steps steps without gradients, batch 1 and --batch.
+
+Workloads (--workload, as `nca bench`): seed, the runs start from seeds; full,
+from grids whose every cell is alive (alpha 1, colour and hidden channels
+random). PyTorch computes every cell either way; jax-nca runs only seeds.
 
 Each task gets one untimed warm-up run (for jax-nca this is where jit
 compiles), then --runs timed runs; min and median are reported. Progress goes
@@ -35,11 +40,12 @@ def log(message):
     print(f"[peers] {message}", file=sys.stderr, flush=True)
 
 
-def emit(implementation, backend, task, batch, steps, grid, seconds):
+def emit(implementation, backend, task, workload, batch, steps, grid, seconds):
     record = {
         "impl": implementation,
         "backend": backend,
         "task": task,
+        "workload": workload,
         "batch": batch,
         "steps": steps,
         "grid": grid,
@@ -137,6 +143,15 @@ def bench_pytorch(args):
         x[:, 3:, args.grid // 2, args.grid // 2] = 1.0
         return x
 
+    def full(batch):
+        generator = torch.Generator().manual_seed(7)
+        shape = (batch, 1, args.grid, args.grid)
+        rgb = torch.rand((batch, 3, args.grid, args.grid), generator=generator)
+        hidden = torch.rand((batch, CHANNELS - 4, args.grid, args.grid), generator=generator)
+        return torch.cat([rgb, torch.ones(shape), hidden * 2 - 1], dim=1)
+
+    start = full if args.workload == "full" else seed
+
     target = torch.from_numpy(disk_target(args.grid, channels_last=False))
 
     for threads in args.torch_threads:
@@ -149,7 +164,7 @@ def bench_pytorch(args):
         if "train_step" in args.tasks:
 
             def train_step():
-                x = seed(args.batch)
+                x = start(args.batch)
                 for _ in range(args.steps):
                     x = model(x)
                 loss = ((x[:, :4] - target) ** 2).mean()
@@ -162,14 +177,14 @@ def bench_pytorch(args):
                 return loss.item()
 
             seconds = time_runs(f"pytorch {backend} train_step", args.runs, train_step)
-            emit("pytorch", backend, "train_step", args.batch, args.steps, args.grid, seconds)
+            emit("pytorch", backend, "train_step", args.workload, args.batch, args.steps, args.grid, seconds)
 
         if "rollout" in args.tasks:
             for batch in args.rollout_batches:
 
                 def rollout():
                     with torch.no_grad():
-                        x = seed(batch)
+                        x = start(batch)
                         for _ in range(args.rollout_steps):
                             x = model(x)
                     return x
@@ -177,7 +192,7 @@ def bench_pytorch(args):
                 seconds = time_runs(
                     f"pytorch {backend} rollout batch {batch}", args.runs, rollout
                 )
-                emit("pytorch", backend, "rollout", batch, args.rollout_steps, args.grid, seconds)
+                emit("pytorch", backend, "rollout", args.workload, batch, args.rollout_steps, args.grid, seconds)
 
 
 # --------------------------------------------------------------------------
@@ -261,7 +276,7 @@ def bench_jax_nca(args):
             return loss
 
         seconds = time_runs(f"jax-nca {backend} train_step", args.runs, step)
-        emit("jax-nca", backend, "train_step", args.batch, args.steps, args.grid, seconds)
+        emit("jax-nca", backend, "train_step", "seed", args.batch, args.steps, args.grid, seconds)
 
     if "rollout" in args.tasks:
         params = state.params
@@ -276,7 +291,7 @@ def bench_jax_nca(args):
                 return final
 
             seconds = time_runs(f"jax-nca {backend} rollout batch {batch}", args.runs, rollout)
-            emit("jax-nca", backend, "rollout", batch, args.rollout_steps, args.grid, seconds)
+            emit("jax-nca", backend, "rollout", "seed", batch, args.rollout_steps, args.grid, seconds)
 
 
 def main():
@@ -291,6 +306,12 @@ def main():
         "--tasks",
         default="train_step,rollout",
         help="comma-separated tasks among train_step,rollout (default both)",
+    )
+    parser.add_argument(
+        "--workload",
+        choices=["seed", "full"],
+        default="seed",
+        help="start from seeds or from full grids, as `nca bench --workload` (default seed)",
     )
     parser.add_argument(
         "--torch-threads",
@@ -316,7 +337,10 @@ def main():
     if args.only in (None, "pytorch"):
         bench_pytorch(args)
     if args.only in (None, "jax-nca"):
-        bench_jax_nca(args)
+        if args.workload == "seed":
+            bench_jax_nca(args)
+        else:
+            log("jax-nca runs only the seed workload; skipped")
 
 
 if __name__ == "__main__":
