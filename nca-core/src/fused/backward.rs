@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::grid::Grid;
 use super::matmul::product;
 use super::{
-    Activations, FusedGradients, FusedNca, StepRecord, block_size, multiply_add, relu, vectorized,
+    Activations, FusedGradients, FusedNca, StepRecord, block_size, multiply_add, vectorized,
 };
 
 /// Parameter gradients summed over cells, in the kernel's (planar) layouts.
@@ -37,20 +37,18 @@ impl FusedNca {
                 grad.fill(0.0);
             }
         }
-        // Only updated cells that were kept have a gradient through their update.
-        let cells: Vec<usize> = record
-            .updated
-            .iter()
-            .copied()
-            .filter(|&cell| record.kept[cell])
-            .collect();
+        // Every updated cell, with the activations its step kept; those not kept now have a zero
+        // gradient, so they add nothing.
+        let cells = &record.updated;
         let block = block_size(cells.len());
+        debug_assert_eq!(record.activations.len(), cells.len().div_ceil(block));
         let blocks: Vec<(Accumulated, Array2<f32>)> = cells
             .par_chunks(block)
-            .map(|cells| {
+            .zip(&record.activations)
+            .map(|(cells, activations)| {
                 vectorized(
                     #[inline(always)]
-                    || self.backward_block(grid, state, cells, grad),
+                    || self.backward_block(grid, state, cells, activations, grad),
                 )
             })
             .collect();
@@ -76,34 +74,31 @@ impl FusedNca {
         );
     }
 
-    /// The weights' gradients from a block of `cells` and the gradient of what each perceived.
+    /// The weights' gradients from a block of `cells` (with their `activations`) and the gradient
+    /// of what each perceived.
     #[inline(always)]
     fn backward_block(
         &self,
         grid: Grid,
         state: &[f32],
         cells: &[usize],
+        Activations { perceived, hidden }: &Activations,
         grad: &[f32],
     ) -> (Accumulated, Array2<f32>) {
         let channels = grid.channels;
         let scale = self.config.update_scale as f32;
-        let Activations {
-            perceived,
-            hidden_input,
-        } = self.activations(grid, state, cells);
         let grad_update = Array2::from_shape_fn((cells.len(), channels), |(row, channel)| {
             grad[cells[row] * channels + channel] * scale
         });
         let mut grad_hidden = product(&grad_update.view(), &self.output_weight.t());
-        // The ReLU's gradient, branch-free so that it vectorises.
-        let inputs = hidden_input
-            .as_slice()
-            .expect("a new, standard-layout array");
+        // The ReLU's gradient (its output is positive exactly where its input was), branch-free
+        // so that it vectorises.
+        let hidden_values = hidden.as_slice().expect("a new, standard-layout array");
         let grads = grad_hidden
             .as_slice_mut()
             .expect("a new, standard-layout array");
-        for (grad, &input) in grads.iter_mut().zip(inputs) {
-            *grad = if input > 0.0 { *grad } else { 0.0 };
+        for (grad, &value) in grads.iter_mut().zip(hidden_values) {
+            *grad = if value > 0.0 { *grad } else { 0.0 };
         }
         let grad_perceived = product(&grad_hidden.view(), &self.hidden_weight.t());
         let block = Accumulated {
@@ -113,7 +108,7 @@ impl FusedNca {
                 .then(|| self.filter_gradient(grid, state, cells, &grad_perceived)),
             hidden_weight: product(&perceived.t(), &grad_hidden.view()),
             hidden_bias: grad_hidden.sum_axis(Axis(0)),
-            output_weight: product(&hidden_input.mapv(relu).t(), &grad_update.view()),
+            output_weight: product(&hidden.t(), &grad_update.view()),
             output_bias: grad_update.sum_axis(Axis(0)),
         };
         (block, grad_perceived)

@@ -8,8 +8,8 @@
 //!   through its alpha, which decides whether a live neighbour stays alive: updates are computed
 //!   for fired cells within one cell of a live one, and nowhere else.
 //!
-//! The backward pass stores the state before every step (not the network's activations, which it
-//! recomputes), so a training rollout of `T` steps holds `T + 1` states.
+//! A training rollout keeps, for its backward pass, the state before every step and the
+//! activations (perception and hidden layer) of the cells each step updated.
 
 mod backward;
 mod grid;
@@ -146,14 +146,17 @@ struct StepRecord {
     updated: Vec<usize>,
     /// Cells alive before and after the step (the others were zeroed).
     kept: Vec<bool>,
+    /// When training: the activations of `updated`, block by block ([`block_size`] cells each),
+    /// so that the backward pass need not compute them again.
+    activations: Vec<Activations>,
 }
 
-/// A block of cells' perception and hidden pre-activations.
+/// A block of cells' perception and hidden activations.
 struct Activations {
     /// `[cells, 3C]`.
     perceived: Array2<f32>,
-    /// `[cells, hidden]`, before the ReLU.
-    hidden_input: Array2<f32>,
+    /// `[cells, hidden]`, after the ReLU.
+    hidden: Array2<f32>,
 }
 
 impl FusedNca {
@@ -215,7 +218,7 @@ impl FusedNca {
             .enumerate()
             .for_each(|(sample, state)| {
                 for fired in &fires {
-                    self.step(grid.sample(), state, sample_of(fired, grid, sample));
+                    self.step(grid.sample(), state, sample_of(fired, grid, sample), false);
                 }
             });
         grid.to_channel_major(&samples.concat())
@@ -278,7 +281,7 @@ impl FusedNca {
         let mut records = Vec::with_capacity(fires.len());
         for fired in fires {
             let mut next = states.last().expect("never empty").clone();
-            let record = self.step(grid, &mut next, fired);
+            let record = self.step(grid, &mut next, fired, true);
             states.push(next);
             records.push(record);
         }
@@ -331,8 +334,14 @@ impl FusedNca {
     }
 
     /// One step of one grid in the cell-major layout, in place; returns what its backward pass
-    /// needs.
-    fn step(&self, grid: Grid, state: &mut [f32], fired: Option<&[bool]>) -> StepRecord {
+    /// needs (the activations only when `training`).
+    fn step(
+        &self,
+        grid: Grid,
+        state: &mut [f32],
+        fired: Option<&[bool]>,
+        training: bool,
+    ) -> StepRecord {
         let alpha = self.config.alpha_channel();
         let threshold = self.config.living_threshold as f32;
         let channels = grid.channels;
@@ -341,7 +350,7 @@ impl FusedNca {
         let updated: Vec<usize> = (0..grid.cells())
             .filter(|&cell| near_life[cell] && fired.is_none_or(|fired| fired[cell]))
             .collect();
-        let updates = self.updates(grid, state, &updated);
+        let (updates, activations) = self.updates(grid, state, &updated, training);
         for (&cell, update) in updated.iter().zip(updates.chunks_exact(channels)) {
             let values = &mut state[cell * channels..(cell + 1) * channels];
             values
@@ -360,35 +369,48 @@ impl FusedNca {
                 values.fill(0.0);
             }
         }
-        StepRecord { updated, kept }
+        StepRecord {
+            updated,
+            kept,
+            activations,
+        }
     }
 
-    /// The scaled updates of `cells`, `[cells, C]` values.
-    fn updates(&self, grid: Grid, state: &[f32], cells: &[usize]) -> Vec<f32> {
+    /// The scaled updates of `cells`, `[cells, C]` values, and with `keep`, their activations
+    /// block by block.
+    fn updates(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        cells: &[usize],
+        keep: bool,
+    ) -> (Vec<f32>, Vec<Activations>) {
         let mut updates = vec![0.0; cells.len() * grid.channels];
         let scale = self.config.update_scale as f32;
         let block = block_size(cells.len());
-        updates
+        let activations: Vec<Option<Activations>> = updates
             .par_chunks_mut(block * grid.channels)
             .zip(cells.par_chunks(block))
-            .for_each(|(out, cells)| {
+            .map(|(out, cells)| {
                 vectorized(
                     #[inline(always)]
                     || {
-                        let mut hidden = self.activations(grid, state, cells).hidden_input;
-                        hidden.mapv_inplace(relu);
-                        let update = affine(&hidden, &self.output_weight, &self.output_bias);
+                        let activations = self.activations(grid, state, cells);
+                        let update =
+                            affine(&activations.hidden, &self.output_weight, &self.output_bias);
                         let update = update.as_slice().expect("a new, standard-layout array");
                         for (out, &value) in out.iter_mut().zip(update) {
                             *out = value * scale;
                         }
+                        keep.then_some(activations)
                     },
                 )
-            });
-        updates
+            })
+            .collect();
+        (updates, activations.into_iter().flatten().collect())
     }
 
-    /// Perception and hidden pre-activations of a block of cells.
+    /// Perception and hidden activations of a block of cells.
     #[inline(always)]
     fn activations(&self, grid: Grid, state: &[f32], cells: &[usize]) -> Activations {
         let mut perceived = Array2::zeros((cells.len(), self.config.perception_channels()));
@@ -400,11 +422,9 @@ impl FusedNca {
                 row.as_slice_mut().expect("contiguous rows"),
             );
         }
-        let hidden_input = affine(&perceived, &self.hidden_weight, &self.hidden_bias);
-        Activations {
-            perceived,
-            hidden_input,
-        }
+        let mut hidden = affine(&perceived, &self.hidden_weight, &self.hidden_bias);
+        hidden.mapv_inplace(relu);
+        Activations { perceived, hidden }
     }
 
     /// Adds what `cell` perceives (planar, `[3, C]`) to `out`.
