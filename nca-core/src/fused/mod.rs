@@ -427,19 +427,51 @@ impl FusedNca {
         Activations { perceived, hidden }
     }
 
-    /// Adds what `cell` perceives (planar, `[3, C]`) to `out`.
+    /// Writes what `cell` perceives (planar, `[3, C]`) into `out`: 16 channels at a time (the
+    /// paper's 16 in one pass, each sum in a vector register), the rest one by one.
     #[inline(always)]
     fn perceive(&self, grid: Grid, state: &[f32], cell: usize, out: &mut [f32]) {
+        let lanes = grid.channels / 16 * 16;
+        for first in (0..lanes).step_by(16) {
+            self.perceive_channels::<16>(grid, state, cell, first, out);
+        }
+        for first in lanes..grid.channels {
+            self.perceive_channels::<1>(grid, state, cell, first, out);
+        }
+    }
+
+    /// [`perceive`](Self::perceive) for channels `first..first + N`, summed over the taps in
+    /// order.
+    #[inline(always)]
+    fn perceive_channels<const N: usize>(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        cell: usize,
+        first: usize,
+        out: &mut [f32],
+    ) {
         let channels = grid.channels;
+        let lanes = |values: &[f32], start: usize| -> [f32; N] {
+            values[start + first..start + first + N]
+                .try_into()
+                .expect("N values")
+        };
+        let mut sums = [[0.0f32; N]; 3];
         for (tap, neighbour) in grid.neighbours(cell) {
-            let values = &state[neighbour * channels..(neighbour + 1) * channels];
-            for kind in self.used_kinds(tap) {
-                multiply_add(
-                    &mut out[kind * channels..(kind + 1) * channels],
-                    self.filter(tap, kind),
-                    values,
-                );
+            let values = lanes(state, neighbour * channels);
+            // A loop of fixed length, unrolled: each kind's sums stay in registers.
+            for (kind, sums) in sums.iter_mut().enumerate() {
+                if self.used[3 * tap + kind] {
+                    let filter = lanes(&self.filters, (3 * tap + kind) * channels);
+                    for lane in 0..N {
+                        sums[lane] += filter[lane] * values[lane];
+                    }
+                }
             }
+        }
+        for (kind, sums) in sums.iter().enumerate() {
+            out[kind * channels + first..kind * channels + first + N].copy_from_slice(sums);
         }
     }
 
