@@ -294,8 +294,12 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
         "--out",
         "regen.gif",
     ];
-    ok(&args, dir.path());
+    let said = ok(&args, dir.path());
     assert_eq!(gif_frames(&dir.path().join("regen.gif")).len(), 3 + 3);
+    assert!(
+        said.contains("% of the cut's damage in 4 steps"),
+        "regenerate reports the recovery: {said}"
+    );
 
     let info = ok(&["info", model], dir.path());
     assert!(

@@ -540,7 +540,7 @@ fn run(
 /// alpha) against `reference`, both as a picture shows them: clipped to `[0, 1]`, NaN as 0. For
 /// states within `[0, 1]` (a trained model near its target) this is the paper's loss; a model
 /// whose values blow up gets a bounded score instead of infinity.
-fn shown_mse(state: &[f32], reference: &[f32]) -> f64 {
+pub fn shown_mse(state: &[f32], reference: &[f32]) -> f64 {
     let shown = |v: f32| {
         if v.is_nan() {
             0.0
@@ -580,9 +580,10 @@ fn iou(regrown: &[usize], uncut: &[usize]) -> f64 {
     }
 }
 
-/// The share of the cut's damage repaired, `1 − mse_end / mse_cut`: 0 when nothing had grown
-/// to be cut; when the cut missed the pattern (`mse_cut` 0), 1 if it stayed as it was, else 0.
-fn recovered(grown: bool, mse_cut: f64, mse_end: f64) -> f64 {
+/// The share of a cut's damage repaired, `1 − mse_end / mse_cut` (the errors of the regrown and
+/// of the cut pattern against the uncut one): 0 when nothing had grown to be cut; when the cut
+/// missed the pattern (`mse_cut` 0), 1 if it stayed as it was, else 0.
+pub fn recovered(grown: bool, mse_cut: f64, mse_end: f64) -> f64 {
     if !grown {
         0.0
     } else if mse_cut > 0.0 {
