@@ -1,12 +1,13 @@
 //! The fused kernel's backward pass: one step at a time, from the last to the first.
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 use super::grid::Grid;
 use super::matmul::product;
 use super::{
-    Activations, FusedGradients, FusedNca, StepRecord, block_size, multiply_add, vectorized,
+    Activations, FusedGradients, FusedNca, StepRecord, block_size, column_sums, multiply_add,
+    vectorized,
 };
 
 /// Parameter gradients summed over cells, in the kernel's (planar) layouts.
@@ -87,9 +88,13 @@ impl FusedNca {
     ) -> (Accumulated, Array2<f32>) {
         let channels = grid.channels;
         let scale = self.config.update_scale as f32;
-        let grad_update = Array2::from_shape_fn((cells.len(), channels), |(row, channel)| {
-            grad[cells[row] * channels + channel] * scale
-        });
+        let grad_update: Vec<f32> = cells
+            .iter()
+            .flat_map(|&cell| &grad[cell * channels..(cell + 1) * channels])
+            .map(|value| value * scale)
+            .collect();
+        let grad_update =
+            Array2::from_shape_vec((cells.len(), channels), grad_update).expect("a row per cell");
         let mut grad_hidden = product(&grad_update.view(), &self.output_weight.t());
         // The ReLU's gradient (its output is positive exactly where its input was), branch-free
         // so that it vectorises.
@@ -107,9 +112,9 @@ impl FusedNca {
                 .trainable_perception
                 .then(|| self.filter_gradient(grid, state, cells, &grad_perceived)),
             hidden_weight: product(&perceived.t(), &grad_hidden.view()),
-            hidden_bias: grad_hidden.sum_axis(Axis(0)),
+            hidden_bias: column_sums(&grad_hidden),
             output_weight: product(&hidden.t(), &grad_update.view()),
-            output_bias: grad_update.sum_axis(Axis(0)),
+            output_bias: column_sums(&grad_update),
         };
         (block, grad_perceived)
     }

@@ -423,7 +423,9 @@ impl FusedNca {
             );
         }
         let mut hidden = affine(&perceived, &self.hidden_weight, &self.hidden_bias);
-        hidden.mapv_inplace(relu);
+        for value in hidden.as_slice_mut().expect("a new, standard-layout array") {
+            *value = relu(*value);
+        }
         Activations { perceived, hidden }
     }
 
@@ -500,12 +502,31 @@ fn sample_of(fired: &Option<Vec<bool>>, grid: Grid, sample: usize) -> Option<&[b
 
 /// `input · weight + bias` for a block of rows.
 fn affine(input: &Array2<f32>, weight: &Array2<f32>, bias: &Array1<f32>) -> Array2<f32> {
-    let mut out = Array2::zeros((input.nrows(), weight.ncols()));
-    for mut row in out.rows_mut() {
-        row.assign(bias);
-    }
+    let rows = bias
+        .as_slice()
+        .expect("a contiguous bias")
+        .repeat(input.nrows());
+    let mut out = Array2::from_shape_vec((input.nrows(), weight.ncols()), rows)
+        .expect("one bias per output column");
     matmul(&mut out.view_mut(), &input.view(), &weight.view(), true);
     out
+}
+
+/// The sum of a block's rows.
+#[inline(always)]
+fn column_sums(rows: &Array2<f32>) -> Array1<f32> {
+    let mut sums = Array1::zeros(rows.ncols());
+    let out = sums.as_slice_mut().expect("a new array");
+    for row in rows
+        .as_slice()
+        .expect("a standard-layout array")
+        .chunks_exact(rows.ncols())
+    {
+        out.iter_mut()
+            .zip(row)
+            .for_each(|(sum, value)| *sum += value);
+    }
+    sums
 }
 
 /// Runs `work` compiled for the best SIMD instructions this CPU has (AVX2, AVX-512, …), chosen
