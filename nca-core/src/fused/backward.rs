@@ -63,13 +63,7 @@ impl FusedNca {
                 for (index, &cell) in cells.iter().enumerate() {
                     let perceived = blocks[index / block].1.row(index % block);
                     let perceived = perceived.to_slice().expect("contiguous rows");
-                    for (tap, neighbour) in grid.neighbours(cell) {
-                        let grad = &mut grad[neighbour * channels..(neighbour + 1) * channels];
-                        for kind in self.used_kinds(tap) {
-                            let perceived = &perceived[kind * channels..(kind + 1) * channels];
-                            multiply_add(grad, self.filter(tap, kind), perceived);
-                        }
-                    }
+                    self.perceive_transpose(grid, cell, perceived, grad);
                 }
             },
         );

@@ -46,8 +46,6 @@ pub struct FusedNca {
     order: Vec<usize>,
     /// `[9, 3C]` (planar): the perception filters, one row per 3x3 tap.
     filters: Vec<f32>,
-    /// Whether a tap's filter for each of the 3 perception kinds has a non-zero value, `[9, 3]`.
-    used: Vec<bool>,
     /// `[3C (planar), hidden]`.
     hidden_weight: Array2<f32>,
     hidden_bias: Array1<f32>,
@@ -177,10 +175,6 @@ impl FusedNca {
             .iter()
             .copied()
             .collect();
-        let used = filters
-            .chunks_exact(channels)
-            .map(|filter| filter.iter().any(|&value| value != 0.0))
-            .collect();
         let weights = nca.update.host_weights();
         Self {
             hidden_weight: planar(3 * channels, weights.hidden_weight),
@@ -193,7 +187,6 @@ impl FusedNca {
             output_bias: Array1::from(weights.output_bias),
             order,
             filters,
-            used,
             config,
         }
     }
@@ -443,7 +436,7 @@ impl FusedNca {
     }
 
     /// [`perceive`](Self::perceive) for channels `first..first + N`, summed over the taps in
-    /// order.
+    /// order. Every tap and kind is summed, zero weights too, as burn's convolution does.
     #[inline(always)]
     fn perceive_channels<const N: usize>(
         &self,
@@ -454,42 +447,72 @@ impl FusedNca {
         out: &mut [f32],
     ) {
         let channels = grid.channels;
-        let lanes = |values: &[f32], start: usize| -> [f32; N] {
-            values[start + first..start + first + N]
-                .try_into()
-                .expect("N values")
+        let filter = |tap: usize, kind: usize| {
+            lanes::<N>(&self.filters, (3 * tap + kind) * channels + first)
         };
-        let mut sums = [[0.0f32; N]; 3];
+        let (mut identity, mut x, mut y) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
         for (tap, neighbour) in grid.neighbours(cell) {
-            let values = lanes(state, neighbour * channels);
-            // A loop of fixed length, unrolled: each kind's sums stay in registers.
-            for (kind, sums) in sums.iter_mut().enumerate() {
-                if self.used[3 * tap + kind] {
-                    let filter = lanes(&self.filters, (3 * tap + kind) * channels);
-                    for lane in 0..N {
-                        sums[lane] += filter[lane] * values[lane];
-                    }
-                }
+            let values = lanes::<N>(state, neighbour * channels + first);
+            let (identity_filter, x_filter, y_filter) =
+                (filter(tap, 0), filter(tap, 1), filter(tap, 2));
+            for lane in 0..N {
+                identity[lane] += identity_filter[lane] * values[lane];
+                x[lane] += x_filter[lane] * values[lane];
+                y[lane] += y_filter[lane] * values[lane];
             }
         }
-        for (kind, sums) in sums.iter().enumerate() {
-            out[kind * channels + first..kind * channels + first + N].copy_from_slice(sums);
+        for (kind, sums) in [identity, x, y].iter().enumerate() {
+            out[kind * channels + first..][..N].copy_from_slice(sums);
         }
     }
 
-    /// The perception kinds (identity, x, y) whose filter has a non-zero value at `tap`.
+    /// Perception's transpose: adds to the gradient of each of `cell`'s neighbours what the
+    /// gradient of the cell's perception (`perceived`, planar) sends back through the filters.
     #[inline(always)]
-    fn used_kinds(&self, tap: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..3).filter(move |kind| self.used[3 * tap + kind])
+    fn perceive_transpose(&self, grid: Grid, cell: usize, perceived: &[f32], grad: &mut [f32]) {
+        let lanes = grid.channels / 16 * 16;
+        for first in (0..lanes).step_by(16) {
+            self.perceive_transpose_channels::<16>(grid, cell, first, perceived, grad);
+        }
+        for first in lanes..grid.channels {
+            self.perceive_transpose_channels::<1>(grid, cell, first, perceived, grad);
+        }
     }
 
-    /// The filter of one perception kind at `tap`, over the `C` channels.
+    /// [`perceive_transpose`](Self::perceive_transpose) for channels `first..first + N`.
     #[inline(always)]
-    fn filter(&self, tap: usize, kind: usize) -> &[f32] {
-        let channels = self.config.channels;
-        let start = (3 * tap + kind) * channels;
-        &self.filters[start..start + channels]
+    fn perceive_transpose_channels<const N: usize>(
+        &self,
+        grid: Grid,
+        cell: usize,
+        first: usize,
+        perceived: &[f32],
+        grad: &mut [f32],
+    ) {
+        let channels = grid.channels;
+        let kind = |kind: usize| lanes::<N>(perceived, kind * channels + first);
+        let (identity, x, y) = (kind(0), kind(1), kind(2));
+        let filter = |tap: usize, kind: usize| {
+            lanes::<N>(&self.filters, (3 * tap + kind) * channels + first)
+        };
+        for (tap, neighbour) in grid.neighbours(cell) {
+            let at = neighbour * channels + first;
+            let (identity_filter, x_filter, y_filter) =
+                (filter(tap, 0), filter(tap, 1), filter(tap, 2));
+            let grad: &mut [f32; N] = (&mut grad[at..at + N]).try_into().expect("N values");
+            for lane in 0..N {
+                grad[lane] += identity_filter[lane] * identity[lane];
+                grad[lane] += x_filter[lane] * x[lane];
+                grad[lane] += y_filter[lane] * y[lane];
+            }
+        }
     }
+}
+
+/// The `N` values from `start`.
+#[inline(always)]
+fn lanes<const N: usize>(values: &[f32], start: usize) -> &[f32; N] {
+    values[start..start + N].try_into().expect("N values")
 }
 
 /// One sample's share of a step's fire decisions.
