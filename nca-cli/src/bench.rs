@@ -24,6 +24,8 @@ pub enum Task {
     Rollout,
     /// Both.
     All,
+    /// The CPU's multiply-add peak (GFLOP/s, all threads), the ceiling of the fused kernel.
+    Peak,
 }
 
 /// The states the timed runs start from.
@@ -87,6 +89,16 @@ struct Record<'a> {
 
 /// Runs `nca bench`.
 pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
+    if args.task == Task::Peak {
+        let record = serde_json::json!({
+            "impl": "nca",
+            "task": "multiply_add_peak",
+            "threads": rayon::current_num_threads(),
+            "gflops": nca_core::multiply_add_peak(2.0),
+        });
+        say!("{record}");
+        return Ok(());
+    }
     if [args.batch, args.steps, args.rollout_steps, args.runs].contains(&0) || args.grid < 3 {
         bail!(
             "--batch, --steps, --rollout-steps and --runs must be at least 1 and --grid at least 3"

@@ -52,7 +52,7 @@ pub use config::NcaConfig;
 pub use engine::Engine;
 pub use error::NcaError;
 pub use file::{FORMAT_VERSION, MAGIC};
-pub use fused::{FusedGradients, FusedIteration, FusedNca, HostLoss};
+pub use fused::{FusedGradients, FusedIteration, FusedNca, HostLoss, multiply_add_peak};
 pub use host::host_values;
 pub use host_grid::{Half, HostGrid};
 pub use io::{AtomicFile, write_atomic};

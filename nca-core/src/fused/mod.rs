@@ -14,6 +14,7 @@
 mod backward;
 mod grid;
 mod matmul;
+mod peak;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
@@ -26,6 +27,7 @@ use crate::{Nca, NcaConfig, Perception};
 use backward::Accumulated;
 use grid::Grid;
 use matmul::matmul;
+pub use peak::multiply_add_peak;
 
 /// Cells per block of the kernel's matrix products (and per parallel task) for `cells` cells:
 /// one block per thread, so a lone grid keeps every thread busy, within bounds that keep the
