@@ -90,6 +90,25 @@ impl Grid {
         out
     }
 
+    /// Calls `visit(tap, neighbour)` for each cell of [`neighbours`](Self::neighbours), in order.
+    /// Cells away from the border take a path of fixed length without bounds checks, which
+    /// compiles to straight-line code.
+    #[inline(always)]
+    pub fn for_each_neighbour(&self, cell: usize, mut visit: impl FnMut(usize, usize)) {
+        let within = cell % self.plane();
+        let (y, x) = (within / self.width, within % self.width);
+        if (1..self.height - 1).contains(&y) && (1..self.width - 1).contains(&x) {
+            let top_left = cell - self.width - 1;
+            for tap in 0..9 {
+                visit(tap, top_left + tap / 3 * self.width + tap % 3);
+            }
+        } else {
+            for (tap, neighbour) in self.neighbours(cell) {
+                visit(tap, neighbour);
+            }
+        }
+    }
+
     /// The neighbourhood of `cell` inside the grid, as `(tap, neighbour)`: `tap` is
     /// `3 · (dy + 1) + (dx + 1)`, the index into a row-major 3x3 filter.
     #[inline(always)]
@@ -149,6 +168,29 @@ mod tests {
         );
         assert_eq!(GRID.neighbours(12 + 5).count(), 9);
         assert!(GRID.neighbours(12 + 5).all(|(_, n)| (12..24).contains(&n)));
+    }
+
+    #[test]
+    fn every_cell_visits_its_neighbours_in_order() {
+        for grid in [
+            GRID,
+            Grid {
+                batch: 2,
+                height: 5,
+                width: 6,
+                channels: 1,
+            },
+        ] {
+            for cell in 0..grid.cells() {
+                let mut visited = Vec::new();
+                grid.for_each_neighbour(cell, |tap, neighbour| visited.push((tap, neighbour)));
+                assert_eq!(
+                    visited,
+                    grid.neighbours(cell).collect::<Vec<_>>(),
+                    "cell {cell}"
+                );
+            }
+        }
     }
 
     #[test]

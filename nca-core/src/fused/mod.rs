@@ -453,7 +453,7 @@ impl FusedNca {
             lanes::<N>(&self.filters, (3 * tap + kind) * channels + first)
         };
         let (mut identity, mut x, mut y) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
-        for (tap, neighbour) in grid.neighbours(cell) {
+        grid.for_each_neighbour(cell, |tap, neighbour| {
             let values = lanes::<N>(state, neighbour * channels + first);
             let (identity_filter, x_filter, y_filter) =
                 (filter(tap, 0), filter(tap, 1), filter(tap, 2));
@@ -462,7 +462,7 @@ impl FusedNca {
                 x[lane] += x_filter[lane] * values[lane];
                 y[lane] += y_filter[lane] * values[lane];
             }
-        }
+        });
         for (kind, sums) in [identity, x, y].iter().enumerate() {
             out[kind * channels + first..][..N].copy_from_slice(sums);
         }
@@ -497,7 +497,7 @@ impl FusedNca {
         let filter = |tap: usize, kind: usize| {
             lanes::<N>(&self.filters, (3 * tap + kind) * channels + first)
         };
-        for (tap, neighbour) in grid.neighbours(cell) {
+        grid.for_each_neighbour(cell, |tap, neighbour| {
             let at = neighbour * channels + first;
             let (identity_filter, x_filter, y_filter) =
                 (filter(tap, 0), filter(tap, 1), filter(tap, 2));
@@ -507,7 +507,7 @@ impl FusedNca {
                 grad[lane] += x_filter[lane] * x[lane];
                 grad[lane] += y_filter[lane] * y[lane];
             }
-        }
+        });
     }
 }
 
