@@ -1026,7 +1026,7 @@ fn export_writes_the_demo_format_and_a_self_contained_page() {
         dir.path(),
     );
     let page = std::fs::read_to_string(dir.path().join("demo.html")).unwrap();
-    assert!(!page.contains("__NCA_MODELS_JSON__") && !page.contains("__NCA_STYLE__"));
+    assert!(!page.contains("__NCA_") && page.contains("id=\"fire-rate\""));
     assert!(
         !page.contains("src=\"http") && !page.contains("href=\"http"),
         "no network"

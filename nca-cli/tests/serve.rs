@@ -125,6 +125,10 @@ fn the_page_the_socket_and_refusals() {
         page.starts_with("HTTP/1.1 200 OK") && page.contains("<canvas id=\"grid\""),
         "{page}"
     );
+    assert!(
+        page.contains("id=\"fire-rate\"") && !page.contains("__NCA_"),
+        "{page}"
+    );
     assert!(server.get("/app.js").contains("new WebSocket"));
     assert!(server.get("/nothing").starts_with("HTTP/1.1 404"));
 

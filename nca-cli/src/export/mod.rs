@@ -9,11 +9,12 @@ use nca_core::Nca;
 use serde::Serialize;
 
 use crate::pictures::check_output;
+use crate::serve::{CONTROLS_HTML, CONTROLS_PLACEHOLDER};
 use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::note;
 
-/// The page: WebGL2 shaders, controls, and a placeholder for the models.
+/// The page: WebGL2 shaders, and placeholders for the controls and the models.
 const PAGE: &str = include_str!("page.html");
 /// Where the models' JSON goes in [`PAGE`].
 const MODELS_PLACEHOLDER: &str = "__NCA_MODELS_JSON__";
@@ -103,6 +104,7 @@ pub fn page(models: &[(&str, &Nca)], grid: usize) -> String {
     // Inside a <script> element: no `</script>` may appear.
     .replace('<', "\\u003c");
     PAGE.replacen(STYLE_PLACEHOLDER, STYLE.trim_end(), 1)
+        .replacen(CONTROLS_PLACEHOLDER, CONTROLS_HTML.trim_end(), 1)
         .replacen(MODELS_PLACEHOLDER, &json, 1)
 }
 

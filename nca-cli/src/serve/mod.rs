@@ -28,7 +28,13 @@ use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::{note, say};
 
+/// The page, with a placeholder for its controls.
 const INDEX_HTML: &str = include_str!("assets/index.html");
+/// The page's controls (model, play, reset, speed, rotation, fire rate), which the exported page
+/// shares.
+pub(crate) const CONTROLS_HTML: &str = include_str!("assets/controls.html");
+/// Where [`CONTROLS_HTML`] goes in a page.
+pub(crate) const CONTROLS_PLACEHOLDER: &str = "__NCA_CONTROLS__";
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 
@@ -195,7 +201,9 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
             stream,
             "200 OK",
             "text/html; charset=utf-8",
-            INDEX_HTML.as_bytes(),
+            INDEX_HTML
+                .replacen(CONTROLS_PLACEHOLDER, CONTROLS_HTML.trim_end(), 1)
+                .as_bytes(),
         ),
         "/app.js" => respond(
             stream,
