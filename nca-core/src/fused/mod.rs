@@ -18,7 +18,7 @@ mod peak;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayViewMut2, Axis};
 use rand::Rng;
 use rayon::prelude::*;
 
@@ -372,7 +372,7 @@ impl FusedNca {
     }
 
     /// The scaled updates of `cells`, `[cells, C]` values, and with `keep`, their activations
-    /// block by block.
+    /// block by block. Without `keep`, each thread reuses one set of buffers for the activations.
     fn updates(
         &self,
         grid: Grid,
@@ -381,34 +381,52 @@ impl FusedNca {
         keep: bool,
     ) -> (Vec<f32>, Vec<Activations>) {
         let mut updates = vec![0.0; cells.len() * grid.channels];
-        let scale = self.config.update_scale as f32;
         let block = block_size(cells.len());
+        let (perception, hidden) = (self.config.perception_channels(), self.config.hidden_units);
         let activations: Vec<Option<Activations>> = updates
             .par_chunks_mut(block * grid.channels)
             .zip(cells.par_chunks(block))
             .map(|(out, cells)| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        let activations = self.activations(grid, state, cells);
-                        let update =
-                            affine(&activations.hidden, &self.output_weight, &self.output_bias);
-                        let update = update.as_slice().expect("a new, standard-layout array");
-                        for (out, &value) in out.iter_mut().zip(update) {
-                            *out = value * scale;
-                        }
-                        keep.then_some(activations)
-                    },
-                )
+                if keep {
+                    let mut kept = Activations {
+                        perceived: Array2::zeros((cells.len(), perception)),
+                        hidden: Array2::zeros((cells.len(), hidden)),
+                    };
+                    let (perceived, hidden) = (kept.perceived.view_mut(), kept.hidden.view_mut());
+                    vectorized(
+                        #[inline(always)]
+                        || self.block_updates(grid, state, cells, perceived, hidden, out),
+                    );
+                    Some(kept)
+                } else {
+                    // Taken out and put back, so that the work itself runs inside `vectorized`.
+                    let mut scratch = SCRATCH.take();
+                    let perceived = scratch.perceived.rows(cells.len(), perception);
+                    let hidden = scratch.hidden.rows(cells.len(), hidden);
+                    vectorized(
+                        #[inline(always)]
+                        || self.block_updates(grid, state, cells, perceived, hidden, out),
+                    );
+                    SCRATCH.set(scratch);
+                    None
+                }
             })
             .collect();
         (updates, activations.into_iter().flatten().collect())
     }
 
-    /// Perception and hidden activations of a block of cells.
+    /// A block of cells' scaled updates into `out` (`[cells, C]`), and their activations into
+    /// `perceived` and `hidden`.
     #[inline(always)]
-    fn activations(&self, grid: Grid, state: &[f32], cells: &[usize]) -> Activations {
-        let mut perceived = Array2::zeros((cells.len(), self.config.perception_channels()));
+    fn block_updates(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        cells: &[usize],
+        mut perceived: ArrayViewMut2<'_, f32>,
+        mut hidden: ArrayViewMut2<'_, f32>,
+        out: &mut [f32],
+    ) {
         for (mut row, &cell) in perceived.rows_mut().into_iter().zip(cells) {
             self.perceive(
                 grid,
@@ -417,11 +435,23 @@ impl FusedNca {
                 row.as_slice_mut().expect("contiguous rows"),
             );
         }
-        let mut hidden = affine(&perceived, &self.hidden_weight, &self.hidden_bias);
-        for value in hidden.as_slice_mut().expect("a new, standard-layout array") {
-            *value = relu(*value);
-        }
-        Activations { perceived, hidden }
+        matmul(
+            &mut hidden,
+            &perceived.view(),
+            &self.hidden_weight.view(),
+            false,
+        );
+        add_bias(&mut hidden, &self.hidden_bias, relu);
+        let mut update =
+            ArrayViewMut2::from_shape((cells.len(), grid.channels), out).expect("a row per cell");
+        matmul(
+            &mut update,
+            &hidden.view(),
+            &self.output_weight.view(),
+            false,
+        );
+        let scale = self.config.update_scale as f32;
+        add_bias(&mut update, &self.output_bias, |value| value * scale);
     }
 
     /// Writes what `cell` perceives (planar, `[3, C]`) into `out`: 16 channels at a time (the
@@ -525,16 +555,42 @@ fn sample_of(fired: &Option<Vec<bool>>, grid: Grid, sample: usize) -> Option<&[b
         .map(|fired| &fired[sample * plane..(sample + 1) * plane])
 }
 
-/// `input · weight + bias` for a block of rows.
-fn affine(input: &Array2<f32>, weight: &Array2<f32>, bias: &Array1<f32>) -> Array2<f32> {
-    let rows = bias
-        .as_slice()
-        .expect("a contiguous bias")
-        .repeat(input.nrows());
-    let mut out = Array2::from_shape_vec((input.nrows(), weight.ncols()), rows)
-        .expect("one bias per output column");
-    matmul(&mut out.view_mut(), &input.view(), &weight.view(), true);
-    out
+/// `rows[i][j] = then(rows[i][j] + bias[j])` over a block's rows.
+#[inline(always)]
+fn add_bias(rows: &mut ArrayViewMut2<'_, f32>, bias: &Array1<f32>, then: impl Fn(f32) -> f32) {
+    let bias = bias.as_slice().expect("a contiguous bias");
+    let values = rows.as_slice_mut().expect("contiguous rows");
+    for row in values.chunks_exact_mut(bias.len()) {
+        for (value, &bias) in row.iter_mut().zip(bias) {
+            *value = then(*value + bias);
+        }
+    }
+}
+
+/// Buffers a thread reuses from block to block and step to step.
+#[derive(Default)]
+struct Scratch {
+    perceived: Buffer,
+    hidden: Buffer,
+}
+
+std::thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// Values that grow to the largest block asked for.
+#[derive(Default)]
+struct Buffer(Vec<f32>);
+
+impl Buffer {
+    /// The first `rows · columns` values as a matrix (their contents left from earlier use).
+    fn rows(&mut self, rows: usize, columns: usize) -> ArrayViewMut2<'_, f32> {
+        let len = rows * columns;
+        if self.0.len() < len {
+            self.0.resize(len, 0.0);
+        }
+        ArrayViewMut2::from_shape((rows, columns), &mut self.0[..len]).expect("enough values")
+    }
 }
 
 /// The sum of a block's rows.
