@@ -342,9 +342,15 @@ impl FusedNca {
         let channels = grid.channels;
         let alive_before = grid.alive(state, alpha, threshold);
         let near_life = grid.dilate(&alive_before);
-        let updated: Vec<usize> = (0..grid.cells())
-            .filter(|&cell| near_life[cell] && fired.is_none_or(|fired| fired[cell]))
-            .collect();
+        let updated = match fired {
+            Some(fired) => cells_where(
+                near_life
+                    .iter()
+                    .zip(fired)
+                    .map(|(&near, &fired)| near & fired),
+            ),
+            None => cells_where(near_life.iter().copied()),
+        };
         let (updates, activations) = self.updates(grid, state, &updated, training);
         for (&cell, update) in updated.iter().zip(updates.chunks_exact(channels)) {
             let values = &mut state[cell * channels..(cell + 1) * channels];
@@ -545,6 +551,20 @@ impl FusedNca {
 #[inline(always)]
 fn lanes<const N: usize>(values: &[f32], start: usize) -> &[f32; N] {
     values[start..start + N].try_into().expect("N values")
+}
+
+/// The indices of the `true` flags, ascending. Branch-free: a fire decision is a coin toss, which
+/// no branch predictor guesses.
+#[inline(always)]
+fn cells_where(flags: impl ExactSizeIterator<Item = bool>) -> Vec<usize> {
+    let mut cells = vec![0; flags.len()];
+    let mut count = 0;
+    for (cell, flag) in flags.enumerate() {
+        cells[count] = cell;
+        count += usize::from(flag);
+    }
+    cells.truncate(count);
+    cells
 }
 
 /// One sample's share of a step's fire decisions.
