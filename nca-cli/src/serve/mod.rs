@@ -68,6 +68,8 @@ pub struct ServeArgs {
 const MAX_CONNECTIONS: usize = 64;
 /// The request line and headers together, at most.
 const HEAD_LIMIT: u64 = 8 * 1024;
+/// How long a refused connection's remaining input is read and dropped.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
 /// Time a client has to send its request line and headers.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Log lines per second, at most; the rest are counted and the count logged.
@@ -166,21 +168,13 @@ fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
     let head = match read_head(&stream)? {
         Head::Complete(head) => head,
         Head::TooLarge => {
-            return respond(
+            return refuse(
                 stream,
                 "431 Request Header Fields Too Large",
-                "text/plain",
                 b"header too large",
             );
         }
-        Head::Garbage => {
-            return respond(
-                stream,
-                "400 Bad Request",
-                "text/plain",
-                b"not an HTTP request",
-            );
-        }
+        Head::Garbage => return refuse(stream, "400 Bad Request", b"not an HTTP request"),
         Head::Gone => return Ok(()),
     };
     let path = head
@@ -283,12 +277,32 @@ fn respond_with(
     extra_headers: &str,
     body: &[u8],
 ) -> anyhow::Result<()> {
-    write!(
-        stream,
+    // One write: the answer leaves whole, before the connection is closed.
+    let mut response = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra_headers}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         body.len()
-    )?;
-    stream.write_all(body)?;
+    )
+    .into_bytes();
+    response.extend_from_slice(body);
+    stream.write_all(&response)?;
+    Ok(())
+}
+
+/// Answers a request the server would not read to its end, then reads and drops what the client
+/// still sends (for at most [`DRAIN_TIME`]): closed with unread bytes, the connection would be
+/// reset, and the client could lose the answer.
+fn refuse(stream: TcpStream, status: &str, body: &[u8]) -> anyhow::Result<()> {
+    respond(stream.try_clone()?, status, "text/plain", body)?;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    stream.set_read_timeout(Some(DRAIN_TIME))?;
+    let started = Instant::now();
+    let mut buffer = [0; 64 * 1024];
+    while started.elapsed() < DRAIN_TIME {
+        match (&stream).read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
     Ok(())
 }
 
