@@ -125,7 +125,7 @@ impl FusedNca {
         let mut grad = Array2::zeros((9, self.config.perception_channels()));
         for (&cell, perceived) in cells.iter().zip(grad_perceived.rows()) {
             let perceived = perceived.to_slice().expect("contiguous rows");
-            for (tap, neighbour) in grid.neighbours(cell) {
+            grid.for_each_neighbour(cell, |tap, neighbour| {
                 let values = &state[neighbour * channels..(neighbour + 1) * channels];
                 let mut row = grad.row_mut(tap);
                 let row = row.as_slice_mut().expect("contiguous rows");
@@ -135,7 +135,7 @@ impl FusedNca {
                 {
                     multiply_add(out, perceived, values);
                 }
-            }
+            });
         }
         grad
     }

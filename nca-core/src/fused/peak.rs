@@ -12,16 +12,12 @@ const CHAINS: usize = 12;
 /// rayon's threads at once, in the widest SIMD the kernel runs (chosen at run time as the
 /// kernel's are): the ceiling of the kernel's arithmetic. Measured for about `seconds`.
 pub fn multiply_add_peak(seconds: f64) -> f64 {
-    let threads = rayon::current_num_threads();
-    let (flops, elapsed) = {
-        let started = Instant::now();
-        let flops: f64 = (0..threads)
-            .into_par_iter()
-            .map(|_| pulp::Arch::new().dispatch(Chains { seconds }))
-            .sum();
-        (flops, started.elapsed().as_secs_f64())
-    };
-    flops / elapsed / 1e9
+    let started = Instant::now();
+    let flops: f64 = (0..rayon::current_num_threads())
+        .into_par_iter()
+        .map(|_| pulp::Arch::new().dispatch(Chains { seconds }))
+        .sum();
+    flops / started.elapsed().as_secs_f64() / 1e9
 }
 
 /// Runs `CHAINS` vector multiply-add chains for about `seconds`; gives the FLOPs done.
