@@ -9,13 +9,14 @@ use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use image::RgbImage;
 use nca_core::Nca;
-use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
+use nca_data::{NotoEdition, Target, TargetOptions, TargetSource};
 use nca_train::eval::{
     self, CUT_AT, Cut, Frames, GROWTH_STEPS, ModelReport, PERSISTENCE_STEPS, PROTOCOL,
     REGROW_STEPS, ROTATION_DEG, Reference, Report, Scorecard, Stat,
 };
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
+use crate::noto::{Noto, emoji_source};
 use crate::pictures::check_output;
 use nca_cli::backend::Compute;
 use nca_cli::models;
@@ -37,6 +38,9 @@ pub struct EvalArgs {
     /// Score against this image file.
     #[arg(long, group = "target")]
     image: Option<PathBuf>,
+    /// With --emoji: the drawing of the paper's ten emoji, Noto of February 2020 or today's.
+    #[arg(long, value_enum, default_value_t)]
+    noto: Noto,
     /// With --emoji or --image: the target is scaled to fit a SIZE x SIZE box.
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1024))]
     target_size: u32,
@@ -141,14 +145,26 @@ struct KnownTarget {
 }
 
 impl KnownTarget {
-    fn load(emoji_or_file: TargetSource, options: TargetOptions) -> anyhow::Result<Self> {
-        let target = Target::load(&emoji_or_file, options, &EmojiSource::default())?;
+    fn load(
+        emoji_or_file: TargetSource,
+        options: TargetOptions,
+        edition: NotoEdition,
+    ) -> anyhow::Result<Self> {
+        let target = Target::load(&emoji_or_file, options, &emoji_source(edition))?;
+        let edition_note = match (&emoji_or_file, edition) {
+            (TargetSource::Emoji(emoji), NotoEdition::Current)
+                if nca_data::embedded(emoji).is_some() =>
+            {
+                " (today's Noto)"
+            }
+            _ => "",
+        };
         Ok(Self {
             rgba: target.rgba,
             height: target.height,
             width: target.width,
             description: format!(
-                "{emoji_or_file} in {} px, padding {}",
+                "{emoji_or_file}{edition_note} in {} px, padding {}",
                 options.size, options.padding
             ),
         })
@@ -166,7 +182,7 @@ fn explicit_target(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
         size: args.target_size,
         padding: args.padding,
     };
-    KnownTarget::load(source, options).map(Some)
+    KnownTarget::load(source, options, args.noto.into()).map(Some)
 }
 
 /// What the model at `path` was trained on, where that is known: a run directory's checkpoint,
@@ -185,9 +201,10 @@ fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
         }));
     }
     if !path.exists()
-        && let Some((emoji, options)) = models::shipped_target(&path.to_string_lossy())
+        && let Some(target) = models::shipped_target(&path.to_string_lossy())
     {
-        return KnownTarget::load(TargetSource::Emoji(emoji.into()), options).map(Some);
+        let source = TargetSource::Emoji(target.emoji.into());
+        return KnownTarget::load(source, target.options, target.edition).map(Some);
     }
     let demo_emoji = path
         .file_stem()
@@ -197,7 +214,8 @@ fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
         .filter(|emoji| nca_data::embedded(emoji).is_some());
     match demo_emoji {
         Some(emoji) => {
-            KnownTarget::load(TargetSource::Emoji(emoji.into()), TargetOptions::default())
+            let source = TargetSource::Emoji(emoji.into());
+            KnownTarget::load(source, TargetOptions::default(), NotoEdition::Paper)
                 .map(Some)
                 .with_context(|| format!("cannot prepare the target of {}", path.display()))
         }

@@ -6,6 +6,7 @@ mod export;
 mod grow;
 mod import;
 mod info;
+mod noto;
 mod pictures;
 mod plot;
 mod regenerate;

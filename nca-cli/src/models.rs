@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 use nca_core::Nca;
-use nca_data::TargetOptions;
+use nca_data::{NotoEdition, TargetOptions};
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
 pub const SHIPPED: [(&str, &[u8]); 4] = [
@@ -25,31 +25,132 @@ pub const SHIPPED: [(&str, &[u8]); 4] = [
     ),
 ];
 
-/// The target a shipped model was trained on (emoji and how it was prepared), by name.
-pub fn shipped_target(name: &str) -> Option<(&'static str, TargetOptions)> {
-    match name {
-        "gecko" => Some((
-            "🦎",
-            TargetOptions {
-                size: 24,
-                padding: 6,
-            },
-        )),
-        "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
-            Some(("🦎", TargetOptions::default()))
+/// One of the paper's 31 published models, shipped inside the binary (`models/paper/`).
+#[derive(Debug, Clone, Copy)]
+pub struct PaperModel {
+    /// Its name in nca: `paper-<subject>-<experiment>`, such as `paper-lizard-growing`.
+    pub name: &'static str,
+    /// The paper's own file name without `.json`, such as `ex1_🦎`.
+    pub paper_name: &'static str,
+    /// The emoji it grows; `None` for the planarian, whose picture nca does not have.
+    pub emoji: Option<&'static str>,
+    /// The paper's experiment: `growing`, `persistent` or `regenerating`.
+    pub experiment: &'static str,
+    /// The model in the web demo's JSON format.
+    pub json: &'static str,
+}
+
+macro_rules! paper_model {
+    ($subject:literal, $emoji:literal, $target:expr, $experiment:literal, $number:literal) => {
+        PaperModel {
+            name: concat!("paper-", $subject, "-", $experiment),
+            paper_name: concat!("ex", $number, "_", $emoji),
+            emoji: $target,
+            experiment: $experiment,
+            json: include_str!(concat!(
+                "../models/paper/",
+                $subject,
+                "-",
+                $experiment,
+                ".json"
+            )),
         }
-        _ => None,
+    };
+}
+
+macro_rules! paper_zoo {
+    ($($subject:literal $emoji:literal),*) => {
+        [
+            $(
+                paper_model!($subject, $emoji, Some($emoji), "growing", "1"),
+                paper_model!($subject, $emoji, Some($emoji), "persistent", "2"),
+                paper_model!($subject, $emoji, Some($emoji), "regenerating", "3"),
+            )*
+            paper_model!("planarian", "planarian", None, "regenerating", "3"),
+        ]
+    };
+}
+
+/// The paper's published models: its ten emoji in the order of its demo, each in the three
+/// experiments, then the regenerating planarian.
+pub const PAPER_ZOO: [PaperModel; 31] = paper_zoo!(
+    "lizard" "🦎", "smiley" "😀", "boom" "💥", "eye" "👁", "fish" "🐠",
+    "butterfly" "🦋", "ladybug" "🐞", "web" "🕸", "pretzel" "🥨", "tree" "🎄"
+);
+
+/// The paper's model called `name`, by nca's name or the paper's file name.
+pub fn paper_model(name: &str) -> Option<&'static PaperModel> {
+    let name = name
+        .strip_suffix(".json")
+        .unwrap_or(name)
+        .replace('\u{FE0F}', "");
+    PAPER_ZOO
+        .iter()
+        .find(|model| model.name == name || model.paper_name == name)
+}
+
+/// The target a shipped model was trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShippedTarget {
+    /// The emoji.
+    pub emoji: &'static str,
+    /// How it was prepared.
+    pub options: TargetOptions,
+    /// The drawing of Noto Emoji it came from.
+    pub edition: NotoEdition,
+}
+
+impl ShippedTarget {
+    /// The target, prepared as the model saw it (embedded: no network needed).
+    pub fn load(&self) -> Result<nca_data::Target, nca_data::DataError> {
+        let source = nca_data::EmojiSource {
+            edition: self.edition,
+            ..nca_data::EmojiSource::default()
+        };
+        let emoji = nca_data::TargetSource::Emoji(self.emoji.into());
+        nca_data::Target::load(&emoji, self.options, &source)
+    }
+}
+
+/// The target a shipped model was trained on, by the model's name.
+pub fn shipped_target(name: &str) -> Option<ShippedTarget> {
+    // The geckos were trained on today's Noto lizard, before nca took the paper's.
+    let gecko = |options| ShippedTarget {
+        emoji: "🦎",
+        options,
+        edition: NotoEdition::Current,
+    };
+    match name {
+        "gecko" => Some(gecko(TargetOptions {
+            size: 24,
+            padding: 6,
+        })),
+        "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
+            Some(gecko(TargetOptions::default()))
+        }
+        _ => paper_model(name)
+            .and_then(|model| model.emoji)
+            .map(|emoji| ShippedTarget {
+                emoji,
+                options: TargetOptions::default(),
+                edition: NotoEdition::Paper,
+            }),
     }
 }
 
 /// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), a model of
 /// the paper's web demo (`.json`, imported on the fly), or, when no such file exists, the name of
-/// a shipped model.
+/// a shipped model or of one of the paper's.
 pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
     if !path.exists()
         && let Some((name, bytes)) = SHIPPED.iter().find(|(name, _)| Path::new(name) == path)
     {
         return Ok(Nca::from_bytes(bytes, Path::new(name), device)?);
+    }
+    if !path.exists()
+        && let Some(model) = path.to_str().and_then(paper_model)
+    {
+        return Ok(nca_data::import_demo_model(model.json, model.name, device)?);
     }
     if !path.exists() && path.extension().is_none() && path.components().count() == 1 {
         bail!("{}", unknown_name(&path.to_string_lossy()));
@@ -67,11 +168,13 @@ fn unknown_name(name: &str) -> String {
     let names: Vec<&str> = SHIPPED.iter().map(|(name, _)| *name).collect();
     let nearest = names
         .iter()
+        .chain(PAPER_ZOO.iter().map(|model| &model.name))
         .map(|candidate| (strsim::levenshtein(name, candidate), *candidate))
         .min()
         .filter(|(distance, _)| *distance <= 3);
     let mut message = format!(
-        "{name} is neither a model file nor a shipped model ({})",
+        "{name} is neither a model file nor a shipped model ({}, and the paper's \
+         paper-<subject>-<experiment>: `nca targets` lists them)",
         names.join(", ")
     );
     if let Some((_, candidate)) = nearest {

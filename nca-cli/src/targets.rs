@@ -1,10 +1,12 @@
-//! `nca targets`: the embedded emoji and the shipped models.
+//! `nca targets`: the embedded emoji, the shipped models and the paper's.
 
 use nca_cli::say;
 
 /// Runs `nca targets`.
 pub fn run() {
-    say!("embedded emoji (no network needed):");
+    say!(
+        "embedded emoji (no network needed; Noto of February 2020 as the paper, `--noto current` for today's):"
+    );
     for (emoji, _) in nca_data::EMBEDDED {
         let name = nca_data::noto_file_name(emoji).unwrap_or_default();
         let marker = if emoji == nca_data::DEFAULT_EMOJI {
@@ -26,4 +28,10 @@ pub fn run() {
         "shipped models (give the name to --model): {}",
         shipped.join(", ")
     );
+    say!("the paper's published models (Distill 2020, CC BY 4.0; give the name to --model):");
+    for models in nca_cli::models::PAPER_ZOO.chunk_by(|a, b| a.emoji == b.emoji) {
+        let emoji = models[0].emoji.unwrap_or(" ");
+        let names: Vec<&str> = models.iter().map(|model| model.name).collect();
+        say!("  {emoji}  {}", names.join(", "));
+    }
 }

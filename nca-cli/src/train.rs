@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
+use nca_data::{GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
     CHECKPOINT_FILE, Control, Experiment, GradientMode, METRICS_FILE, Metrics, Observer, RunDir,
     TrainConfig, TrainError, Trainer,
@@ -19,6 +19,8 @@ use crate::pictures::growth_frames;
 use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::note;
+
+use crate::noto::{Noto, emoji_source};
 
 /// What to train on and how.
 #[derive(Args, Debug)]
@@ -32,6 +34,9 @@ pub struct TrainArgs {
     /// Target image URL (http or https).
     #[arg(long, group = "target")]
     url: Option<String>,
+    /// The drawing of the paper's ten emoji: Noto of February 2020 as the paper, or today's.
+    #[arg(long, value_enum, default_value_t)]
+    noto: Noto,
     /// The target is scaled to fit a SIZE x SIZE box.
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1024))]
     size: u32,
@@ -48,7 +53,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Continue the run in this directory from its checkpoint.
-    #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding"])]
+    #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding", "noto"])]
     resume: Option<PathBuf>,
     /// Start from this model's weights instead of random ones (fine-tuning): a shipped model's
     /// name, a model file or a run directory. The run takes the model's architecture and settings.
@@ -245,7 +250,7 @@ impl TrainArgs {
                 padding: self.padding,
             }
         };
-        let target = Target::load(&source, options, &EmojiSource::default())?;
+        let target = Target::load(&source, options, &emoji_source(self.noto))?;
         let cells = target.height * target.width;
         if target.rgba[3 * cells..].iter().all(|&alpha| alpha == 0.0) {
             bail!("{source} is fully transparent: it has no shape to grow");

@@ -183,19 +183,28 @@ fn the_page_the_socket_and_refusals() {
 }
 
 #[test]
-fn without_models_it_serves_the_shipped_models() {
+fn without_models_it_serves_the_shipped_models_and_the_papers() {
     let server = Server::spawn(&["--size", "16"]);
     let mut socket = server.socket().unwrap();
     let hello = next_text(&mut socket);
+    let models = hello["models"].as_array().unwrap();
+    // The geckos, then the paper's emoji × experiment as its demo offers them, then the planarian.
+    assert_eq!(models.len(), 4 + 31);
     assert_eq!(
-        hello["models"],
+        models[..7],
         serde_json::json!([
             "gecko",
             "gecko-growing",
             "gecko-persistent",
-            "gecko-regenerating"
+            "gecko-regenerating",
+            "🦎 growing (paper)",
+            "🦎 persistent (paper)",
+            "🦎 regenerating (paper)"
         ])
+        .as_array()
+        .unwrap()[..]
     );
+    assert_eq!(models[34], "planarian regenerating (paper)");
     drop(socket);
     // The page offers them all as one downloadable page that runs without the server.
     let download = server.get("/download.html");

@@ -16,29 +16,69 @@ pub const BASE_URL_ENV: &str = "NCA_EMOJI_BASE_URL";
 /// Environment variable that replaces the cache directory.
 pub const CACHE_DIR_ENV: &str = "NCA_CACHE_DIR";
 
-/// The emoji that ship inside the crate (64 px Noto PNGs): the gecko and the paper's demo set.
-pub const EMBEDDED: [(&str, &[u8]); 10] = [
-    ("🦎", include_bytes!("../assets/emoji/emoji_u1f98e.png")),
-    ("😀", include_bytes!("../assets/emoji/emoji_u1f600.png")),
-    ("💥", include_bytes!("../assets/emoji/emoji_u1f4a5.png")),
-    ("👁", include_bytes!("../assets/emoji/emoji_u1f441.png")),
-    ("🐠", include_bytes!("../assets/emoji/emoji_u1f420.png")),
-    ("🦋", include_bytes!("../assets/emoji/emoji_u1f98b.png")),
-    ("🐞", include_bytes!("../assets/emoji/emoji_u1f41e.png")),
-    ("🕸", include_bytes!("../assets/emoji/emoji_u1f578.png")),
-    ("🥨", include_bytes!("../assets/emoji/emoji_u1f968.png")),
-    ("🎄", include_bytes!("../assets/emoji/emoji_u1f384.png")),
-];
+/// The paper's ten emoji in the order of its demo, as embedded from `assets/emoji/<dir>/`.
+macro_rules! papers_emoji {
+    ($dir:literal) => {
+        papers_emoji!($dir; "🦎" "1f98e", "😀" "1f600", "💥" "1f4a5", "👁" "1f441", "🐠" "1f420",
+            "🦋" "1f98b", "🐞" "1f41e", "🕸" "1f578", "🥨" "1f968", "🎄" "1f384")
+    };
+    ($dir:literal; $($emoji:literal $code:literal),*) => {
+        [$(($emoji, include_bytes!(concat!("../assets/emoji/", $dir, "/emoji_u", $code, ".png"))
+            as &[u8])),*]
+    };
+}
+
+/// The paper's ten emoji as the paper trained on them: Noto's 128 px PNGs of February 2020.
+pub const EMBEDDED: [(&str, &[u8]); 10] = papers_emoji!("noto-2020");
+/// The same ten as Noto draws them today (v2.048, Emoji 16.0; 64 px).
+pub const EMBEDDED_CURRENT: [(&str, &[u8]); 10] = papers_emoji!("current");
+
+/// Which drawing of Noto Emoji the paper's ten emoji are taken from. Any other emoji is
+/// fetched from today's Noto, whichever is chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum NotoEdition {
+    /// February 2020, the images the paper trained its models on (the default).
+    #[default]
+    Paper,
+    /// Today's Noto, redrawn since (the lizard and the smiley among others).
+    Current,
+}
+
+impl NotoEdition {
+    /// The embedded images of this edition.
+    pub fn embedded(self) -> &'static [(&'static str, &'static [u8]); 10] {
+        match self {
+            Self::Paper => &EMBEDDED,
+            Self::Current => &EMBEDDED_CURRENT,
+        }
+    }
+}
+
+impl std::fmt::Display for NotoEdition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Paper => "Noto Emoji of February 2020 (the paper's)",
+            Self::Current => "today's Noto Emoji",
+        })
+    }
+}
 
 /// The default target: the gecko of the paper's demo.
 pub const DEFAULT_EMOJI: &str = "🦎";
 
 const VARIATION_SELECTOR: char = '\u{FE0F}';
 
-/// The PNG bytes of an embedded emoji (the variation selector FE0F does not matter).
+/// The PNG bytes of one of the paper's emoji as the paper had it (the variation selector FE0F
+/// does not matter); `None` for any other emoji.
 pub fn embedded(emoji: &str) -> Option<&'static [u8]> {
+    embedded_in(emoji, NotoEdition::Paper)
+}
+
+/// The PNG bytes of one of the paper's emoji in `edition`.
+pub fn embedded_in(emoji: &str, edition: NotoEdition) -> Option<&'static [u8]> {
     let wanted: String = emoji.chars().filter(|&c| c != VARIATION_SELECTOR).collect();
-    EMBEDDED
+    edition
+        .embedded()
         .iter()
         .find(|(e, _)| *e == wanted)
         .map(|(_, png)| *png)
@@ -86,7 +126,8 @@ fn is_emoji_joiner(c: char) -> bool {
     matches!(c as u32, 0x200D | 0xFE0E | 0xFE0F | 0x20E3)
 }
 
-/// Where emoji images come from: the embedded set, then a disk cache, then the network.
+/// Where emoji images come from: the embedded set (in the chosen edition), then a disk cache,
+/// then the network (today's Noto).
 #[derive(Debug, Clone)]
 pub struct EmojiSource {
     /// Base URL the file name is appended to (ends with `/`).
@@ -95,6 +136,8 @@ pub struct EmojiSource {
     pub cache_dir: Option<PathBuf>,
     /// Time allowed for one download.
     pub timeout: Duration,
+    /// The drawing of the paper's ten emoji (embedded either way).
+    pub edition: NotoEdition,
 }
 
 impl Default for EmojiSource {
@@ -110,6 +153,7 @@ impl Default for EmojiSource {
             base_url,
             cache_dir,
             timeout: http::DEFAULT_TIMEOUT,
+            edition: NotoEdition::Paper,
         }
     }
 }
@@ -119,7 +163,7 @@ impl EmojiSource {
     /// downloaded (and, once it decodes, cached, so the next use needs no network).
     pub fn image(&self, emoji: &str) -> Result<DynamicImage, DataError> {
         let file_name = noto_file_name(emoji)?;
-        if let Some(png) = embedded(emoji) {
+        if let Some(png) = embedded_in(emoji, self.edition) {
             return decode(png, emoji);
         }
         let cached = self.cache_dir.as_ref().map(|dir| dir.join(&file_name));

@@ -22,11 +22,12 @@ mod error;
 mod http;
 mod picture;
 mod target;
+mod thumbnail;
 
 pub use demo_model::{export_demo_model, import_demo_model, import_demo_model_file};
 pub use emoji::{
-    BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_BASE_URL, DEFAULT_EMOJI, EMBEDDED, EmojiSource, embedded,
-    noto_file_name,
+    BASE_URL_ENV, CACHE_DIR_ENV, DEFAULT_BASE_URL, DEFAULT_EMOJI, EMBEDDED, EMBEDDED_CURRENT,
+    EmojiSource, NotoEdition, embedded, embedded_in, noto_file_name,
 };
 pub use error::DataError;
 pub use http::{DEFAULT_TIMEOUT, MAX_DOWNLOAD_BYTES, fetch};
@@ -35,3 +36,4 @@ pub use picture::{
     white_images,
 };
 pub use target::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, decode};
+pub use thumbnail::{thumbnail, thumbnail_size};

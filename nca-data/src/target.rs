@@ -4,9 +4,9 @@ use std::io::Cursor;
 use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use image::imageops::FilterType;
 use image::{DynamicImage, ImageError, ImageReader, Limits};
 
+use crate::thumbnail::thumbnail;
 use crate::{DataError, EmojiSource, http};
 
 /// Largest width or height of an image we agree to decode.
@@ -45,7 +45,7 @@ impl std::fmt::Display for TargetSource {
 /// How a target image becomes a training target: fit into `size`, then pad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TargetOptions {
-    /// The image is scaled to fit a `size x size` box, keeping its aspect ratio (paper: 40).
+    /// The image is scaled down to fit a `size x size` box, keeping its aspect ratio (paper: 40).
     pub size: u32,
     /// Empty cells added on every side (paper: 16, making a 72 x 72 grid).
     pub padding: u32,
@@ -89,13 +89,12 @@ impl Target {
         Ok(Self::from_image(&image, options))
     }
 
-    /// Prepares a decoded image as the paper does: fit into `size` with Lanczos filtering,
-    /// premultiply colour by alpha, pad with `padding` empty cells on every side.
+    /// Prepares a decoded image as the paper's notebook does: fit into `size` as Pillow's
+    /// `thumbnail` does (Lanczos, aspect kept, never enlarged; see [`thumbnail`]), premultiply
+    /// colour by alpha, pad with `padding` empty cells on every side.
     pub fn from_image(image: &DynamicImage, options: TargetOptions) -> Self {
         let had_alpha = image.color().has_alpha();
-        let fitted = image
-            .resize(options.size, options.size, FilterType::Lanczos3)
-            .into_rgba8();
+        let fitted = thumbnail(&image.to_rgba8(), options.size);
         let pad = options.padding as usize;
         let (inner_width, inner_height) = (fitted.width() as usize, fitted.height() as usize);
         let (width, height) = (inner_width + 2 * pad, inner_height + 2 * pad);

@@ -1,6 +1,6 @@
 //! Emoji → Noto file names, and the embedded set.
 
-use nca_data::{DataError, EMBEDDED, embedded, noto_file_name};
+use nca_data::{DataError, EMBEDDED, NotoEdition, embedded, embedded_in, noto_file_name};
 
 #[test]
 fn file_names_follow_notos_scheme() {
@@ -31,12 +31,17 @@ fn text_that_is_not_an_emoji_is_refused_by_name() {
 }
 
 #[test]
-fn the_papers_emoji_are_embedded_and_decode() {
+fn the_papers_emoji_are_embedded_in_both_editions_and_decode() {
     for emoji in ["🦎", "😀", "💥", "👁", "🐠", "🦋", "🐞", "🕸", "🥨", "🎄"] {
-        let png = embedded(emoji).unwrap_or_else(|| panic!("{emoji} is embedded"));
-        let image = nca_data::decode(png, emoji).unwrap();
-        assert_eq!((image.width(), image.height()), (64, 64), "{emoji}");
-        assert!(image.color().has_alpha(), "{emoji}");
+        // The paper's 128 px images of 2020, today's at 64 px.
+        for (edition, side) in [(NotoEdition::Paper, 128), (NotoEdition::Current, 64)] {
+            let png = embedded_in(emoji, edition).unwrap_or_else(|| panic!("{emoji} is embedded"));
+            let image = nca_data::decode(png, emoji).unwrap();
+            assert_eq!((image.width(), image.height()), (side, side), "{emoji}");
+            assert!(image.color().has_alpha(), "{emoji}");
+        }
+        assert_eq!(embedded(emoji), embedded_in(emoji, NotoEdition::Paper));
+        assert_ne!(embedded(emoji), embedded_in(emoji, NotoEdition::Current));
     }
     assert_eq!(EMBEDDED.len(), 10);
     assert!(

@@ -61,6 +61,7 @@ impl Server {
             base_url: format!("{}/{route}/", self.base),
             cache_dir,
             timeout: Duration::from_secs(1),
+            ..EmojiSource::default()
         }
     }
 
@@ -142,6 +143,7 @@ fn an_unreachable_network_with_nothing_cached_is_named() {
         base_url: "http://127.0.0.1:9/".into(),
         cache_dir: Some(cache.path().to_path_buf()),
         timeout: Duration::from_secs(2),
+        ..EmojiSource::default()
     };
     let err = source.image(OCTOPUS).unwrap_err();
     assert!(matches!(err, DataError::Network { .. }), "{err}");

@@ -178,3 +178,71 @@ fn an_endless_or_huge_file_is_refused_while_reading() {
     let err = load_error(path);
     assert!(err.to_string().contains("huge.png is too large"), "{err}");
 }
+
+/// The paper's notebook after Pillow: `/255`, RGB premultiplied by alpha, padded by 16, written
+/// here independently of nca's preparation (channel-major, as `Target::rgba`).
+fn notebook_target(thumbnail: &RgbaImage) -> Vec<f32> {
+    let (width, height) = (
+        thumbnail.width() as usize + 32,
+        thumbnail.height() as usize + 32,
+    );
+    let mut rgba = vec![0.0f32; 4 * height * width];
+    for (x, y, pixel) in thumbnail.enumerate_pixels() {
+        let alpha = f32::from(pixel[3]) / 255.0;
+        let at = (y as usize + 16) * width + x as usize + 16;
+        for channel in 0..3 {
+            rgba[channel * height * width + at] = f32::from(pixel[channel]) / 255.0 * alpha;
+        }
+        rgba[3 * height * width + at] = alpha;
+    }
+    rgba
+}
+
+/// nca's targets of the paper's emoji are Pillow's, from fixtures Pillow made
+/// (`tests/fixtures/pillow/make.py`). Tolerance: nca repeats Pillow's integer arithmetic step by
+/// step, so every channel of every pixel should agree exactly; one step of 8 bits (1/255) is
+/// allowed anywhere, in case another Pillow rounds a tie the other way in its `f64` weights. The
+/// `image` crate's Lanczos resize (float, straight alpha), which nca used before, misses the
+/// lizard by 38/255, so the bound tells the two apart.
+#[test]
+fn the_papers_emoji_are_prepared_as_pillow_prepares_them() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pillow");
+    for (emoji, code) in [("🦎", "1f98e"), ("😀", "1f600"), ("👁", "1f441")] {
+        let pillow = image::open(fixtures.join(format!("emoji_u{code}-thumbnail40.png")))
+            .unwrap()
+            .into_rgba8();
+        let expected = notebook_target(&pillow);
+        let target = Target::load(
+            &TargetSource::Emoji(emoji.into()),
+            TargetOptions::default(),
+            &offline(),
+        )
+        .unwrap();
+        assert_eq!((target.height, target.width), (72, 72), "{emoji}");
+        let worst = target
+            .rgba
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= 1.0 / 255.0 + 1e-6,
+            "{emoji}: differs from Pillow by {worst}"
+        );
+    }
+}
+
+#[test]
+fn the_papers_lizard_is_the_2020_drawing_and_todays_is_an_option() {
+    let load = |edition| {
+        let source = EmojiSource {
+            edition,
+            ..offline()
+        };
+        Target::load(&TargetSource::default(), TargetOptions::default(), &source).unwrap()
+    };
+    let live = |target: &Target| plane(target, 3).iter().filter(|&&a| a > 0.1).count();
+    // Prepared alike, the paper's lizard covers 663 cells of the 72x72 grid, today's 527.
+    assert_eq!(live(&load(nca_data::NotoEdition::Paper)), 663);
+    assert_eq!(live(&load(nca_data::NotoEdition::Current)), 527);
+}

@@ -7,17 +7,6 @@ use burn::tensor::Device;
 use nca_core::Nca;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
-
-/// The embedded 🦎 prepared as the paper does (40 px, padding 16: 72x72).
-pub fn gecko() -> Target {
-    Target::load(
-        &TargetSource::default(),
-        TargetOptions::default(),
-        &EmojiSource::default(),
-    )
-    .expect("the gecko is embedded")
-}
 
 /// A model shipped in `nca-cli/models/`, by name, on flex.
 pub fn shipped(name: &str) -> Nca {

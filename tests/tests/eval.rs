@@ -8,7 +8,6 @@ use nca_core::Half;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, Nca, NcaConfig};
-use nca_tests::gecko;
 use nca_train::eval::{self, Cut, Persistence, Scorecard};
 
 /// A shipped model on the fused kernel.
@@ -40,6 +39,12 @@ fn random_model() -> Nca {
         &device,
     ));
     model.with_engine(Engine::Fused)
+}
+
+/// The 🦎 the shipped geckos learned, as `nca eval` prepares it for them.
+fn gecko() -> nca_data::Target {
+    let shipped = nca_cli::models::shipped_target("gecko-regenerating").expect("a gecko");
+    shipped.load().expect("the gecko is embedded")
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod session;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::ops::Deref;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ const STYLE_CSS: &str = include_str!("assets/style.css");
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Models to offer (shipped model name, model file, run directory or web-demo .json); repeat
-    /// for several [default: the shipped models].
+    /// for several [default: the shipped geckos and the paper's 31 models].
     #[arg(long = "model")]
     models: Vec<PathBuf>,
     /// Port to listen on (0: any free port).
@@ -86,25 +86,42 @@ struct App {
     log: RateLimitedLog,
 }
 
-/// Runs `nca serve` until Ctrl-C.
-pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
-    let shipped: Vec<PathBuf> = models::SHIPPED
+/// What `nca serve` offers without `--model`: the shipped geckos, then the paper's models as its
+/// demo does, each emoji in its three experiments.
+fn default_models(compute: &Compute) -> anyhow::Result<Vec<NamedModel>> {
+    let geckos = models::SHIPPED
         .iter()
-        .map(|(name, _)| PathBuf::from(name))
-        .collect();
-    let chosen = if args.models.is_empty() {
-        &shipped
-    } else {
-        &args.models
-    };
-    let models = chosen
-        .iter()
-        .map(|path| {
-            let model = compute.load_model(path)?;
-            let name = models::name(path);
+        .map(|(name, _)| (name.to_string(), *name));
+    let papers = models::PAPER_ZOO.iter().map(|model| {
+        let subject = model.emoji.unwrap_or("planarian");
+        (
+            format!("{subject} {} (paper)", model.experiment),
+            model.name,
+        )
+    });
+    geckos
+        .chain(papers)
+        .map(|(name, path)| {
+            let model = compute.load_model(Path::new(path))?;
             Ok(NamedModel { name, model })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Runs `nca serve` until Ctrl-C.
+pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
+    let models = if args.models.is_empty() {
+        default_models(compute)?
+    } else {
+        args.models
+            .iter()
+            .map(|path| {
+                let model = compute.load_model(path)?;
+                let name = models::name(path);
+                Ok(NamedModel { name, model })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
     let address = SocketAddr::new(args.host, args.port);
     let listener =
         TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
