@@ -50,6 +50,10 @@ pub struct EvalArgs {
     /// Grid size (square) for models whose target is unknown.
     #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(8..=1024))]
     size: u32,
+    /// Print one row per model (growth @96, persistence @2000, recovered over discs / halves /
+    /// all, rotation) as a Markdown table, instead of the full table.
+    #[arg(long)]
+    summary: bool,
     /// Write every number and the exact protocol as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -119,7 +123,12 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
         });
     }
     let report = Report::new(reports);
-    say!("{}", table(&report).trim_end());
+    let text = if args.summary {
+        summary(&report)
+    } else {
+        table(&report)
+    };
+    say!("{}", text.trim_end());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
         nca_core::write_atomic(path, json.as_bytes())?;
@@ -186,8 +195,9 @@ fn explicit_target(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
 }
 
 /// What the model at `path` was trained on, where that is known: a run directory's checkpoint,
-/// a shipped model's emoji, or the emoji in a web-demo model's file name (`ex3_😀.json`) when it
-/// is one of the embedded ones.
+/// a shipped model's emoji, or, for a web-demo model, the emoji of the paper's model of that file
+/// name (`ex3_😀.json`, or nca's `smiley-regenerating.json`), or the embedded emoji its name ends
+/// with.
 fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
     let checkpoint = path.join(CHECKPOINT_FILE);
     if checkpoint.is_file() {
@@ -210,8 +220,15 @@ fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
         .file_stem()
         .filter(|_| path.extension().is_some_and(|ext| ext == "json"))
         .and_then(|stem| stem.to_str())
-        .and_then(|stem| stem.rsplit('_').next())
-        .filter(|emoji| nca_data::embedded(emoji).is_some());
+        .and_then(|stem| {
+            let paper =
+                models::paper_model(stem).or_else(|| models::paper_model(&format!("paper-{stem}")));
+            paper.and_then(|model| model.emoji).or_else(|| {
+                stem.rsplit('_')
+                    .next()
+                    .filter(|emoji| nca_data::embedded(emoji).is_some())
+            })
+        });
     match demo_emoji {
         Some(emoji) => {
             let source = TargetSource::Emoji(emoji.into());
@@ -320,6 +337,42 @@ fn table(report: &Report) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// The summary: one Markdown row per model with the headline figures.
+fn summary(report: &Report) -> String {
+    let growth = GROWTH_STEPS[GROWTH_STEPS.len() - 1];
+    let persistence = PERSISTENCE_STEPS[PERSISTENCE_STEPS.len() - 1];
+    let mut out = format!(
+        "{PROTOCOL}, mean over {} seeds\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
+         recovered: discs / halves / all | rotation {ROTATION_DEG}° MSE @{growth} |\n|---|---|---|---|---|\n",
+        report.models.first().map_or(0, |m| m.scorecard.seeds.len())
+    );
+    for model in &report.models {
+        let card = &model.scorecard;
+        let recovered = |disc: bool| {
+            let shares: Vec<f64> = card
+                .regeneration
+                .iter()
+                .filter(|regrowth| matches!(regrowth.cut, Cut::Disc { .. }) == disc)
+                .map(|regrowth| regrowth.recovered.mean)
+                .collect();
+            shares.iter().sum::<f64>() / shares.len().max(1) as f64
+        };
+        out.push_str(&format!(
+            "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |\n",
+            model.model,
+            card.growth[GROWTH_STEPS.len() - 1].mse.mean,
+            card.persistence[PERSISTENCE_STEPS.len() - 1].mse.mean,
+            recovered(true),
+            recovered(false),
+            card.recovered_mean.mean,
+            card.rotation_mse
+                .as_ref()
+                .map_or("n/a".into(), |stat| format!("{:.1e}", stat.mean)),
+        ));
     }
     out
 }

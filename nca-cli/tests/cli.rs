@@ -247,7 +247,7 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
     ok(
         &[
             "import",
-            &paper_model("ex3_😀.json"),
+            &paper_model("smiley-regenerating"),
             "--out",
             model.to_str().unwrap(),
         ],
@@ -474,7 +474,12 @@ fn nothing_existing_is_overwritten_by_a_failed_command() {
 
     std::fs::write(dir.path().join("taken.nca"), b"precious").unwrap();
     let err = fails(
-        &["import", &paper_model("ex1_😀.json"), "--out", "taken.nca"],
+        &[
+            "import",
+            &paper_model("smiley-growing"),
+            "--out",
+            "taken.nca",
+        ],
         dir.path(),
     );
     assert!(err.contains("taken.nca exists; pass --force"), "{err}");
@@ -636,7 +641,7 @@ fn unclear_inputs_get_clear_messages() {
         &["train", "--max-norm", "2", "--out", "x"],
         "--max-norm applies only with --gradient global-clip",
     );
-    let demo = paper_model("ex1_😀.json");
+    let demo = paper_model("smiley-growing");
     expect(&["import", &demo, "--out", "."], "is a directory");
     let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gecko.nca");
     expect(&["import", shipped.to_str().unwrap()], "binary");
@@ -690,7 +695,7 @@ fn the_shipped_gecko_grows_without_any_file() {
 #[test]
 fn eval_scores_models_side_by_side_with_json_and_sheet() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = paper_model("ex1_😀.json");
+    let demo = paper_model("smiley-growing");
     let table = ok(
         &[
             "eval",

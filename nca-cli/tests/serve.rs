@@ -17,10 +17,9 @@ struct Server {
 }
 
 impl Server {
-    /// Serves the paper's regenerating 😀 model.
+    /// Serves the paper's regenerating 😀 model (shipped by name).
     fn start(extra: &[&str]) -> Self {
-        let model = paper_model("ex3_😀.json");
-        Self::spawn(&[&["--model", &model], extra].concat())
+        Self::spawn(&[&["--model", "paper-smiley-regenerating"], extra].concat())
     }
 
     fn spawn(args: &[&str]) -> Self {
@@ -104,11 +103,6 @@ impl Drop for Server {
     }
 }
 
-/// One of the paper's models, as a command-line argument.
-fn paper_model(name: &str) -> String {
-    nca_tests::paper_model(name).display().to_string()
-}
-
 fn next_text(socket: &mut tungstenite::WebSocket<TcpStream>) -> serde_json::Value {
     loop {
         if let Message::Text(text) = socket.read().unwrap() {
@@ -136,7 +130,7 @@ fn the_page_the_socket_and_refusals() {
     let hello = next_text(&mut socket);
     assert_eq!(hello["type"], "hello");
     assert_eq!(hello["size"], 32);
-    assert_eq!(hello["models"][0], "ex3_😀");
+    assert_eq!(hello["models"][0], "paper-smiley-regenerating");
     // A frame: step, 32 x 32, RGBA.
     let frame = loop {
         if let Message::Binary(frame) = socket.read().unwrap() {

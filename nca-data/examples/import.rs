@@ -16,7 +16,10 @@ use nca_data::GifOptions;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args_os().nth(1).map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/paper-models/ex3_😀.json"),
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../nca-cli/models/paper/smiley-regenerating.json")
+        },
         PathBuf::from,
     );
     let device = Device::flex();

@@ -1,6 +1,6 @@
 //! The paper's web-demo model format: its published models imported and grown (the acceptance
 //! test of the importer), and ours exported to it and back.
-//! The three 😀 models are read from `testdata/paper-models/` (with their attribution).
+//! The paper's three 😀 models are read from `nca-cli/models/paper/` (with their attribution).
 
 use std::path::PathBuf;
 
@@ -83,9 +83,9 @@ fn the_three_demo_models_grow_an_upright_smiley() {
     let empty = mse(&vec![0.0; target.rgba.len()], &target.rgba);
     assert!(empty > 0.1, "an empty grid scores {empty}");
     for (file, holds) in [
-        ("ex1_😀.json", false),
-        ("ex2_😀.json", true),
-        ("ex3_😀.json", true),
+        ("smiley-growing", false),
+        ("smiley-persistent", true),
+        ("smiley-regenerating", true),
     ] {
         let nca = import_demo_model_file(&paper_model(file), &Device::flex()).unwrap();
         assert_eq!(nca.config().fire_rate, 0.5);
@@ -119,7 +119,7 @@ fn the_three_demo_models_grow_an_upright_smiley() {
 
 #[test]
 fn a_model_with_random_weights_does_not_grow_the_smiley() {
-    let json = std::fs::read_to_string(paper_model("ex2_😀.json")).unwrap();
+    let json = std::fs::read_to_string(paper_model("smiley-persistent")).unwrap();
     let mut layers: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
     for layer in layers.as_array_mut().unwrap() {
@@ -151,7 +151,7 @@ fn import_error(json: &str) -> String {
 }
 
 fn demo_json() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(paper_model("ex1_😀.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(paper_model("smiley-growing")).unwrap()).unwrap()
 }
 
 #[test]

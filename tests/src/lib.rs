@@ -16,11 +16,12 @@ pub fn shipped(name: &str) -> Nca {
     Nca::load(&path, &Device::flex()).expect("the shipped model loads")
 }
 
-/// One of the paper's published models in `testdata/paper-models/`.
+/// One of the paper's published models shipped in `nca-cli/models/paper/`, by its file name
+/// without `.json` (`smiley-regenerating`).
 pub fn paper_model(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/paper-models")
-        .join(name)
+        .join("../nca-cli/models/paper")
+        .join(format!("{name}.json"))
 }
 
 /// The tests' random number generator, seeded.

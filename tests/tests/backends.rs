@@ -150,7 +150,8 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
 /// The paper's regenerating 😀 model at fire rate 1, grown 64 steps from the seed with the
 /// backend's engine.
 fn grown_smiley(Compute { engine, device, .. }: &Compute) -> Vec<f32> {
-    let nca = nca_data::import_demo_model_file(&paper_model("ex3_😀.json"), device).unwrap();
+    let nca =
+        nca_data::import_demo_model_file(&paper_model("smiley-regenerating"), device).unwrap();
     let config = NcaConfig {
         fire_rate: 1.0,
         ..nca.config().clone()
