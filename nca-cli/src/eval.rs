@@ -10,10 +10,7 @@ use clap::Args;
 use image::RgbImage;
 use nca_core::Nca;
 use nca_data::{NotoEdition, Target, TargetOptions, TargetSource};
-use nca_train::eval::{
-    self, CUT_AT, Cut, Frames, GROWTH_STEPS, ModelReport, PERSISTENCE_STEPS, PROTOCOL,
-    REGROW_STEPS, ROTATION_DEG, Reference, Report, Scorecard, Stat,
-};
+use nca_train::eval::{Cut, Frames, ModelReport, PROTOCOL, Reference, Report, Scorecard, Stat};
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
 use crate::noto::{Noto, emoji_source};
@@ -112,7 +109,7 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
         let target_values = target
             .as_ref()
             .map(|t| (t.rgba.as_slice(), t.description.clone()));
-        let (scorecard, frames) = eval::evaluate(&model, target_values, grid, &seeds);
+        let (scorecard, frames) = PROTOCOL.evaluate(&model, target_values, grid, &seeds);
         if args.sheet.is_some() {
             sheets.push(sheet(&model, &frames, grid, &compute.device));
         }
@@ -256,22 +253,23 @@ fn table(report: &Report) -> String {
     row("grid".into(), &|card| {
         format!("{}x{}", card.grid[0], card.grid[1])
     });
-    for (index, step) in GROWTH_STEPS.iter().enumerate() {
+    for (index, step) in PROTOCOL.growth_steps.iter().enumerate() {
         row(format!("growth MSE @{step}"), &|card| {
             mse(&card.growth[index].mse)
         });
     }
-    for (index, step) in PERSISTENCE_STEPS.iter().enumerate() {
+    for (index, step) in PROTOCOL.persistence_steps.iter().enumerate() {
         row(format!("persistence MSE @{step}"), &|card| {
             mse(&card.persistence[index].mse)
         });
     }
-    let last_growth = GROWTH_STEPS.len() - 1;
-    let last_persistence = PERSISTENCE_STEPS.len() - 1;
+    let last_growth = PROTOCOL.growth_steps.len() - 1;
+    let last_persistence = PROTOCOL.persistence_steps.len() - 1;
     row(
         format!(
             "live cells @{} → @{}",
-            GROWTH_STEPS[last_growth], PERSISTENCE_STEPS[last_persistence]
+            PROTOCOL.last_growth_step(),
+            PROTOCOL.last_persistence_step()
         ),
         &|card| {
             format!(
@@ -284,21 +282,23 @@ fn table(report: &Report) -> String {
     row("persistence".into(), &|card| {
         card.persistence_verdict.describe().into()
     });
-    for (index, cut) in Cut::battery().iter().enumerate() {
+    for (index, cut) in PROTOCOL.battery().iter().enumerate() {
         row(format!("recovered, {}", cut.name()), &|card| {
             share(&card.regeneration[index].recovered)
         });
-        row(format!("  shape IoU after {REGROW_STEPS}"), &|card| {
-            share(&card.regeneration[index].iou_end)
-        });
+        row(
+            format!("  shape IoU after {}", PROTOCOL.regrow_steps),
+            &|card| share(&card.regeneration[index].iou_end),
+        );
     }
     row("recovered, mean of the cuts".into(), &|card| {
         share(&card.recovered_mean)
     });
     row(
         format!(
-            "rotation {ROTATION_DEG}° MSE @{}",
-            GROWTH_STEPS[last_growth]
+            "rotation {}° MSE @{}",
+            PROTOCOL.rotation_deg(),
+            PROTOCOL.last_growth_step()
         ),
         &|card| {
             card.rotation_mse
@@ -327,7 +327,8 @@ fn table(report: &Report) -> String {
         })
         .collect();
     let mut out = format!(
-        "{PROTOCOL}: mean ± sd over {} seeds of the fire decisions; MSE of RGBA as the paper's loss\n",
+        "{}: mean ± sd over {} seeds of the fire decisions; MSE of RGBA as the paper's loss\n",
+        PROTOCOL.name,
         report.models.first().map_or(0, |m| m.scorecard.seeds.len())
     );
     for (label, cells) in header {
@@ -343,12 +344,14 @@ fn table(report: &Report) -> String {
 
 /// The summary: one Markdown row per model with the headline figures.
 fn summary(report: &Report) -> String {
-    let growth = GROWTH_STEPS[GROWTH_STEPS.len() - 1];
-    let persistence = PERSISTENCE_STEPS[PERSISTENCE_STEPS.len() - 1];
+    let growth = PROTOCOL.last_growth_step();
+    let persistence = PROTOCOL.last_persistence_step();
     let mut out = format!(
-        "{PROTOCOL}, mean over {} seeds\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
-         recovered: discs / halves / all | rotation {ROTATION_DEG}° MSE @{growth} |\n|---|---|---|---|---|\n",
-        report.models.first().map_or(0, |m| m.scorecard.seeds.len())
+        "{}, mean over {} seeds\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
+         recovered: discs / halves / all | rotation {}° MSE @{growth} |\n|---|---|---|---|---|\n",
+        PROTOCOL.name,
+        report.models.first().map_or(0, |m| m.scorecard.seeds.len()),
+        PROTOCOL.rotation_deg()
     );
     for model in &report.models {
         let card = &model.scorecard;
@@ -364,8 +367,8 @@ fn summary(report: &Report) -> String {
         out.push_str(&format!(
             "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |\n",
             model.model,
-            card.growth[GROWTH_STEPS.len() - 1].mse.mean,
-            card.persistence[PERSISTENCE_STEPS.len() - 1].mse.mean,
+            card.growth[card.growth.len() - 1].mse.mean,
+            card.persistence[card.persistence.len() - 1].mse.mean,
             recovered(true),
             recovered(false),
             card.recovered_mean.mean,
@@ -408,7 +411,7 @@ fn sheet(model: &Nca, frames: &Frames, [height, width]: [usize; 2], device: &Dev
             .map(|(step, state)| picture(state, Some(*step))),
     );
     if let Some(rotated) = &frames.rotated {
-        first.push(picture(rotated, Some(GROWTH_STEPS[GROWTH_STEPS.len() - 1])));
+        first.push(picture(rotated, Some(PROTOCOL.last_growth_step())));
     }
     let columns = first.len().max(frames.cuts.len());
     let blank = RgbImage::from_pixel(first[0].width(), first[0].height(), image::Rgb([255; 3]));
@@ -420,12 +423,12 @@ fn sheet(model: &Nca, frames: &Frames, [height, width]: [usize; 2], device: &Dev
     images.extend(pad(frames
         .cuts
         .iter()
-        .map(|(cut, _)| picture(cut, Some(CUT_AT)))
+        .map(|(cut, _)| picture(cut, Some(PROTOCOL.cut_at)))
         .collect()));
     images.extend(pad(frames
         .cuts
         .iter()
-        .map(|(_, end)| picture(end, Some(CUT_AT + REGROW_STEPS)))
+        .map(|(_, end)| picture(end, Some(PROTOCOL.cut_at + PROTOCOL.regrow_steps)))
         .collect()));
     nca_data::grid_image(&images, columns)
 }

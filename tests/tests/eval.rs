@@ -8,7 +8,9 @@ use nca_core::Half;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Engine, Nca, NcaConfig};
-use nca_train::eval::{self, Cut, Persistence, Scorecard};
+use nca_train::eval::{
+    Cut, PROTOCOL, Persistence, Protocol, Scorecard, rotate_about_seed, shown_mse,
+};
 
 /// A shipped model on the fused kernel.
 fn shipped(name: &str) -> Nca {
@@ -17,13 +19,14 @@ fn shipped(name: &str) -> Nca {
 
 fn score(model: &Nca, seeds: &[u64]) -> Scorecard {
     let target = gecko();
-    eval::evaluate(
-        model,
-        Some((&target.rgba, "🦎".into())),
-        [target.height, target.width],
-        seeds,
-    )
-    .0
+    PROTOCOL
+        .evaluate(
+            model,
+            Some((&target.rgba, "🦎".into())),
+            [target.height, target.width],
+            seeds,
+        )
+        .0
 }
 
 /// The paper's architecture with every weight random, the last layer included (a fresh model's
@@ -49,7 +52,7 @@ fn gecko() -> nca_data::Target {
 
 #[test]
 fn the_battery_is_four_training_discs_and_four_halves() {
-    let battery = Cut::battery();
+    let battery = PROTOCOL.battery();
     assert_eq!(battery.len(), 8);
     for cut in &battery[..4] {
         let Cut::Disc { centre, radius } = cut else {
@@ -62,7 +65,7 @@ fn the_battery_is_four_training_discs_and_four_halves() {
         battery[4..],
         [Half::Left, Half::Right, Half::Top, Half::Bottom].map(Cut::Half)
     );
-    assert_eq!(battery, Cut::battery(), "drawn with a fixed seed");
+    assert_eq!(battery, PROTOCOL.battery(), "drawn with a fixed seed");
 }
 
 #[test]
@@ -122,10 +125,38 @@ fn the_regenerating_gecko_beats_the_growing_one_and_keeps_its_shape() {
     );
 }
 
+/// The rotation test turns the perception and the reference together: under any number of
+/// quarter turns the turned gecko grows onto the turned target (upside down, the upright target
+/// would score over 0.01).
+#[test]
+fn the_rotation_test_turns_the_reference_with_the_perception() {
+    let model = shipped("gecko-regenerating");
+    let target = gecko();
+    let shape = [4, target.height, target.width];
+    for quarter_turns in [1, 2, 3] {
+        let protocol = Protocol {
+            quarter_turns,
+            ..PROTOCOL
+        };
+        let reference = Some((target.rgba.as_slice(), "🦎".into()));
+        let card = protocol
+            .evaluate(&model, reference, [shape[1], shape[2]], &[0])
+            .0;
+        let turned = card.rotation_mse.unwrap().mean;
+        assert!(
+            turned < 0.005,
+            "{quarter_turns} quarter turns: MSE {turned}"
+        );
+    }
+    let upside_down = rotate_about_seed(&target.rgba, shape, 2);
+    assert!(shown_mse(&upside_down, &target.rgba) > 0.01);
+    assert_eq!(rotate_about_seed(&target.rgba, shape, 4), target.rgba);
+}
+
 #[test]
 fn identical_seeds_give_identical_numbers_and_seeds_are_independent() {
     let model = shipped("gecko");
-    let small = |seeds: &[u64]| eval::evaluate(&model, None, [36, 36], seeds).0;
+    let small = |seeds: &[u64]| PROTOCOL.evaluate(&model, None, [36, 36], seeds).0;
     let once = small(&[0, 1]);
     assert_eq!(once, small(&[0, 1]));
     // Seed 1's numbers do not depend on which other seeds run.
@@ -149,7 +180,7 @@ fn learned_perception_is_scored_without_the_rotation_line() {
     let model = Nca::new(config, &device, &mut Xoshiro256PlusPlus::seed_from_u64(3))
         .unwrap()
         .with_engine(Engine::Fused);
-    let (card, frames) = eval::evaluate(&model, None, [16, 16], &[0]);
+    let (card, frames) = PROTOCOL.evaluate(&model, None, [16, 16], &[0]);
     assert!(card.rotation_mse.is_none());
     assert!(frames.rotated.is_none());
 }
