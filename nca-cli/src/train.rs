@@ -1,6 +1,6 @@
 //! `nca train`: a training run with progress, Ctrl-C handling and pictures in its directory.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -11,8 +11,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
-    CHECKPOINT_FILE, Control, Experiment, GradientMode, METRICS_FILE, Metrics, Observer, RunDir,
-    TrainConfig, TrainError, Trainer,
+    CHECKPOINT_FILE, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE, METRICS_FILE,
+    Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError, Trainer,
 };
 
 use crate::pictures::growth_frames;
@@ -339,11 +339,11 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     let started = Instant::now();
     let first_iteration = trainer.iteration();
     let mut progress = Progress::new(&trainer, device, interrupted.clone());
-    trainer.run(Some(&dir), &mut progress)?;
+    trainer.run(Some(&run_dir), &mut progress)?;
     progress.bar.finish_and_clear();
     let interrupted = interrupted.load(Ordering::SeqCst);
     let this_run = trainer.iteration() - first_iteration;
-    let recent = read_losses(&dir);
+    let recent = run_dir.losses();
     let recent = &recent[recent.len().saturating_sub(SUMMARY_LOSSES)..];
     let final_loss = recent.iter().sum::<f64>() / recent.len().max(1) as f64;
     let progress_line = if interrupted {
@@ -361,11 +361,11 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
         recent.len(),
     );
     let path = |file: &str| dir.join(file).display().to_string();
-    let pictures = if trainer.pool().is_some() {
-        "growth.gif, loss.svg, pool.png"
-    } else {
-        "growth.gif, loss.svg"
-    };
+    let mut pictures = vec![GROWTH_PICTURE, LOSS_PICTURE];
+    if trainer.pool().is_some() {
+        pictures.push(POOL_PICTURE);
+    }
+    let pictures = pictures.join(", ");
     note!("  model       {}", path(nca_train::MODEL_FILE));
     note!("  checkpoint  {}", path(CHECKPOINT_FILE));
     note!("  metrics     {}", path(METRICS_FILE));
@@ -418,16 +418,6 @@ fn check_memory(config: &TrainConfig, grid: [usize; 2]) -> anyhow::Result<()> {
 /// Losses in the final-loss figure of the summary.
 const SUMMARY_LOSSES: usize = 50;
 
-/// Every iteration's loss so far, from the run's metrics file (none if it cannot be read).
-fn read_losses(dir: &Path) -> Vec<f64> {
-    std::fs::read_to_string(dir.join(METRICS_FILE))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Metrics>(line).ok())
-        .map(|m| m.loss)
-        .collect()
-}
-
 /// Draws the progress bar, stops on Ctrl-C, refreshes the run's pictures at each checkpoint.
 struct Progress {
     bar: ProgressBar,
@@ -463,7 +453,7 @@ impl Observer for Progress {
         }
     }
 
-    fn on_checkpoint(&mut self, dir: &Path, trainer: &Trainer) {
+    fn on_checkpoint(&mut self, dir: &RunDir, trainer: &Trainer) {
         if let Err(err) = refresh_pictures(dir, trainer, &self.device) {
             let iteration = trainer.iteration();
             self.bar.suspend(|| {
@@ -473,21 +463,21 @@ impl Observer for Progress {
     }
 }
 
-/// Rewrites `growth.gif`, `loss.svg` and (with a pool) `pool.png` in the run directory.
-fn refresh_pictures(dir: &Path, trainer: &Trainer, device: &Device) -> anyhow::Result<()> {
+/// Rewrites the run directory's pictures: growth, loss and (with a pool) the pool.
+fn refresh_pictures(dir: &RunDir, trainer: &Trainer, device: &Device) -> anyhow::Result<()> {
     let model = trainer.model();
     let [height, width] = trainer.grid();
     let (frames, steps) = growth_frames(&model, height, width, trainer.config().max_steps, 2, 0);
     nca_data::save_gif(
-        &dir.join("growth.gif"),
+        &dir.file(GROWTH_PICTURE),
         &frames,
         Some(&steps),
         GifOptions::default(),
     )?;
 
     nca_core::write_atomic(
-        &dir.join("loss.svg"),
-        crate::plot::loss_svg(&read_losses(dir)).as_bytes(),
+        &dir.file(LOSS_PICTURE),
+        crate::plot::loss_svg(&dir.losses()).as_bytes(),
     )?;
 
     if let Some(pool) = trainer.pool() {
@@ -508,10 +498,10 @@ fn refresh_pictures(dir: &Path, trainer: &Trainer, device: &Device) -> anyhow::R
             .iter()
             .map(|image| nca_data::scale_up(image, 2))
             .collect();
-        nca_data::save_png(&dir.join("pool.png"), nca_data::grid_image(&images, 8))?;
+        nca_data::save_png(&dir.file(POOL_PICTURE), nca_data::grid_image(&images, 8))?;
     }
     Ok(())
 }
 
-/// Pool states shown in `pool.png`.
+/// Pool states shown in the pool's picture.
 const POOL_PICTURE_SAMPLES: usize = 32;

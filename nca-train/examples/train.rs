@@ -8,7 +8,7 @@
 use burn::tensor::Device;
 use nca_core::Engine;
 use nca_data::{EmojiSource, Target, TargetOptions, TargetSource};
-use nca_train::{Experiment, TrainConfig, Trainer};
+use nca_train::{Experiment, RunDir, TrainConfig, Trainer};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::flex();
@@ -22,6 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         iterations: 20,
         ..TrainConfig::preset(Experiment::Regenerating)
     };
+    // A run directory takes only a new run: start afresh each time.
+    let _ = std::fs::remove_dir_all("runs/example");
+    let dir = RunDir::create("runs/example".as_ref(), &config)?;
     // nca's CPU kernel; Engine::Tensor trains on any burn device.
     let mut trainer =
         Trainer::new(config, target.tensor(&device), &device)?.with_engine(Engine::Fused);
@@ -30,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{} {:.5}", metrics.iteration, metrics.loss);
     }
     // The rest, with checkpoints; any `Observer` sees progress.
-    trainer.run(Some("runs/example".as_ref()), &mut ())?;
+    trainer.run(Some(&dir), &mut ())?;
     trainer.model().save("gecko-example.nca")?;
     Ok(())
 }

@@ -8,13 +8,14 @@
 //!
 //! ```no_run
 //! use burn::tensor::{Device, Tensor};
-//! use nca_train::{Experiment, TrainConfig, Trainer};
+//! use nca_train::{Experiment, RunDir, TrainConfig, Trainer};
 //!
 //! let device = Device::flex();
 //! let target: Tensor<3> = Tensor::zeros([4, 72, 72], &device); // e.g. from nca-data
 //! let config = TrainConfig { iterations: 500, ..TrainConfig::preset(Experiment::Regenerating) };
+//! let dir = RunDir::create("runs/gecko".as_ref(), &config)?; // a new or empty directory, locked
 //! let mut trainer = Trainer::new(config, target, &device)?;
-//! trainer.run(Some("runs/gecko".as_ref()), &mut ())?;
+//! trainer.run(Some(&dir), &mut ())?;
 //! trainer.model().save("gecko.nca")?;
 //! # Ok::<(), nca_train::TrainError>(())
 //! ```
@@ -35,5 +36,8 @@ pub use error::TrainError;
 pub use gradients::condition;
 pub use loss::RgbaLoss;
 pub use pool::{SamplePool, damage, random_disc};
-pub use run_dir::{CHECKPOINT_FILE, CONFIG_FILE, METRICS_FILE, MODEL_FILE, RunDir};
+pub use run_dir::{
+    CHECKPOINT_FILE, CONFIG_FILE, GROWTH_PICTURE, LOSS_PICTURE, METRICS_FILE, MODEL_FILE,
+    POOL_PICTURE, RunDir,
+};
 pub use trainer::{Control, Metrics, Observer, Trainer};

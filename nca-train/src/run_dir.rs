@@ -1,12 +1,15 @@
-//! A run directory: where a training run keeps its config, model, checkpoint, metrics and
-//! pictures, and the rules that keep it whole: a new run only in a new or empty directory, one run
-//! at a time (a lock), temporary files of a killed run cleaned, and a resumed run changing only
-//! what may change.
+//! A run directory, the one owner of a training run's files: its layout (config, model,
+//! checkpoint, metrics, pictures), and the rules that keep it whole: a new run only in a new or
+//! empty directory, one run at a time (a lock, held while a [`RunDir`] lives: [`Trainer::run`]
+//! writes only into a locked one), temporary files of a killed run cleaned, and a resumed run
+//! changing only what may change.
+//!
+//! [`Trainer::run`]: crate::Trainer::run
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::{Checkpoint, TrainConfig, TrainError};
+use crate::{Checkpoint, Metrics, TrainConfig, TrainError};
 
 /// The training config, as TOML (reusable with `nca train --config`).
 pub const CONFIG_FILE: &str = "config.toml";
@@ -16,6 +19,12 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.nckpt";
 pub const MODEL_FILE: &str = "model.nca";
 /// One JSON line of metrics per iteration.
 pub const METRICS_FILE: &str = "metrics.jsonl";
+/// The model growing from the seed, refreshed at each checkpoint (by the CLI).
+pub const GROWTH_PICTURE: &str = "growth.gif";
+/// The loss curve, refreshed at each checkpoint (by the CLI).
+pub const LOSS_PICTURE: &str = "loss.svg";
+/// A sample of the pool, refreshed at each checkpoint (by the CLI; runs with a pool only).
+pub const POOL_PICTURE: &str = "pool.png";
 /// Held (locked) by the run using the directory.
 const LOCK_FILE: &str = ".lock";
 
@@ -77,6 +86,56 @@ impl RunDir {
     /// A file of the run, e.g. [`MODEL_FILE`].
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
+    }
+
+    /// The losses of the iterations recorded in [`METRICS_FILE`], in order.
+    pub fn losses(&self) -> Vec<f64> {
+        self.metrics().iter().map(|metrics| metrics.loss).collect()
+    }
+
+    fn metrics(&self) -> Vec<Metrics> {
+        std::fs::read_to_string(self.file(METRICS_FILE))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// Appends one iteration's metrics to [`METRICS_FILE`].
+    pub(crate) fn append_metrics(&self, metrics: &Metrics) -> Result<(), TrainError> {
+        use std::io::Write;
+        let path = self.file(METRICS_FILE);
+        let io = |source| TrainError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        let line = serde_json::to_string(metrics).expect("metrics always serialise");
+        writeln!(file, "{line}").map_err(io)
+    }
+
+    /// Drops the metrics of iterations from `iteration` on: a run resumed from an earlier
+    /// checkpoint records them again.
+    pub(crate) fn trim_metrics(&self, iteration: usize) -> Result<(), TrainError> {
+        let path = self.file(METRICS_FILE);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(());
+        };
+        let kept: String = text
+            .lines()
+            .filter(|line| {
+                serde_json::from_str::<Metrics>(line).is_ok_and(|m| m.iteration < iteration)
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        if kept.len() != text.len() {
+            nca_core::write_atomic(&path, kept.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// Takes the lock (refused while another process holds it), then removes temporary files

@@ -1,6 +1,5 @@
 //! The training loop: pool sampling, rollout, loss, gradient step, write-back, checkpoints.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -13,8 +12,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::gradients::gradients_params;
-use crate::run_dir::{CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE};
-use crate::{Checkpoint, RgbaLoss, SamplePool, TrainConfig, TrainError, condition};
+use crate::run_dir::{CHECKPOINT_FILE, MODEL_FILE};
+use crate::{Checkpoint, RgbaLoss, RunDir, SamplePool, TrainConfig, TrainError, condition};
 
 /// What one iteration did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +49,7 @@ pub trait Observer {
         Control::Continue
     }
     /// After a checkpoint and the model have been written to `dir`.
-    fn on_checkpoint(&mut self, dir: &Path, trainer: &Trainer) {
+    fn on_checkpoint(&mut self, dir: &RunDir, trainer: &Trainer) {
         let _ = (dir, trainer);
     }
 }
@@ -415,25 +414,21 @@ impl Trainer {
         })
     }
 
-    /// Trains until `config.iterations` (or until the observer says stop). With `dir`, appends
-    /// every iteration's metrics to `metrics.jsonl` there and writes `checkpoint.nckpt` and
-    /// `model.nca` every `checkpoint_every` iterations and at the end.
+    /// Trains to the config's last iteration, telling `observer` of each; with a run directory,
+    /// records metrics and writes a checkpoint and the model into it every
+    /// `checkpoint_every` iterations, at the end, and when the observer stops the run.
     pub fn run(
         &mut self,
-        dir: Option<&Path>,
+        dir: Option<&RunDir>,
         observer: &mut impl Observer,
     ) -> Result<(), TrainError> {
         if let Some(dir) = dir {
-            std::fs::create_dir_all(dir).map_err(|source| TrainError::Io {
-                path: dir.into(),
-                source,
-            })?;
-            trim_metrics(&dir.join(METRICS_FILE), self.iteration)?;
+            dir.trim_metrics(self.iteration)?;
         }
         while self.iteration < self.config.iterations {
             let metrics = self.step()?;
             if let Some(dir) = dir {
-                append_metrics(&dir.join(METRICS_FILE), &metrics)?;
+                dir.append_metrics(&metrics)?;
             }
             let stop = observer.on_iteration(&metrics) == Control::Stop;
             let due = self.iteration.is_multiple_of(self.config.checkpoint_every)
@@ -452,9 +447,9 @@ impl Trainer {
     }
 
     /// Writes the checkpoint and the model into `dir`, each atomically.
-    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        self.checkpoint()?.save(&dir.join(CHECKPOINT_FILE))?;
-        self.model().save(dir.join(MODEL_FILE))?;
+    pub fn save(&self, dir: &RunDir) -> Result<(), TrainError> {
+        self.checkpoint()?.save(&dir.file(CHECKPOINT_FILE))?;
+        self.model().save(dir.file(MODEL_FILE))?;
         Ok(())
     }
 }
@@ -464,35 +459,4 @@ fn adam(config: &TrainConfig) -> ModuleOptimizer {
     AdamConfig::new()
         .with_epsilon(config.adam_epsilon as f32)
         .init()
-}
-
-fn append_metrics(path: &Path, metrics: &Metrics) -> Result<(), TrainError> {
-    let io = |source| TrainError::Io {
-        path: path.into(),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    let line = serde_json::to_string(metrics).expect("metrics always serialise");
-    writeln!(file, "{line}").map_err(io)
-}
-
-/// Drops metrics of iterations at or after `iteration` (left by a run that stopped after its
-/// last checkpoint), so a resumed run's log has each iteration once.
-fn trim_metrics(path: &Path, iteration: usize) -> Result<(), TrainError> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
-    };
-    let kept: String = text
-        .lines()
-        .filter(|line| serde_json::from_str::<Metrics>(line).is_ok_and(|m| m.iteration < iteration))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    if kept.len() != text.len() {
-        nca_core::write_atomic(path, kept.as_bytes())?;
-    }
-    Ok(())
 }

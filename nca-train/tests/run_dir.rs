@@ -22,9 +22,9 @@ fn small() -> TrainConfig {
 fn finished_run(dir: &std::path::Path) {
     let device = Device::flex();
     let target = Tensor::<3>::ones([4, 12, 12], &device);
-    let _run = RunDir::create(dir, &small()).unwrap();
+    let run = RunDir::create(dir, &small()).unwrap();
     let mut trainer = Trainer::new(small(), target, &device).unwrap();
-    trainer.run(Some(dir), &mut ()).unwrap();
+    trainer.run(Some(&run), &mut ()).unwrap();
 }
 
 #[test]

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::{Engine, Nca, NcaConfig};
 use nca_train::{
     CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, LrSchedule, METRICS_FILE,
-    MODEL_FILE, Metrics, Observer, TrainConfig, TrainError, Trainer, condition,
+    MODEL_FILE, Metrics, Observer, RunDir, TrainConfig, TrainError, Trainer, condition,
 };
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -189,16 +189,17 @@ fn an_interrupted_and_resumed_run_ends_with_the_same_model() {
 
         let dir = tempfile::tempdir().unwrap();
         let mut first = trainer();
-        first.run(Some(dir.path()), &mut StopAfter(2)).unwrap();
+        let run = RunDir::create(dir.path(), first.config()).unwrap();
+        first.run(Some(&run), &mut StopAfter(2)).unwrap();
         assert_eq!(first.iteration(), 2);
-        drop(first);
+        drop((first, run));
 
-        let checkpoint = Checkpoint::load(&dir.path().join(CHECKPOINT_FILE)).unwrap();
+        let (run, checkpoint) = RunDir::open(dir.path()).unwrap();
         assert_eq!(checkpoint.iteration, 2);
         let mut resumed = Trainer::resume(checkpoint, &device())
             .unwrap()
             .with_engine(engine);
-        resumed.run(Some(dir.path()), &mut ()).unwrap();
+        resumed.run(Some(&run), &mut ()).unwrap();
         assert_eq!(resumed.iteration(), 6);
         assert_eq!(
             weights(&resumed.model()),
@@ -238,13 +239,14 @@ impl Observer for StopAfter {
 fn a_non_finite_loss_stops_the_run_naming_the_iteration_and_keeps_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let mut good = Trainer::new(small_config(3), square_target(16, 6), &device()).unwrap();
-    good.run(Some(dir.path()), &mut ()).unwrap();
+    let run = RunDir::create(dir.path(), good.config()).unwrap();
+    good.run(Some(&run), &mut ()).unwrap();
     let checkpoint_before = std::fs::read(dir.path().join(CHECKPOINT_FILE)).unwrap();
     let model_before = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
 
     let poisoned = square_target(16, 6).mask_fill(square_target(16, 6).greater_elem(0.0), f32::NAN);
     let mut bad = Trainer::new(small_config(3), poisoned, &device()).unwrap();
-    let err = bad.run(Some(dir.path()), &mut ()).unwrap_err();
+    let err = bad.run(Some(&run), &mut ()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -275,7 +277,8 @@ fn a_non_finite_loss_stops_the_run_naming_the_iteration_and_keeps_the_checkpoint
 fn bad_checkpoints_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let mut trainer = Trainer::new(small_config(1), square_target(16, 6), &device()).unwrap();
-    trainer.run(Some(dir.path()), &mut ()).unwrap();
+    let run = RunDir::create(dir.path(), trainer.config()).unwrap();
+    trainer.run(Some(&run), &mut ()).unwrap();
     let path = dir.path().join(CHECKPOINT_FILE);
     let bytes = std::fs::read(&path).unwrap();
 

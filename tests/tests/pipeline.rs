@@ -53,7 +53,8 @@ fn an_emoji_target_trains_saves_loads_and_renders() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    trainer.run(Some(dir.path()), &mut ()).unwrap();
+    let run = nca_train::RunDir::create(dir.path(), trainer.config()).unwrap();
+    trainer.run(Some(&run), &mut ()).unwrap();
     let model = Nca::load(dir.path().join(nca_train::MODEL_FILE), &device).unwrap();
     assert_eq!(
         model.to_bytes().unwrap(),
