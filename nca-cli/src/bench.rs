@@ -107,7 +107,11 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
     let model = compute.load_model(&args.model)?;
     let config = model.config().clone();
     let model_name = args.model.display().to_string();
-    let workload = format!("{:?}", args.workload).to_lowercase();
+    let workload = args
+        .workload
+        .to_possible_value()
+        .expect("no variant is skipped");
+    let workload = workload.get_name();
     let grid = args.grid;
     let start = |batch: usize| -> Vec<f32> {
         match args.workload {

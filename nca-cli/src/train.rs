@@ -43,9 +43,9 @@ pub struct TrainArgs {
     /// Empty cells around the target on every side.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1024))]
     padding: u32,
-    /// The paper's experiment: sets the pool and damage.
-    #[arg(long, value_parser = ["growing", "persistent", "regenerating"])]
-    experiment: Option<String>,
+    /// The paper's experiment: sets the pool and damage [default: regenerating].
+    #[arg(long, value_enum)]
+    experiment: Option<Experiment>,
     /// Training config (TOML, e.g. a run's config.toml); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -71,6 +71,17 @@ pub struct TrainArgs {
     checkpoint_every: Option<usize>,
     #[command(flatten)]
     overrides: Overrides,
+}
+
+/// `--gradient`: the kinds of [`GradientMode`] (global clipping's norm is `--max-norm`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Gradient {
+    /// The paper: each parameter's gradient divided by its own norm.
+    PerParameterNorm,
+    /// All gradients scaled down together above `--max-norm` (jax-nca, CAX).
+    GlobalClip,
+    /// Gradients as they are.
+    Raw,
 }
 
 /// Flags for every training config field; each overrides the preset or config file.
@@ -103,9 +114,9 @@ struct Overrides {
     /// Learning rate drops: ITERATION:RATE, comma separated (e.g. 2000:2e-4).
     #[arg(long, value_delimiter = ',', value_parser = parse_drop)]
     lr_drops: Option<Vec<(usize, f64)>>,
-    /// Gradient conditioning.
-    #[arg(long, value_parser = ["per-parameter-norm", "global-clip", "raw"])]
-    gradient: Option<String>,
+    /// Gradient conditioning [default: per-parameter-norm, the paper's].
+    #[arg(long, value_enum)]
+    gradient: Option<Gradient>,
     /// Largest joint gradient norm for --gradient global-clip [default: 1].
     #[arg(long, allow_negative_numbers = true)]
     max_norm: Option<f64>,
@@ -165,13 +176,13 @@ impl Overrides {
         if self.trainable_perception {
             config.model.trainable_perception = true;
         }
-        if let Some(mode) = &self.gradient {
-            config.gradient = match mode.as_str() {
-                "global-clip" => GradientMode::GlobalClip {
+        if let Some(gradient) = self.gradient {
+            config.gradient = match gradient {
+                Gradient::PerParameterNorm => GradientMode::PerParameterNorm,
+                Gradient::GlobalClip => GradientMode::GlobalClip {
                     max_norm: self.max_norm.unwrap_or(1.0),
                 },
-                "raw" => GradientMode::Raw,
-                _ => GradientMode::PerParameterNorm,
+                Gradient::Raw => GradientMode::Raw,
             };
         }
         if self.max_norm.is_some() && !matches!(config.gradient, GradientMode::GlobalClip { .. }) {
@@ -182,12 +193,8 @@ impl Overrides {
 }
 
 impl TrainArgs {
-    fn experiment(&self) -> anyhow::Result<Experiment> {
-        Ok(self
-            .experiment
-            .as_deref()
-            .unwrap_or("regenerating")
-            .parse()?)
+    fn experiment(&self) -> Experiment {
+        self.experiment.unwrap_or_default()
     }
 
     /// The config of a new run: preset or file, then `--quick`, then the flags.
@@ -199,10 +206,10 @@ impl TrainArgs {
                 TrainConfig::from_toml(&text)
                     .with_context(|| format!("config {}", path.display()))?
             }
-            None => TrainConfig::preset(self.experiment()?),
+            None => TrainConfig::preset(self.experiment()),
         };
         if self.config.is_some() && self.experiment.is_some() {
-            let preset = TrainConfig::preset(self.experiment()?);
+            let preset = TrainConfig::preset(self.experiment());
             (
                 config.experiment,
                 config.pool_size,
@@ -307,9 +314,10 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
             if let Some(model) = &start {
                 config.model = model.config().clone();
             }
-            let dir = args.out.clone().unwrap_or_else(|| {
-                PathBuf::from("runs").join(format!("{:?}", config.experiment).to_lowercase())
-            });
+            let dir = args
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join(config.experiment.to_string()));
             // Refused before the target is fetched and anything allocated.
             RunDir::check_new(&dir).map_err(with_hint)?;
             let target = args.target()?;
@@ -329,7 +337,7 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     let config = trainer.config().clone();
     note!(
         "training {} ({} iterations, pool {}, {} damaged per batch) on {} into {}",
-        format!("{:?}", config.experiment).to_lowercase(),
+        config.experiment,
         config.iterations,
         config.pool_size,
         config.damaged_per_batch,

@@ -17,6 +17,17 @@ pub enum Half {
     Bottom,
 }
 
+impl std::fmt::Display for Half {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Half::Left => "left",
+            Half::Right => "right",
+            Half::Top => "top",
+            Half::Bottom => "bottom",
+        })
+    }
+}
+
 /// A `[C, H, W]` state in row-major order, owned (`Vec<f32>`) or borrowed (`&mut [f32]`, to edit a
 /// state kept elsewhere, such as a sample pool's).
 #[derive(Debug, Clone, PartialEq)]

@@ -8,6 +8,7 @@ use crate::TrainError;
 
 /// The paper's three experiments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Experiment {
     /// Every batch grows from seeds: learns to grow, not to persist.
@@ -17,6 +18,17 @@ pub enum Experiment {
     /// The pool plus 3 damaged samples per batch: learns to regenerate.
     #[default]
     Regenerating,
+}
+
+impl std::fmt::Display for Experiment {
+    /// The experiment's name: `growing`, `persistent` or `regenerating`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Growing => "growing",
+            Self::Persistent => "persistent",
+            Self::Regenerating => "regenerating",
+        })
+    }
 }
 
 impl std::str::FromStr for Experiment {

@@ -297,7 +297,7 @@ impl Cut {
             Cut::Disc { centre, radius } => {
                 format!("disc ({:.2}, {:.2}) r {radius:.2}", centre[0], centre[1])
             }
-            Cut::Half(half) => format!("{half:?} half").to_lowercase(),
+            Cut::Half(half) => format!("{half} half"),
         }
     }
 }
