@@ -13,6 +13,7 @@ mod regenerate;
 mod serve;
 mod targets;
 mod train;
+mod web;
 
 use std::process::ExitCode;
 

@@ -6,22 +6,12 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use nca_core::Nca;
-use serde::Serialize;
 
 use crate::pictures::check_output;
-use crate::serve::{CONTROLS_HTML, CONTROLS_PLACEHOLDER};
+use crate::web::standalone_page;
 use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::note;
-
-/// The page: WebGL2 shaders, and placeholders for the controls and the models.
-const PAGE: &str = include_str!("page.html");
-/// Where the models' JSON goes in [`PAGE`].
-const MODELS_PLACEHOLDER: &str = "__NCA_MODELS_JSON__";
-/// The look of `nca serve`'s page, which the exported page shares.
-const STYLE: &str = include_str!("../serve/assets/style.css");
-/// Where [`STYLE`] goes in [`PAGE`].
-const STYLE_PLACEHOLDER: &str = "__NCA_STYLE__";
 
 /// What `nca export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,7 +67,7 @@ pub fn run(args: ExportArgs, compute: &Compute) -> anyhow::Result<()> {
         }
         Format::Html => {
             let named: Vec<(&str, &Nca)> = loaded.iter().map(|(n, m)| (n.as_str(), m)).collect();
-            page(&named, args.size as usize)
+            standalone_page(&named, args.size as usize)
         }
     };
     nca_core::write_atomic(&args.out, text.as_bytes())?;
@@ -88,74 +78,4 @@ pub fn run(args: ExportArgs, compute: &Compute) -> anyhow::Result<()> {
         if loaded.len() == 1 { "" } else { "s" }
     );
     Ok(())
-}
-
-/// The page with `models` (named) in it, on a `grid`-cell grid.
-pub fn page(models: &[(&str, &Nca)], grid: usize) -> String {
-    let page_models: Vec<PageModel> = models
-        .iter()
-        .map(|(name, model)| PageModel::new(name, model))
-        .collect();
-    let json = serde_json::to_string(&PageModels {
-        grid,
-        models: page_models,
-    })
-    .expect("models serialise")
-    // Inside a <script> element: no `</script>` may appear.
-    .replace('<', "\\u003c");
-    PAGE.replacen(STYLE_PLACEHOLDER, STYLE.trim_end(), 1)
-        .replacen(CONTROLS_PLACEHOLDER, CONTROLS_HTML.trim_end(), 1)
-        .replacen(MODELS_PLACEHOLDER, &json, 1)
-}
-
-/// What the page reads: the grid and every model's settings and weights.
-#[derive(Serialize)]
-struct PageModels {
-    grid: usize,
-    models: Vec<PageModel>,
-}
-
-/// One model for the page (the layout of `page.html`'s loader).
-#[derive(Serialize)]
-struct PageModel {
-    name: String,
-    channels: usize,
-    visible: usize,
-    hidden: usize,
-    fire_rate: f64,
-    living_threshold: f64,
-    update_scale: f64,
-    angle_deg: f64,
-    learned_perception: bool,
-    /// `[3C, 1, 3, 3]`.
-    filters: Vec<f32>,
-    /// `[3C][hidden]`.
-    w1: Vec<f32>,
-    b1: Vec<f32>,
-    /// `[hidden][C]`.
-    w2: Vec<f32>,
-    b2: Vec<f32>,
-}
-
-impl PageModel {
-    fn new(name: &str, model: &Nca) -> Self {
-        let config = model.config();
-        let weights = model.update.host_weights();
-        Self {
-            name: name.into(),
-            channels: config.channels,
-            visible: config.visible_channels,
-            hidden: config.hidden_units,
-            fire_rate: config.fire_rate,
-            living_threshold: config.living_threshold,
-            update_scale: config.update_scale,
-            angle_deg: config.perception_angle_deg,
-            learned_perception: config.trainable_perception,
-            filters: model.perception.filters(config.channels),
-            w1: weights.hidden_weight,
-            b1: weights.hidden_bias,
-            w2: weights.output_weight,
-            b2: weights.output_bias,
-        }
-    }
 }

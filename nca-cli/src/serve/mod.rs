@@ -1,42 +1,38 @@
 //! `nca serve`: the paper's interactive demo, computed by nca and drawn in the browser.
 //!
-//! A small HTTP server on 127.0.0.1 hands out one embedded page; the page opens a WebSocket on
-//! `/ws`, and each connection gets its own [`Session`] on its own thread, sending a frame only
-//! after the page acknowledged the previous one.
+//! A small HTTP server on 127.0.0.1, a thread per connection: it hands out the embedded demo page
+//! ([`crate::web`]); the page opens a WebSocket on `/ws`, and each gets its own simulation
+//! ([`session::Session`]), sending a frame only after the page acknowledged the previous one.
+//! Here: the command, the listener and each connection's start; [`limits`] bounds connections
+//! and pages, [`http`] reads requests and writes answers, [`routes`] picks the answer,
+//! [`simulation`] runs a page's socket, [`log`] writes the rate-limited log.
 
+mod http;
+mod limits;
+mod log;
 mod protocol;
+mod routes;
 mod session;
+mod simulation;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{Role, WebSocketConfig};
-use tungstenite::{Message, WebSocket};
+use tungstenite::http::StatusCode;
 
-use self::protocol::{ClientMessage, MAX_MESSAGE_BYTES, ServerMessage, encode_frame};
-use self::session::{NamedModel, Session};
+use self::http::{HEAD_TIMEOUT, Head, read_head, respond, text};
+use self::limits::{Admission, Admitted, Connections, Slot};
+use self::log::RateLimitedLog;
+use self::session::NamedModel;
 use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::{note, say};
-
-/// The page, with a placeholder for its controls.
-const INDEX_HTML: &str = include_str!("assets/index.html");
-/// The page's controls (model, play, reset, speed, rotation, fire rate), which the exported page
-/// shares.
-pub(crate) const CONTROLS_HTML: &str = include_str!("assets/controls.html");
-/// Where [`CONTROLS_HTML`] goes in a page.
-pub(crate) const CONTROLS_PLACEHOLDER: &str = "__NCA_CONTROLS__";
-const APP_JS: &str = include_str!("assets/app.js");
-const STYLE_CSS: &str = include_str!("assets/style.css");
 
 /// Arguments of `nca serve`.
 #[derive(Args, Debug)]
@@ -63,25 +59,24 @@ pub struct ServeArgs {
     idle_timeout: u64,
 }
 
-/// Connections open at once (pages, requests, idle sockets); beyond, a connection is answered
-/// 503 and closed at once, so held-open sockets cannot exhaust the server's file descriptors.
+/// Connections open at once (pages, requests, idle sockets), so held-open sockets cannot exhaust
+/// the server's file descriptors; a new one takes the place of the one that has waited longest
+/// for its request head, and when all are past their heads it is answered 503.
 const MAX_CONNECTIONS: usize = 64;
-/// The request line and headers together, at most.
-const HEAD_LIMIT: u64 = 8 * 1024;
-/// How long a refused connection's remaining input is read and dropped.
-const DRAIN_TIME: Duration = Duration::from_secs(2);
-/// Time a client has to send its request line and headers.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Log lines per second, at most; the rest are counted and the count logged.
-const LOG_LINES_PER_SECOND: u32 = 10;
+/// 503 answers under way at once; beyond, a connection past the cap is closed unanswered.
+const MAX_REFUSALS: usize = 8;
 
 /// What every connection shares.
 struct App {
+    /// Where the server listens.
+    address: SocketAddr,
     models: Arc<Vec<NamedModel>>,
     size: usize,
     max_clients: usize,
+    /// Pages running a simulation.
     clients: AtomicUsize,
-    connections: Arc<AtomicUsize>,
+    /// 503 answers under way.
+    refusals: Arc<AtomicUsize>,
     idle_timeout: Duration,
     log: RateLimitedLog,
 }
@@ -125,49 +120,37 @@ pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
     let address = SocketAddr::new(args.host, args.port);
     let listener =
         TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
+    let address = listener.local_addr()?;
     let app = Arc::new(App {
+        address,
         models: Arc::new(models),
         size: args.size as usize,
         max_clients: args.max_clients as usize,
         clients: AtomicUsize::new(0),
-        connections: Arc::new(AtomicUsize::new(0)),
+        refusals: Arc::new(AtomicUsize::new(0)),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         log: RateLimitedLog::default(),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        // Wake the accept below, which then sees the flag.
+        let _ = TcpStream::connect(reachable(address));
+    })
+    .context("cannot install the Ctrl-C handler")?;
     say!(
-        "serving http://{}/ on {} (Ctrl-C stops)",
-        listener.local_addr()?,
+        "serving http://{address}/ on {} (Ctrl-C stops)",
         compute.backend
     );
     std::io::stdout().flush()?;
-    listener.set_nonblocking(true)?;
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                let Some(connection) = Slot::take(app.connections.clone(), MAX_CONNECTIONS) else {
-                    app.log.line(format_args!(
-                        "{peer}: refused: {MAX_CONNECTIONS} connections already open"
-                    ));
-                    let _ = stream.set_nonblocking(false);
-                    let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-                    let _ = respond(stream, "503 Service Unavailable", "text/plain", b"busy");
-                    continue;
-                };
-                let app = app.clone();
-                std::thread::spawn(move || {
-                    let _connection = connection;
-                    if let Err(err) = handle(stream, &app) {
-                        app.log.line(format_args!("{peer}: {err:#}"));
-                    }
-                });
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
+    let connections = Connections::new(MAX_CONNECTIONS);
+    for accepted in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        match accepted {
+            Ok(stream) => admit(stream, &connections, &app),
             Err(err) => {
                 // E.g. out of file descriptors: wait for some to close instead of spinning.
                 app.log.line(format_args!("accept failed: {err}"));
@@ -179,384 +162,76 @@ pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Answers one HTTP request, or runs a simulation for a WebSocket.
-fn handle(stream: TcpStream, app: &App) -> anyhow::Result<()> {
-    stream.set_nonblocking(false)?;
-    let head = match read_head(&stream)? {
-        Head::Complete(head) => head,
-        Head::TooLarge => {
-            return refuse(
-                stream,
-                "431 Request Header Fields Too Large",
-                b"header too large",
-            );
+/// An address that reaches a listener on `address` (on all interfaces: through loopback).
+fn reachable(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, address.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, address.port()).into()
         }
-        Head::Garbage => return refuse(stream, "400 Bad Request", b"not an HTTP request"),
+        _ => address,
+    }
+}
+
+/// Gives a new connection its place and its thread, or answers it 503 when there is none.
+fn admit(stream: TcpStream, connections: &Arc<Connections>, app: &Arc<App>) {
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "a client".to_string(), |peer| peer.to_string());
+    let admitted = match connections.admit(&stream) {
+        Ok(Admission::Free(admitted)) => admitted,
+        Ok(Admission::Displaced(admitted, waited)) => {
+            app.log.line(format_args!(
+                "{peer}: closed a connection that waited {:.1} s for its request head, to make room",
+                waited.as_secs_f64()
+            ));
+            admitted
+        }
+        Ok(Admission::Full) => return refuse_busy(stream, peer, app),
+        Err(err) => return app.log.line(format_args!("{peer}: {err}")),
+    };
+    let app = app.clone();
+    std::thread::spawn(move || {
+        if let Err(err) = serve_connection(stream, &admitted, &app) {
+            app.log.line(format_args!("{peer}: {err:#}"));
+        }
+    });
+}
+
+/// Answers a connection past the cap 503, on a thread of its own (at most [`MAX_REFUSALS`]):
+/// the answer needs the client's request read, or the client gets a reset instead.
+fn refuse_busy(stream: TcpStream, peer: String, app: &Arc<App>) {
+    app.log.line(format_args!(
+        "{peer}: refused: {MAX_CONNECTIONS} connections already open"
+    ));
+    let Some(refusal) = Slot::take(app.refusals.clone(), MAX_REFUSALS) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        let _refusal = refusal;
+        let busy = text(StatusCode::SERVICE_UNAVAILABLE, "busy");
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = respond(stream, busy);
+    });
+}
+
+/// Reads a connection's request head and answers it.
+fn serve_connection(stream: TcpStream, admitted: &Admitted, app: &App) -> anyhow::Result<()> {
+    let refusal = match read_head(&stream, Instant::now() + HEAD_TIMEOUT)? {
+        Head::Get(request, rest) => {
+            admitted.head_received();
+            return routes::route(stream, *request, rest, app);
+        }
+        Head::TooLarge => text(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request head over 8 KiB",
+        ),
+        Head::Garbage(why) => text(StatusCode::BAD_REQUEST, why),
+        Head::Late => text(
+            StatusCode::REQUEST_TIMEOUT,
+            "request head unfinished after 10 s",
+        ),
         Head::Gone => return Ok(()),
     };
-    let path = head
-        .first()
-        .and_then(|line| line.split_whitespace().nth(1))
-        .unwrap_or("/")
-        .to_string();
-    let header = |name: &str| {
-        head.iter().skip(1).find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            key.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| value.trim().to_string())
-        })
-    };
-    match path.as_str() {
-        "/" | "/index.html" => respond(
-            stream,
-            "200 OK",
-            "text/html; charset=utf-8",
-            INDEX_HTML
-                .replacen(CONTROLS_PLACEHOLDER, CONTROLS_HTML.trim_end(), 1)
-                .as_bytes(),
-        ),
-        "/app.js" => respond(
-            stream,
-            "200 OK",
-            "text/javascript; charset=utf-8",
-            APP_JS.as_bytes(),
-        ),
-        "/style.css" => respond(
-            stream,
-            "200 OK",
-            "text/css; charset=utf-8",
-            STYLE_CSS.as_bytes(),
-        ),
-        "/download.html" => {
-            let named: Vec<(&str, &nca_core::Nca)> = app
-                .models
-                .iter()
-                .map(|named| (named.name.as_str(), &named.model))
-                .collect();
-            let page = crate::export::page(&named, app.size);
-            respond_with(
-                stream,
-                "200 OK",
-                "text/html; charset=utf-8",
-                "Content-Disposition: attachment; filename=\"nca.html\"\r\n",
-                page.as_bytes(),
-            )
-        }
-        "/ws" => {
-            let Some(key) = header("sec-websocket-key") else {
-                return respond(
-                    stream,
-                    "400 Bad Request",
-                    "text/plain",
-                    b"expected a WebSocket upgrade",
-                );
-            };
-            let Some(_slot) = Slot::take(&app.clients, app.max_clients) else {
-                app.log.line(format_args!(
-                    "refused a page: {} simulations already run (--max-clients)",
-                    app.max_clients
-                ));
-                return respond(
-                    stream,
-                    "503 Service Unavailable",
-                    "text/plain",
-                    b"too many pages open",
-                );
-            };
-            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-            )?;
-            let config = WebSocketConfig::default()
-                .max_message_size(Some(MAX_MESSAGE_BYTES))
-                .max_frame_size(Some(MAX_MESSAGE_BYTES));
-            simulate(
-                WebSocket::from_raw_socket(stream, Role::Server, Some(config)),
-                app,
-            )
-        }
-        _ => respond(stream, "404 Not Found", "text/plain", b"not found"),
-    }
-}
-
-fn respond(stream: TcpStream, status: &str, content_type: &str, body: &[u8]) -> anyhow::Result<()> {
-    respond_with(stream, status, content_type, "", body)
-}
-
-/// [`respond`] with extra header lines (each ending in `\r\n`).
-fn respond_with(
-    mut stream: TcpStream,
-    status: &str,
-    content_type: &str,
-    extra_headers: &str,
-    body: &[u8],
-) -> anyhow::Result<()> {
-    // One write: the answer leaves whole, before the connection is closed.
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{extra_headers}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    response.extend_from_slice(body);
-    stream.write_all(&response)?;
-    Ok(())
-}
-
-/// Answers a request the server would not read to its end, then reads and drops what the client
-/// still sends (for at most [`DRAIN_TIME`]): closed with unread bytes, the connection would be
-/// reset, and the client could lose the answer.
-fn refuse(stream: TcpStream, status: &str, body: &[u8]) -> anyhow::Result<()> {
-    respond(stream.try_clone()?, status, "text/plain", body)?;
-    stream.shutdown(std::net::Shutdown::Write)?;
-    stream.set_read_timeout(Some(DRAIN_TIME))?;
-    let started = Instant::now();
-    let mut buffer = [0; 64 * 1024];
-    while started.elapsed() < DRAIN_TIME {
-        match (&stream).read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// A place counted by a counter (a connection, or one of the `--max-clients` simulations),
-/// given back when dropped.
-struct Slot<C: Deref<Target = AtomicUsize>>(C);
-
-impl<C: Deref<Target = AtomicUsize>> Slot<C> {
-    fn take(counter: C, limit: usize) -> Option<Self> {
-        counter
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(counter))
-    }
-}
-
-impl<C: Deref<Target = AtomicUsize>> Drop for Slot<C> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// What came of reading a request's head.
-enum Head {
-    /// The request line and headers, each without its line end.
-    Complete(Vec<String>),
-    /// Over [`HEAD_LIMIT`] bytes.
-    TooLarge,
-    /// Not an HTTP/1 GET request.
-    Garbage,
-    /// Closed, or silent past [`HEAD_TIMEOUT`].
-    Gone,
-}
-
-/// Reads the request line and headers, within [`HEAD_LIMIT`] bytes (unfinished lines count)
-/// and [`HEAD_TIMEOUT`].
-fn read_head(stream: &TcpStream) -> anyhow::Result<Head> {
-    let deadline = Instant::now() + HEAD_TIMEOUT;
-    let mut reader = BufReader::new(stream.try_clone()?.take(HEAD_LIMIT));
-    let mut head = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(Head::Gone);
-        }
-        stream.set_read_timeout(Some(left))?;
-        let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) if head.is_empty() => return Ok(Head::Gone),
-            Ok(_) if !line.ends_with(b"\n") => {
-                return Ok(if reader.get_ref().limit() == 0 {
-                    Head::TooLarge
-                } else {
-                    Head::Gone
-                });
-            }
-            Ok(_) => {}
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Ok(Head::Gone);
-            }
-            Err(err) => return Err(err.into()),
-        }
-        let Ok(line) = String::from_utf8(line) else {
-            return Ok(Head::Garbage);
-        };
-        let line = line.trim_end().to_string();
-        if line.is_empty() {
-            break;
-        }
-        head.push(line);
-    }
-    let request: Vec<&str> = head[0].split(' ').collect();
-    let valid = matches!(request.as_slice(), [method, path, version]
-        if *method == "GET" && path.starts_with('/') && version.starts_with("HTTP/1."));
-    Ok(if valid {
-        Head::Complete(head)
-    } else {
-        Head::Garbage
-    })
-}
-
-/// Log lines to standard error, at most [`LOG_LINES_PER_SECOND`] a second: a flood of bad
-/// connections cannot flood the log.
-#[derive(Default)]
-struct RateLimitedLog(std::sync::Mutex<LogWindow>);
-
-#[derive(Default)]
-struct LogWindow {
-    started: Option<Instant>,
-    written: u32,
-    suppressed: u64,
-}
-
-impl RateLimitedLog {
-    fn line(&self, line: std::fmt::Arguments<'_>) {
-        let mut window = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        if window
-            .started
-            .is_none_or(|started| now.duration_since(started) >= Duration::from_secs(1))
-        {
-            if window.suppressed > 0 {
-                note!("({} similar log lines suppressed)", window.suppressed);
-            }
-            *window = LogWindow {
-                started: Some(now),
-                written: 0,
-                suppressed: 0,
-            };
-        }
-        if window.written < LOG_LINES_PER_SECOND {
-            window.written += 1;
-            note!("{line}");
-        } else {
-            window.suppressed += 1;
-        }
-    }
-}
-
-/// The simulation loop of one page: read requests, step, send a frame once the last is drawn;
-/// ping a silent page, and close it when it stays silent past `--idle-timeout`.
-fn simulate(mut socket: WebSocket<TcpStream>, app: &App) -> anyhow::Result<()> {
-    let mut session = Session::new(app.models.clone(), app.size, 0);
-    send_json(&mut socket, &session.hello())?;
-    let mut frame_pending = false;
-    let mut last_status = Instant::now();
-    let mut last_heard = Instant::now();
-    let mut last_ping = Instant::now();
-    let ping_every = (app.idle_timeout / 3).max(Duration::from_millis(100));
-    loop {
-        // Wait briefly for a request when there is nothing to compute, not at all otherwise.
-        let idle = frame_pending || !session.playing();
-        socket
-            .get_ref()
-            .set_read_timeout(Some(Duration::from_millis(if idle { 50 } else { 1 })))?;
-        match socket.read() {
-            Ok(message) => {
-                last_heard = Instant::now();
-                let Message::Text(text) = message else {
-                    if let Message::Close(_) = message {
-                        return Ok(());
-                    }
-                    continue;
-                };
-                match ClientMessage::parse(&text) {
-                    Ok(ClientMessage::Ack) => frame_pending = false,
-                    Ok(message) => {
-                        let paused = !session.playing();
-                        if let Some(answer) = session.handle(message) {
-                            send_json(&mut socket, &answer)?;
-                        }
-                        // A change while paused still shows.
-                        if paused && !frame_pending {
-                            send_frame(&mut socket, &session)?;
-                            frame_pending = true;
-                        }
-                    }
-                    Err(reason) => {
-                        app.log.line(format_args!("refused a message: {reason}"));
-                        send_json(&mut socket, &ServerMessage::Refused { reason })?;
-                    }
-                }
-            }
-            Err(tungstenite::Error::Io(err))
-                if matches!(
-                    err.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                return Ok(());
-            }
-            Err(tungstenite::Error::Capacity(err)) => {
-                close(&mut socket, CloseCode::Size, "message too large");
-                bail!("refused an oversized message ({err}); closing this page")
-            }
-            Err(tungstenite::Error::Protocol(err)) => {
-                close(&mut socket, CloseCode::Protocol, "protocol error");
-                bail!("closed a page after a WebSocket protocol error ({err})")
-            }
-            Err(err) => return Err(err.into()),
-        }
-        if last_heard.elapsed() >= app.idle_timeout {
-            close(&mut socket, CloseCode::Away, "idle");
-            app.log.line(format_args!(
-                "closed a page silent for {} s (--idle-timeout)",
-                app.idle_timeout.as_secs()
-            ));
-            return Ok(());
-        }
-        if last_ping.elapsed() >= ping_every {
-            socket.send(Message::Ping(Vec::new().into()))?;
-            last_ping = Instant::now();
-        }
-        if session.playing() && !frame_pending {
-            session.advance();
-            send_frame(&mut socket, &session)?;
-            frame_pending = true;
-        }
-        if last_status.elapsed() >= Duration::from_secs(1) {
-            send_json(&mut socket, &session.status())?;
-            last_status = Instant::now();
-        }
-    }
-}
-
-/// Sends a Close frame, as far as the connection allows.
-fn close(socket: &mut WebSocket<TcpStream>, code: CloseCode, reason: &str) {
-    let _ = socket.close(Some(CloseFrame {
-        code,
-        reason: reason.to_string().into(),
-    }));
-    let _ = socket.flush();
-}
-
-fn send_json(socket: &mut WebSocket<TcpStream>, message: &ServerMessage) -> anyhow::Result<()> {
-    let text = serde_json::to_string(message).expect("server messages serialise");
-    socket.send(Message::text(text))?;
-    Ok(())
-}
-
-fn send_frame(socket: &mut WebSocket<TcpStream>, session: &Session) -> anyhow::Result<()> {
-    let (size, rgba) = session.pixels();
-    socket.send(Message::binary(encode_frame(
-        session.step_count(),
-        size,
-        size,
-        &rgba,
-    )))?;
-    Ok(())
+    respond(stream, refusal)
 }

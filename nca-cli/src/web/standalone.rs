@@ -1,0 +1,84 @@
+//! The standalone page: models as JSON in one HTML file that runs them with WebGL2, with no
+//! server (`nca export --format html`, and `nca serve`'s "Download as a page").
+
+use nca_core::Nca;
+use serde::Serialize;
+
+use super::{STYLE_CSS, with_controls};
+
+/// The page: WebGL2 shaders, and placeholders for the style, the controls and the models.
+const STANDALONE_HTML: &str = include_str!("assets/standalone.html");
+/// Where the models' JSON goes in [`STANDALONE_HTML`].
+const MODELS_PLACEHOLDER: &str = "__NCA_MODELS_JSON__";
+/// Where [`STYLE_CSS`] goes in [`STANDALONE_HTML`].
+const STYLE_PLACEHOLDER: &str = "__NCA_STYLE__";
+
+/// The page with `models` (named) in it, on a `grid`-cell grid.
+pub fn standalone_page(models: &[(&str, &Nca)], grid: usize) -> String {
+    let page_models: Vec<PageModel> = models
+        .iter()
+        .map(|(name, model)| PageModel::new(name, model))
+        .collect();
+    let json = serde_json::to_string(&PageModels {
+        grid,
+        models: page_models,
+    })
+    .expect("models serialise")
+    // Inside a <script> element: no `</script>` may appear.
+    .replace('<', "\\u003c");
+    with_controls(STANDALONE_HTML)
+        .replacen(STYLE_PLACEHOLDER, STYLE_CSS.trim_end(), 1)
+        .replacen(MODELS_PLACEHOLDER, &json, 1)
+}
+
+/// What the page reads: the grid and every model's settings and weights.
+#[derive(Serialize)]
+struct PageModels {
+    grid: usize,
+    models: Vec<PageModel>,
+}
+
+/// One model for the page (the layout of `standalone.html`'s loader).
+#[derive(Serialize)]
+struct PageModel {
+    name: String,
+    channels: usize,
+    visible: usize,
+    hidden: usize,
+    fire_rate: f64,
+    living_threshold: f64,
+    update_scale: f64,
+    angle_deg: f64,
+    learned_perception: bool,
+    /// `[3C, 1, 3, 3]`.
+    filters: Vec<f32>,
+    /// `[3C][hidden]`.
+    w1: Vec<f32>,
+    b1: Vec<f32>,
+    /// `[hidden][C]`.
+    w2: Vec<f32>,
+    b2: Vec<f32>,
+}
+
+impl PageModel {
+    fn new(name: &str, model: &Nca) -> Self {
+        let config = model.config();
+        let weights = model.update.host_weights();
+        Self {
+            name: name.into(),
+            channels: config.channels,
+            visible: config.visible_channels,
+            hidden: config.hidden_units,
+            fire_rate: config.fire_rate,
+            living_threshold: config.living_threshold,
+            update_scale: config.update_scale,
+            angle_deg: config.perception_angle_deg,
+            learned_perception: config.trainable_perception,
+            filters: model.perception.filters(config.channels),
+            w1: weights.hidden_weight,
+            b1: weights.hidden_bias,
+            w2: weights.output_weight,
+            b2: weights.output_bias,
+        }
+    }
+}
