@@ -34,13 +34,17 @@ try {
     return count / (side * side);
   }, centre);
   const step = () => page.evaluate(() => Number(document.getElementById("grid").dataset.step ?? -1));
-  const waitForStep = async (target, what) => {
-    const deadline = Date.now() + 300_000;
-    while ((await step()) < target) {
-      if (Date.now() > deadline) await fail(`${what}: step ${await step()} never reached ${target}`);
-      await page.waitForTimeout(100);
+  // Polls `condition` until it holds; fails with `what` after `timeoutMs`.
+  const waitFor = async (condition, what, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+      if (Date.now() > deadline) await fail(`${what} (after ${timeoutMs} ms)`);
+      await page.waitForTimeout(50);
     }
   };
+  const waitForStep = (target, what) =>
+    waitFor(async () => (await step()) >= target, `${what}: step ${target} never reached`, 300_000);
+  const statusLine = () => page.locator("#status").textContent();
 
   await waitForStep(1, "first frame");
   const early = await inked(false);
@@ -52,12 +56,21 @@ try {
   if (!(grown > 0.03)) await fail("the pattern did not grow");
 
   await page.locator("#play").click(); // pause, so the cut stays to be seen
-  await page.waitForTimeout(300);
+  // Paused once the server says so (its status, every second) and no frame is still coming.
+  await waitFor(async () => (await statusLine()).includes("paused"), "the page never paused");
+  let settled = await step();
+  let stillPolls = 0;
+  await waitFor(async () => {
+    const now = await step();
+    stillPolls = now === settled ? stillPolls + 1 : 0;
+    settled = now;
+    return stillPolls >= 5;
+  }, "the steps went on after the pause");
   const before = await inked(true);
   const box = await canvas.boundingBox();
   await canvas.click({ position: { x: box.width / 2, y: box.height / 2 } });
-  await page.waitForTimeout(500);
-  const cut = await inked(true);
+  let cut = before;
+  await waitFor(async () => (cut = await inked(true)) < 0.1, "the click did not erase the centre");
   console.log(`centre non-white share: ${before.toFixed(3)} before the cut, ${cut.toFixed(3)} after`);
   if (!(before > 0.5 && cut < 0.1)) await fail("the click did not erase the centre");
   await page.screenshot({ path: join(outDir, "serve-cut.png") });
