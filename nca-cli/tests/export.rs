@@ -1,6 +1,7 @@
 //! `nca export --format html` end to end in headless Chromium (SwiftShader's WebGL2): the page
-//! computes the same steps as nca (at fire rate 1 state for state, at 0.5 in distribution), grows
-//! the pattern, and a regenerating model heals a disc erased by a click.
+//! computes the same steps as nca (at fire rate 1 state for state, at 0.5 in distribution, about
+//! half the living cells changing in a step), grows the pattern, and a regenerating model heals a
+//! disc erased by a click.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,6 +52,32 @@ fn live_and_colour(state: &[f32]) -> (usize, [f32; 3]) {
         live.iter().map(|&i| state[c * cells + i]).sum::<f32>() / live.len().max(1) as f32
     });
     (live.len(), colour)
+}
+
+/// Of the cells living (a neighbour's alpha above 0.1) both before and after one step, how many
+/// changed, and how many there are, for two `[C, 72, 72]` states.
+fn changed_living_cells(before: &[f32], after: &[f32]) -> (usize, usize) {
+    let cells = 72 * 72;
+    let living = |state: &[f32], i: usize| {
+        let (y, x) = ((i / 72) as isize, (i % 72) as isize);
+        (-1..=1).any(|dy| {
+            (-1..=1).any(|dx| {
+                let (ny, nx) = (y + dy, x + dx);
+                (0..72).contains(&ny)
+                    && (0..72).contains(&nx)
+                    && state[3 * cells + (ny * 72 + nx) as usize] > 0.1
+            })
+        })
+    };
+    let channels = before.len() / cells;
+    let living: Vec<usize> = (0..cells)
+        .filter(|&i| living(before, i) && living(after, i))
+        .collect();
+    let changed = living
+        .iter()
+        .filter(|&&i| (0..channels).any(|c| before[c * cells + i] != after[c * cells + i]))
+        .count();
+    (changed, living.len())
 }
 
 #[test]
@@ -136,6 +163,36 @@ fn the_exported_page_computes_nca_s_steps_and_heals_in_chromium() {
         assert!(
             (page - mean).abs() < 0.05,
             "colour {c}: page {page} vs nca {mean}"
+        );
+    }
+    // One step more at fire rate 0.5: about half of the living cells fire and change (a page
+    // ignoring the fire rate would change them all); nca's own step measured the same way.
+    let (changed, living) = changed_living_cells(
+        &page_state(&out.join("state-fire-0.5.json")),
+        &page_state(&out.join("state-fire-0.5-next.json")),
+    );
+    let page_share = changed as f64 / living as f64;
+    let (nca_changed, nca_living) = changed_living_cells(
+        &nca_state(&model, 0.5, 96, 0),
+        &nca_state(&model, 0.5, 97, 0),
+    );
+    let nca_share = nca_changed as f64 / nca_living as f64;
+    // The measure tells fire rates apart: at fire rate 1 every living cell changes.
+    let (all_changed, all_living) = changed_living_cells(
+        &nca_state(&model, 1.0, 96, 0),
+        &nca_state(&model, 1.0, 97, 0),
+    );
+    assert!(
+        all_changed as f64 > 0.9 * all_living as f64,
+        "fire rate 1: {all_changed} of {all_living} living cells changed"
+    );
+    println!(
+        "fire rate 0.5, step 97: page changed {changed} of {living} living cells ({page_share:.3}); nca {nca_changed} of {nca_living} ({nca_share:.3})"
+    );
+    for (who, share) in [("page", page_share), ("nca", nca_share)] {
+        assert!(
+            (0.4..=0.6).contains(&share),
+            "{who}: {share:.3} of the living cells changed in one step at fire rate 0.5"
         );
     }
     println!("{report}");

@@ -29,22 +29,25 @@ try {
   const error = await page.evaluate(() => window.nca.error);
   if (error) await fail(`the page reports: ${error}`);
 
-  // The state after `count` steps at `fireRate` from the seed, written to OUT_DIR/`file`.
-  const dumpState = async (file, fireRate, count) => {
+  // The state after `count` steps at `fireRate` from the seed (or, with `fromSeed` false, from
+  // where the last dump left off), written to OUT_DIR/`file`.
+  const dumpState = async (file, fireRate, count, fromSeed = true) => {
     const started = Date.now();
-    const dump = await page.evaluate(({ fireRate, count }) => {
+    const dump = await page.evaluate(({ fireRate, count, fromSeed }) => {
       nca.pause();
-      nca.reset(0);
+      if (fromSeed) nca.reset(0);
       nca.setFireRate(fireRate);
       nca.step(count);
       const state = nca.state();
       return { steps: nca.stepCount(), channels: state.length / nca.grid ** 2, grid: nca.grid, state: Array.from(state) };
-    }, { fireRate, count });
+    }, { fireRate, count, fromSeed });
     writeFileSync(join(outDir, file), JSON.stringify(dump));
     console.log(`${file}: ${dump.steps} steps at fire rate ${fireRate} in ${Date.now() - started} ms`);
   };
   await dumpState("state.json", 1, steps);
   await dumpState("state-fire-0.5.json", 0.5, 96);
+  // One step more: only the cells that fire (about half) change.
+  await dumpState("state-fire-0.5-next.json", 0.5, 1, false);
 
   // Share of non-white pixels in the whole canvas, or in a square around the centre.
   const inked = (centre) => page.evaluate((centre) => {
