@@ -27,7 +27,8 @@ pub fn run(args: InfoArgs, compute: &Compute) -> anyhow::Result<()> {
     };
     if let Some(path) = checkpoint {
         let checkpoint = Checkpoint::load(&path)?;
-        let model = Nca::from_bytes(&checkpoint.model, &path, device)?;
+        let model = Nca::from_bytes(&checkpoint.model, device)
+            .map_err(|problem| anyhow::anyhow!("the model in {} {problem}", path.display()))?;
         say!("checkpoint {}", path.display());
         say!(
             "iteration: {} of {}",

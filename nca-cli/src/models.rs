@@ -145,7 +145,8 @@ pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
     if !path.exists()
         && let Some((name, bytes)) = SHIPPED.iter().find(|(name, _)| Path::new(name) == path)
     {
-        return Ok(Nca::from_bytes(bytes, Path::new(name), device)?);
+        return Nca::from_bytes(bytes, device)
+            .map_err(|problem| anyhow::anyhow!("the shipped model {name} {problem}"));
     }
     if !path.exists()
         && let Some(model) = path.to_str().and_then(paper_model)

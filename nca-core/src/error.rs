@@ -21,49 +21,57 @@ pub enum NcaError {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// The file is not an nca model file.
-    #[error("{} is not an nca model file (it does not start with the nca model header)", path.display())]
-    NotAModel {
+    /// A model file that cannot be used.
+    #[error("{} {problem}", path.display())]
+    File {
         /// The file.
         path: PathBuf,
+        /// What is wrong with it.
+        problem: ModelFileError,
     },
-    /// The file's checksum does not match its contents.
-    #[error("{} is damaged: its checksum does not match its contents", path.display())]
-    Corrupted {
-        /// The file.
-        path: PathBuf,
+    /// The weights could not be encoded as a burnpack record.
+    #[error("cannot encode the weights: {reason}")]
+    Encode {
+        /// burn's description.
+        reason: String,
     },
-    /// The file was written by a format version this build cannot read.
-    #[error("{} is an nca model file of format version {found}; this build reads versions up to {supported}", path.display())]
+}
+
+/// What makes the bytes of a model file unusable; each reads after the file's name ("model.nca
+/// is truncated: …").
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    /// Not an nca model file.
+    #[error("is not an nca model file (it does not start with the nca model header)")]
+    NotAModel,
+    /// The checksum does not match the contents.
+    #[error("is damaged: its checksum does not match its contents")]
+    Corrupted,
+    /// Written by a format version this build cannot read.
+    #[error(
+        "is an nca model file of format version {found}; this build reads versions up to {supported}"
+    )]
     UnsupportedVersion {
-        /// The file.
-        path: PathBuf,
         /// The version in the file.
         found: u32,
         /// The version this build reads.
         supported: u32,
     },
-    /// The file ends before its contents do.
-    #[error("{} is truncated: {what}", path.display())]
+    /// The bytes end before the contents do.
+    #[error("is truncated: {what}")]
     Truncated {
-        /// The file.
-        path: PathBuf,
         /// What is missing.
         what: String,
     },
-    /// The model config inside the file cannot be read or is invalid.
-    #[error("{}: bad model config inside the file: {reason}", path.display())]
+    /// The model config inside cannot be read or is invalid.
+    #[error("holds a bad model config: {reason}")]
     BadConfig {
-        /// The file.
-        path: PathBuf,
         /// What is wrong with it.
         reason: String,
     },
-    /// The weights in the file are corrupt or do not fit the model shape.
-    #[error("{}: the weights do not fit the model: {reason}", path.display())]
+    /// The weights are corrupt or do not fit the model's shape.
+    #[error("holds weights that do not fit the model: {reason}")]
     Weights {
-        /// The file.
-        path: PathBuf,
         /// burn's description of the mismatch.
         reason: String,
     },

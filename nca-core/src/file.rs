@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 use crate::container::{self, ContainerError};
-use crate::{Nca, NcaConfig, NcaError, host_values, write_atomic};
+use crate::{ModelFileError, Nca, NcaConfig, NcaError, host_values, write_atomic};
 
 /// The first bytes of every nca model file.
 pub const MAGIC: &[u8; 8] = b"NCAMODEL";
@@ -28,8 +28,7 @@ impl Nca {
             .clone()
             .into_record()
             .into_bytes()
-            .map_err(|err| NcaError::Weights {
-                path: "<memory>".into(),
+            .map_err(|err| NcaError::Encode {
                 reason: err.to_string(),
             })?;
         Ok(container::write(MAGIC, FORMAT_VERSION, &config, |bytes| {
@@ -49,37 +48,30 @@ impl Nca {
             path: path.into(),
             source,
         })?;
-        Self::from_bytes(&bytes, path, device)
+        Self::from_bytes(&bytes, device).map_err(|problem| NcaError::File {
+            path: path.into(),
+            problem,
+        })
     }
 
-    /// Reads a model from the bytes of a model file; `path` only names the source in errors.
-    pub fn from_bytes(bytes: &[u8], path: &Path, device: &Device) -> Result<Self, NcaError> {
-        let truncated = |what: &str| NcaError::Truncated {
-            path: path.into(),
-            what: what.into(),
-        };
+    /// Reads a model from the bytes of a model file (the caller names their source in errors).
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, ModelFileError> {
+        let truncated = |what: &str| ModelFileError::Truncated { what: what.into() };
         let parts = container::read(bytes, MAGIC, FORMAT_VERSION).map_err(|err| match err {
-            ContainerError::NotOurs => NcaError::NotAModel { path: path.into() },
-            ContainerError::Unsupported(found) => NcaError::UnsupportedVersion {
-                path: path.into(),
+            ContainerError::NotOurs => ModelFileError::NotAModel,
+            ContainerError::Unsupported(found) => ModelFileError::UnsupportedVersion {
                 found,
                 supported: FORMAT_VERSION,
             },
             ContainerError::Truncated(what) => truncated(what),
-            ContainerError::TrailingBytes | ContainerError::Corrupted => {
-                NcaError::Corrupted { path: path.into() }
-            }
+            ContainerError::TrailingBytes | ContainerError::Corrupted => ModelFileError::Corrupted,
         })?;
-        let config_bytes = parts.header;
+        let bad_config = |reason: String| ModelFileError::BadConfig { reason };
         let config: NcaConfig =
-            serde_json::from_slice(config_bytes).map_err(|err| NcaError::BadConfig {
-                path: path.into(),
-                reason: err.to_string(),
-            })?;
-        config.validate().map_err(|err| NcaError::BadConfig {
-            path: path.into(),
-            reason: err.to_string(),
-        })?;
+            serde_json::from_slice(parts.header).map_err(|err| bad_config(err.to_string()))?;
+        config
+            .validate()
+            .map_err(|err| bad_config(err.to_string()))?;
         let weights = parts.payload;
         if weights.is_empty() {
             return Err(truncated("the weights are missing"));
@@ -88,35 +80,23 @@ impl Nca {
         // them (a crafted file could otherwise ask for gigabytes).
         let needed = update_weight_bytes(&config);
         if needed.is_none_or(|needed| needed > weights.len()) {
-            return Err(NcaError::BadConfig {
-                path: path.into(),
-                reason: format!(
-                    "it describes a network of {} hidden units, whose weights the file's {} bytes cannot hold",
-                    config.hidden_units,
-                    weights.len()
-                ),
-            });
+            return Err(bad_config(format!(
+                "it describes a network of {} hidden units, whose weights the file's {} bytes cannot hold",
+                config.hidden_units,
+                weights.len()
+            )));
         }
-        let record =
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec())).map_err(|err| {
-                NcaError::Weights {
-                    path: path.into(),
-                    reason: err.to_string(),
-                }
-            })?;
+        let bad_weights = |reason: String| ModelFileError::Weights { reason };
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .map_err(|err| bad_weights(err.to_string()))?;
         // The initial weights are overwritten by the record; any generator will do.
-        let blank = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+        let blank = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))
+            .map_err(|err| bad_config(err.to_string()))?;
         let model = blank
             .try_load_record(record)
-            .map_err(|err| NcaError::Weights {
-                path: path.into(),
-                reason: err.to_string(),
-            })?;
+            .map_err(|err| bad_weights(err.to_string()))?;
         if !model.weights_are_finite() {
-            return Err(NcaError::Weights {
-                path: path.into(),
-                reason: "some weights are NaN or infinite".into(),
-            });
+            return Err(bad_weights("some weights are NaN or infinite".into()));
         }
         Ok(model)
     }

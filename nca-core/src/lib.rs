@@ -50,7 +50,7 @@ mod update;
 
 pub use config::NcaConfig;
 pub use engine::Engine;
-pub use error::NcaError;
+pub use error::{ModelFileError, NcaError};
 pub use file::{FORMAT_VERSION, MAGIC};
 pub use fused::{FusedGradients, FusedIteration, FusedNca, HostLoss, multiply_add_peak};
 pub use host::host_values;

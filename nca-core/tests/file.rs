@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use burn::tensor::Device;
-use nca_core::{Nca, NcaConfig, NcaError, host_values};
+use nca_core::{ModelFileError, Nca, NcaConfig, NcaError, host_values};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -20,8 +20,8 @@ fn model(config: NcaConfig, seed: u64) -> Nca {
     .unwrap()
 }
 
-fn load_error(bytes: &[u8]) -> NcaError {
-    Nca::from_bytes(bytes, Path::new("model.nca"), &device()).unwrap_err()
+fn load_error(bytes: &[u8]) -> ModelFileError {
+    Nca::from_bytes(bytes, &device()).unwrap_err()
 }
 
 /// The config (JSON text) and the weights (burnpack bytes) of a model file's bytes.
@@ -83,15 +83,21 @@ fn a_missing_file_is_named() {
 }
 
 #[test]
-fn a_file_that_is_not_ours_is_refused() {
-    let err = load_error(b"\x89PNG\r\n\x1a\n not a model at all");
-    assert!(matches!(err, NcaError::NotAModel { .. }), "{err}");
+fn a_file_that_is_not_ours_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.nca");
+    std::fs::write(&path, b"\x89PNG\r\n\x1a\n not a model at all").unwrap();
+    let err = Nca::load(&path, &device()).unwrap_err();
+    assert!(
+        matches!(&err, NcaError::File { problem: ModelFileError::NotAModel, path: named } if *named == path),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains("model.nca is not an nca model file"),
         "{err}"
     );
-    assert!(matches!(load_error(b""), NcaError::NotAModel { .. }));
+    assert!(matches!(load_error(b""), ModelFileError::NotAModel));
 }
 
 #[test]
@@ -102,10 +108,10 @@ fn a_truncated_file_is_refused_wherever_it_is_cut() {
         assert!(
             matches!(
                 err,
-                NcaError::Truncated { .. }
-                    | NcaError::Corrupted { .. }
-                    | NcaError::Weights { .. }
-                    | NcaError::BadConfig { .. }
+                ModelFileError::Truncated { .. }
+                    | ModelFileError::Corrupted
+                    | ModelFileError::Weights { .. }
+                    | ModelFileError::BadConfig { .. }
             ),
             "cut at {cut}: {err}"
         );
@@ -137,7 +143,7 @@ fn weights_of_another_shape_are_refused_naming_the_mismatch() {
     .unwrap();
     let forged = version_1_file(&config, &weights);
     let err = load_error(&forged);
-    assert!(matches!(err, NcaError::Weights { .. }), "{err}");
+    assert!(matches!(err, ModelFileError::Weights { .. }), "{err}");
     assert!(err.to_string().contains("shape mismatch"), "{err}");
 }
 
@@ -148,7 +154,7 @@ fn an_invalid_config_inside_the_file_is_refused() {
     assert_ne!(bad, config);
     let forged = version_1_file(&bad, &weights);
     let err = load_error(&forged);
-    assert!(matches!(err, NcaError::BadConfig { .. }), "{err}");
+    assert!(matches!(err, ModelFileError::BadConfig { .. }), "{err}");
     assert!(err.to_string().contains("fire_rate"), "{err}");
 }
 
@@ -163,7 +169,10 @@ fn a_header_asking_for_more_weights_than_the_file_holds_is_refused_before_alloca
         let (config, weights) = parts(&bytes);
         let forged = version_1_file(&config.replace(field, huge), &weights);
         let err = load_error(&forged);
-        assert!(matches!(err, NcaError::BadConfig { .. }), "{huge}: {err}");
+        assert!(
+            matches!(err, ModelFileError::BadConfig { .. }),
+            "{huge}: {err}"
+        );
         assert!(err.to_string().contains("cannot hold"), "{huge}: {err}");
     }
 }
@@ -176,13 +185,16 @@ fn a_changed_byte_anywhere_is_caught_by_the_checksum() {
         flipped[at] ^= 0x10;
         let err = load_error(&flipped);
         assert!(
-            matches!(err, NcaError::Corrupted { .. } | NcaError::BadConfig { .. }),
+            matches!(
+                err,
+                ModelFileError::Corrupted | ModelFileError::BadConfig { .. }
+            ),
             "byte {at}: {err}"
         );
     }
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(matches!(load_error(&longer), NcaError::Corrupted { .. }));
+    assert!(matches!(load_error(&longer), ModelFileError::Corrupted));
 }
 
 #[test]
@@ -194,7 +206,7 @@ fn files_of_format_version_1_still_load_and_are_saved_as_the_current_version() {
     let model = Nca::load(&path, &device()).unwrap();
     let new = model.to_bytes().unwrap();
     assert_eq!(new[8..12], nca_core::FORMAT_VERSION.to_le_bytes());
-    let again = Nca::from_bytes(&new, Path::new("again.nca"), &device()).unwrap();
+    let again = Nca::from_bytes(&new, &device()).unwrap();
     assert_eq!(
         host_values(again.update.output.weight.val()),
         host_values(model.update.output.weight.val())
@@ -211,6 +223,6 @@ fn non_finite_weights_are_refused() {
         burn::module::Param::from_data(burn::tensor::TensorData::new(weights, dims), &device());
     assert!(!nca.weights_are_finite());
     let err = load_error(&nca.to_bytes().unwrap());
-    assert!(matches!(err, NcaError::Weights { .. }), "{err}");
+    assert!(matches!(err, ModelFileError::Weights { .. }), "{err}");
     assert!(err.to_string().contains("NaN or infinite"), "{err}");
 }

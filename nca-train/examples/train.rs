@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{} {:.5}", metrics.iteration, metrics.loss);
     }
     // The rest, with checkpoints; any `Observer` sees progress.
-    trainer.run(Some(&dir), &mut ())?;
+    trainer.run(Some(&dir), &mut ())?; // into the locked run directory
     trainer.model().save("gecko-example.nca")?;
     Ok(())
 }

@@ -16,6 +16,9 @@ pub enum TrainError {
     /// The model config is impossible, or a model file is unusable.
     #[error(transparent)]
     Model(#[from] nca_core::NcaError),
+    /// The model inside a checkpoint cannot be used.
+    #[error("the checkpoint's model {0}")]
+    CheckpointModel(nca_core::ModelFileError),
     /// The target does not suit the model.
     #[error(
         "the target must be a [{expected}, H, W] tensor (colour + alpha of the model), got {got:?}"

@@ -1,6 +1,5 @@
 //! The training loop: pool sampling, rollout, loss, gradient step, write-back, checkpoints.
 
-use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -101,7 +100,8 @@ impl Trainer {
     /// Continues the run saved in `checkpoint` on `device`, exactly where it stopped.
     pub fn resume(checkpoint: Checkpoint, device: &Device) -> Result<Self, TrainError> {
         let plain = device.clone().without_autodiff();
-        let model = Nca::from_bytes(&checkpoint.model, Path::new("<checkpoint model>"), &plain)?;
+        let model =
+            Nca::from_bytes(&checkpoint.model, &plain).map_err(TrainError::CheckpointModel)?;
         if model.config() != &checkpoint.config.model {
             return Err(TrainError::InvalidConfig {
                 field: "model",
