@@ -53,8 +53,8 @@ pub struct ServeArgs {
     /// Pages that may run a simulation at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     max_clients: u32,
-    /// Seconds a page may stay silent (not even answering pings) before its simulation is closed
-    /// and its place freed.
+    /// Seconds a page may stay silent (not even answering pings), or leave what is sent to it
+    /// unread, before its simulation is closed and its place freed.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
     idle_timeout: u64,
 }

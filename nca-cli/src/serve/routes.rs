@@ -102,14 +102,14 @@ fn upgrade(
     app: &App,
 ) -> anyhow::Result<()> {
     // Browsers always send Origin; a client without one is no web page and may connect.
-    let origin = request.headers().get(header::ORIGIN);
-    if origin.is_some_and(|origin| {
-        !origin
+    if let Some(origin) = request.headers().get(header::ORIGIN)
+        && !origin
             .as_bytes()
             .eq_ignore_ascii_case(format!("http://{host}").as_bytes())
-    }) {
+    {
+        let origin = String::from_utf8_lossy(origin.as_bytes());
         app.log.line(format_args!(
-            "refused a WebSocket from another origin ({origin:?})"
+            "refused a WebSocket from another origin ({origin})"
         ));
         return respond(
             stream,
