@@ -1,5 +1,7 @@
 //! `nca serve` from outside: the page and its WebSocket, refusals that leave the server serving,
-//! the client bound, a clean stop on Ctrl-C, and the page in headless Chromium.
+//! the client bound, a clean stop on Ctrl-C, and the page in headless Chromium; hostile clients
+//! (slow heads, held sockets, ping floods, non-HTTP bytes, RFC 6455 violations, other origins)
+//! hold places while new pages are still served.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
