@@ -190,12 +190,20 @@ fn admit(stream: TcpStream, connections: &Arc<Connections>, app: &Arc<App>) {
         Ok(Admission::Full) => return refuse_busy(stream, peer, app),
         Err(err) => return app.log.line(format_args!("{peer}: {err}")),
     };
-    let app = app.clone();
-    std::thread::spawn(move || {
-        if let Err(err) = serve_connection(stream, &admitted, &app) {
-            app.log.line(format_args!("{peer}: {err:#}"));
+    let shared = app.clone();
+    spawn(app, move || {
+        if let Err(err) = serve_connection(stream, &admitted, &shared) {
+            shared.log.line(format_args!("{peer}: {err:#}"));
         }
     });
+}
+
+/// Runs `work` on a thread of its own; when the system has no thread to give (the connection is
+/// then dropped), says so in the log instead of panicking.
+fn spawn(app: &App, work: impl FnOnce() + Send + 'static) {
+    if let Err(err) = std::thread::Builder::new().spawn(work) {
+        app.log.line(format_args!("cannot start a thread: {err}"));
+    }
 }
 
 /// Answers a connection past the cap 503, on a thread of its own (at most [`MAX_REFUSALS`]):
@@ -207,7 +215,7 @@ fn refuse_busy(stream: TcpStream, peer: String, app: &Arc<App>) {
     let Some(refusal) = Slot::take(app.refusals.clone(), MAX_REFUSALS) else {
         return;
     };
-    std::thread::spawn(move || {
+    spawn(app, move || {
         let _refusal = refusal;
         let busy = text(StatusCode::SERVICE_UNAVAILABLE, "busy");
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
