@@ -125,7 +125,7 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
             backend: compute.backend.to_string(),
             model: &model_name,
             task,
-            workload: &workload,
+            workload,
             batch,
             steps,
             grid,

@@ -20,7 +20,7 @@ fn main() -> Result<(), nca_core::NcaError> {
 
     let device = Device::flex();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
-    let nca = Nca::new(NcaConfig::default(), &device, &mut rng)?; // the paper's 8,336 parameters
+    let nca = NcaConfig::default().init(&device, &mut rng)?; // the paper's 8,336 parameters
     let grown = nca.rollout(nca.seed(1, 72, 72), 96, &mut rng); // [1, 16, 72, 72], differentiable
     let fast = nca.clone().with_engine(Engine::Fused); // nca's CPU kernel (no autodiff)
     let batch = fast.advance(nca.seed(8, 72, 72), 96, &mut rng); // [8, 16, 72, 72]

@@ -90,7 +90,8 @@ impl Nca {
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .map_err(|err| bad_weights(err.to_string()))?;
         // The initial weights are overwritten by the record; any generator will do.
-        let blank = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))
+        let blank = config
+            .init(device, &mut Xoshiro256PlusPlus::seed_from_u64(0))
             .map_err(|err| bad_config(err.to_string()))?;
         let model = blank
             .try_load_record(record)

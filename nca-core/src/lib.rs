@@ -18,7 +18,7 @@
 //!
 //! let device = Device::flex();
 //! let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
-//! let nca = Nca::new(NcaConfig::default(), &device, &mut rng)?;
+//! let nca = NcaConfig::default().init(&device, &mut rng)?;
 //!
 //! let seed = nca.seed(1, 32, 32);
 //! let grown = nca.rollout(seed, 10, &mut rng);

@@ -29,9 +29,22 @@ pub struct Nca {
     engine: Engine,
 }
 
+impl NcaConfig {
+    /// A fresh model of this config on `device`, as burn's `Config::init` builds a module: the
+    /// update network's first layer random (from `rng`), its last zero; refused if the config
+    /// is invalid.
+    pub fn init(&self, device: &Device, rng: &mut impl Rng) -> Result<Nca, NcaError> {
+        Nca::new(self.clone(), device, rng)
+    }
+}
+
 impl Nca {
-    /// A fresh model: the update network's first layer is random (from `rng`), its last is zero.
-    pub fn new(config: NcaConfig, device: &Device, rng: &mut impl Rng) -> Result<Self, NcaError> {
+    /// A fresh model (see [`NcaConfig::init`]).
+    pub(crate) fn new(
+        config: NcaConfig,
+        device: &Device,
+        rng: &mut impl Rng,
+    ) -> Result<Self, NcaError> {
         config.validate()?;
         let perception = if config.trainable_perception {
             Perception::learned(config.channels, config.perception_angle_deg, device)

@@ -12,12 +12,9 @@ fn device() -> Device {
 }
 
 fn model(config: NcaConfig, seed: u64) -> Nca {
-    Nca::new(
-        config,
-        &device(),
-        &mut Xoshiro256PlusPlus::seed_from_u64(seed),
-    )
-    .unwrap()
+    config
+        .init(&device(), &mut Xoshiro256PlusPlus::seed_from_u64(seed))
+        .unwrap()
 }
 
 fn load_error(bytes: &[u8]) -> ModelFileError {

@@ -16,7 +16,7 @@ fn rng(seed: u64) -> Xoshiro256PlusPlus {
 }
 
 fn model(config: NcaConfig) -> Nca {
-    Nca::new(config, &device(), &mut rng(7)).unwrap()
+    config.init(&device(), &mut rng(7)).unwrap()
 }
 
 fn tensor(values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
@@ -239,7 +239,9 @@ fn update_is_applied_per_cell_to_every_channel_at_once() {
 #[test]
 fn same_seed_gives_the_same_rollout_and_another_seed_does_not() {
     let run = |model_seed: u64, step_seed: u64| {
-        let nca = Nca::new(NcaConfig::default(), &device(), &mut rng(model_seed)).unwrap();
+        let nca = NcaConfig::default()
+            .init(&device(), &mut rng(model_seed))
+            .unwrap();
         let nca = with_constant_update(nca, 5, 0.1);
         let grid = nca.seed(1, 24, 24);
         host_values(nca.rollout(grid, 20, &mut rng(step_seed)))
@@ -251,7 +253,7 @@ fn same_seed_gives_the_same_rollout_and_another_seed_does_not() {
 #[test]
 fn frames_hold_every_kth_state_and_the_last_without_autodiff() {
     let device = device().autodiff();
-    let nca = Nca::new(NcaConfig::default(), &device, &mut rng(0)).unwrap();
+    let nca = NcaConfig::default().init(&device, &mut rng(0)).unwrap();
     let frames = nca.frames(nca.seed(1, 16, 16), 10, 3, &mut rng(0));
     assert_eq!(frames.len(), 5, "steps 0, 3, 6, 9 and 10");
     assert!(frames.iter().all(|frame| !frame.is_autodiff()));

@@ -88,7 +88,7 @@ pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Resu
                 .copy_from_slice(&first.weights[theirs * hidden..(theirs + 1) * hidden]);
         }
     }
-    let mut nca = Nca::new(config, device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
+    let mut nca = config.init(device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
     nca.update.hidden.weight = param(first_weights, [3 * channels, hidden], device);
     nca.update.hidden.bias = Some(param(first.bias, [hidden], device));
     nca.update.output.weight = param(second.weights, [hidden, channels], device);

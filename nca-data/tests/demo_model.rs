@@ -329,7 +329,7 @@ fn models_the_demo_cannot_run_are_refused_with_the_reason() {
             "multiples of 4",
         ),
     ] {
-        let nca = Nca::new(config, &device, &mut rng).unwrap();
+        let nca = config.init(&device, &mut rng).unwrap();
         let err = nca_data::export_demo_model(&nca, "random")
             .unwrap_err()
             .to_string();

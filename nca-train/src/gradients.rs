@@ -111,7 +111,7 @@ impl ModuleVisitor for Register<'_> {
 mod tests {
     use super::*;
     use nca_core::rand::SeedableRng;
-    use nca_core::{FusedGradients, Nca, NcaConfig, Perception};
+    use nca_core::{FusedGradients, NcaConfig, Perception};
 
     /// Each fused gradient lands on its own parameter: a permuted or missed one fails here.
     #[test]
@@ -124,7 +124,7 @@ mod tests {
             ..NcaConfig::default()
         };
         let mut rng = nca_core::rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
-        let model = Nca::new(config, &device, &mut rng).unwrap();
+        let model = config.init(&device, &mut rng).unwrap();
         let filled = |len: usize, value: f32| vec![value; len];
         let gradients = FusedGradients {
             perception: Some(filled(24 * 9, 5.0)),

@@ -80,7 +80,7 @@ impl Trainer {
         config.validate()?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let plain = device.clone().without_autodiff();
-        let model = Nca::new(config.model.clone(), &plain, &mut rng)?;
+        let model = config.model.clone().init(&plain, &mut rng)?;
         let [channels, height, width] = target.dims();
         let target_values = host_values(target);
         let optimizer = adam(&config);

@@ -120,14 +120,11 @@ fn the_batch_is_written_back_into_the_pool_and_nothing_else_changes() {
 #[test]
 fn per_parameter_normalisation_gives_every_gradient_unit_norm() {
     let device = device().autodiff();
-    let mut nca = Nca::new(
-        NcaConfig {
-            fire_rate: 1.0,
-            ..NcaConfig::default()
-        },
-        &device,
-        &mut Xoshiro256PlusPlus::seed_from_u64(0),
-    )
+    let mut nca = NcaConfig {
+        fire_rate: 1.0,
+        ..NcaConfig::default()
+    }
+    .init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(0))
     .unwrap();
     // A fresh model's last layer is zero, which leaves the first layer without gradient.
     let mut values = Xoshiro256PlusPlus::seed_from_u64(9);

@@ -64,7 +64,8 @@ fn a_fresh_model_leaves_the_seed_unchanged_on_every_backend() {
         device,
     } in backends()
     {
-        let nca = Nca::new(NcaConfig::default(), &device, &mut rng(1))
+        let nca = NcaConfig::default()
+            .init(&device, &mut rng(1))
             .unwrap()
             .with_engine(engine);
         let seed = nca.seed(2, 24, 24);
@@ -112,7 +113,8 @@ fn stochastic_updates_and_alive_masking_on_every_backend() {
             fire_rate: 0.3,
             ..NcaConfig::default()
         };
-        let mut nca = Nca::new(config, &device, &mut rng(0))
+        let mut nca = config
+            .init(&device, &mut rng(0))
             .unwrap()
             .with_engine(engine);
         let mut bias = vec![0.0f32; 16];

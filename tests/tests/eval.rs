@@ -34,7 +34,7 @@ fn score(model: &Nca, seeds: &[u64]) -> Scorecard {
 fn random_model() -> Nca {
     let device = Device::flex();
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-    let mut model = Nca::new(NcaConfig::default(), &device, &mut rng).unwrap();
+    let mut model = NcaConfig::default().init(&device, &mut rng).unwrap();
     let dims = model.update.output.weight.val().dims();
     model.update.output.weight = Param::from_tensor(Tensor::random(
         dims,
@@ -177,7 +177,8 @@ fn learned_perception_is_scored_without_the_rotation_line() {
         trainable_perception: true,
         ..NcaConfig::default()
     };
-    let model = Nca::new(config, &device, &mut Xoshiro256PlusPlus::seed_from_u64(3))
+    let model = config
+        .init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(3))
         .unwrap()
         .with_engine(Engine::Fused);
     let (card, frames) = PROTOCOL.evaluate(&model, None, [16, 16], &[0]);

@@ -31,7 +31,7 @@ fn uniform(count: usize, limit: f32, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
 /// leave the seed unchanged), small enough that 40 steps stay bounded.
 fn random_model(config: NcaConfig, seed: u64) -> Nca {
     let mut rng = rng(seed);
-    let mut nca = Nca::new(config.clone(), &device(), &mut rng).unwrap();
+    let mut nca = config.clone().init(&device(), &mut rng).unwrap();
     let [hidden, channels] = [config.hidden_units, config.channels];
     nca.update.output.weight = param(
         uniform(hidden * channels, 0.05, &mut rng),
@@ -53,7 +53,7 @@ fn random_model(config: NcaConfig, seed: u64) -> Nca {
 /// Seeds plus a few random live patches, `[batch, C, height, width]`.
 fn start(config: &NcaConfig, batch: usize, [height, width]: [usize; 2]) -> Tensor<4> {
     let mut rng = rng(99);
-    let nca = Nca::new(config.clone(), &device(), &mut rng).unwrap();
+    let nca = config.clone().init(&device(), &mut rng).unwrap();
     let mut state = host_values(nca.seed(batch, height, width));
     let plane = height * width;
     for sample in 0..batch {
@@ -141,7 +141,7 @@ fn the_update_of_a_dead_cell_next_to_a_live_one_counts() {
         fire_rate: 1.0,
         ..NcaConfig::default()
     };
-    let mut nca = Nca::new(config.clone(), &device(), &mut rng(0)).unwrap();
+    let mut nca = config.clone().init(&device(), &mut rng(0)).unwrap();
     let (channels, hidden) = (config.channels, config.hidden_units);
     let mut hidden_weight = vec![0.0; 3 * channels * hidden];
     hidden_weight[(3 * 4) * hidden] = 1.0; // identity of channel 4 → hidden unit 0

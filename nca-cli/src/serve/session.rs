@@ -221,7 +221,7 @@ mod tests {
             fire_rate: 1.0,
             ..NcaConfig::default()
         };
-        let mut nca = Nca::new(config, &device, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap();
+        let mut nca = config.init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap();
         nca.update.output.bias = Some(Param::from_data(
             TensorData::new(vec![0.1f32; 16], [16]),
             &device,
@@ -237,12 +237,9 @@ mod tests {
             },
             NamedModel {
                 name: "still".into(),
-                model: Nca::new(
-                    NcaConfig::default(),
-                    &Device::flex(),
-                    &mut Xoshiro256PlusPlus::seed_from_u64(1),
-                )
-                .unwrap(),
+                model: NcaConfig::default()
+                    .init(&Device::flex(), &mut Xoshiro256PlusPlus::seed_from_u64(1))
+                    .unwrap(),
             },
         ];
         Session::new(Arc::new(models), 16, 0)
