@@ -221,7 +221,9 @@ mod tests {
             fire_rate: 1.0,
             ..NcaConfig::default()
         };
-        let mut nca = config.init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(0)).unwrap();
+        let mut nca = config
+            .init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(0))
+            .unwrap();
         nca.update.output.bias = Some(Param::from_data(
             TensorData::new(vec![0.1f32; 16], [16]),
             &device,
