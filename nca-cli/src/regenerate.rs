@@ -37,27 +37,74 @@ pub struct RegenerateArgs {
     /// What to cut away.
     #[arg(long, value_enum, default_value_t = Cut::Disc)]
     cut: Cut,
+    /// Measure the recovery over this many seeds of the fire decisions, from --seed on (the
+    /// GIF shows the first).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    seeds: u64,
     /// Output GIF.
     #[arg(long, default_value = "regenerate.gif")]
     out: PathBuf,
 }
 
-/// Runs `nca regenerate`: grow, cut, regrow, one GIF.
+/// Runs `nca regenerate`: grow, cut, regrow, one GIF; the share recovered over the seeds.
 pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     check_output(&args.out, &["gif"])?;
     args.run.check_picture_size()?;
     let model = args.run.model(compute)?;
-    let size = args.run.size as usize;
-    let every = args.run.every as usize;
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
     let mut gif = GifWriter::create(&args.out, args.run.gif())?;
     let mut frames = 0;
     let mut push = |state: &Tensor<4>, step: usize| -> anyhow::Result<()> {
         frames += 1;
         Ok(gif.push(&picture(&model, state), Some(step))?)
     };
-    let seed = model.seed(1, size, size);
-    let grown = run_frames(&model, seed, 0, args.grow_steps, every, &mut rng, &mut push)?;
+    let first = args.run.seed;
+    let mut shares = vec![regrow(&args, &model, first, &mut push)?];
+    gif.finish()?;
+    note!("wrote {} ({frames} frames)", args.out.display());
+    for seed in first + 1..first + args.seeds {
+        shares.push(regrow(&args, &model, seed, &mut |_, _| Ok(()))?);
+    }
+    let percent = |share: &f64| format!("{:.0}", 100.0 * share);
+    let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+    let by_seed = if shares.len() > 1 {
+        let each: Vec<String> = shares.iter().map(percent).collect();
+        format!(
+            " (mean of seeds {first}–{}: {})",
+            first + args.seeds - 1,
+            each.join(", ")
+        )
+    } else {
+        String::new()
+    };
+    say!(
+        "recovered {} % of the cut's damage in {} steps{by_seed} (1 − MSE(regrown, uncut) / MSE(cut, uncut), pictures over white)",
+        percent(&mean),
+        args.regrow_steps
+    );
+    Ok(())
+}
+
+/// Grows from the seed with the fire decisions of `seed`, cuts, regrows, each state given to
+/// `push` as the GIF wants it; the share of the cut's damage recovered.
+fn regrow(
+    args: &RegenerateArgs,
+    model: &Nca,
+    seed: u64,
+    push: &mut impl FnMut(&Tensor<4>, usize) -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    let size = args.run.size as usize;
+    let every = args.run.every as usize;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let start = model.seed(1, size, size);
+    let grown = run_frames(
+        model,
+        start,
+        0,
+        args.grow_steps,
+        every,
+        &mut rng,
+        &mut *push,
+    )?;
     let uncut = grown.clone();
     let mut grid = HostGrid::from_tensor(grown);
     match args.cut {
@@ -65,23 +112,16 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
         Cut::Half => grid.erase_half(Half::Right),
     }
     let cut = grid.to_tensor(&model.device());
-    let regrow = args.regrow_steps;
     let regrown = run_frames(
-        &model,
+        model,
         cut.clone(),
         args.grow_steps,
-        regrow,
+        args.regrow_steps,
         every,
         &mut rng,
-        &mut push,
+        &mut *push,
     )?;
-    gif.finish()?;
-    note!("wrote {} ({frames} frames)", args.out.display());
-    say!(
-        "recovered {:.0} % of the cut's damage in {regrow} steps (1 − MSE(regrown, uncut) / MSE(cut, uncut), pictures over white)",
-        100.0 * recovery(&model, uncut, cut, regrown)
-    );
-    Ok(())
+    Ok(recovery(model, uncut, cut, regrown))
 }
 
 /// The share of the cut's damage that regrowth repaired, as `nca eval` measures it, on the
