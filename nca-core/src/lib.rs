@@ -52,7 +52,10 @@ pub use config::NcaConfig;
 pub use engine::Engine;
 pub use error::{ModelFileError, NcaError};
 pub use file::{FORMAT_VERSION, MAGIC};
-pub use fused::{FusedGradients, FusedIteration, FusedNca, HostLoss, multiply_add_peak};
+pub use fused::{
+    FusedGradients, FusedIteration, FusedNca, HostLoss, multiply_add_peak,
+    perception_rows_to_bands, perception_rows_to_interleaved,
+};
 pub use host::host_values;
 pub use host_grid::{Half, HostGrid};
 pub use io::{AtomicFile, write_atomic};

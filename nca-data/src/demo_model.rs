@@ -12,7 +12,7 @@ use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_core::{Nca, NcaConfig};
+use nca_core::{Nca, NcaConfig, perception_rows_to_bands, perception_rows_to_interleaved};
 use serde::{Deserialize, Serialize};
 
 use crate::DataError;
@@ -78,16 +78,8 @@ pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Resu
     let first = dequantise(perceive, 1).map_err(|reason| bad(format!("layer 1: {reason}")))?;
     let second = dequantise(output, 2).map_err(|reason| bad(format!("layer 2: {reason}")))?;
 
-    // Demo input `band * C + channel` is our input `channel * 3 + band`.
     let hidden = perceive.out_ch;
-    let mut first_weights = vec![0.0f32; 3 * channels * hidden];
-    for band in 0..3 {
-        for channel in 0..channels {
-            let (ours, theirs) = (channel * 3 + band, band * channels + channel);
-            first_weights[ours * hidden..(ours + 1) * hidden]
-                .copy_from_slice(&first.weights[theirs * hidden..(theirs + 1) * hidden]);
-        }
-    }
+    let first_weights = perception_rows_to_interleaved(&first.weights, channels);
     let mut nca = config.init(device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
     nca.update.hidden.weight = param(first_weights, [3 * channels, hidden], device);
     nca.update.hidden.bias = Some(param(first.bias, [hidden], device));
@@ -169,21 +161,12 @@ pub fn export_demo_model(nca: &Nca, name: &str) -> Result<String, DataError> {
         )));
     }
     let weights = nca.update.host_weights();
-    let first = weights.hidden_weight;
     let scale = config.update_scale as f32;
     let scaled = |values: Vec<f32>| -> Vec<f32> { values.iter().map(|v| v * scale).collect() };
     let (second, second_bias) = (scaled(weights.output_weight), scaled(weights.output_bias));
-    // Our input `channel * 3 + band` is demo input `band * C + channel`.
-    let mut demo_first = vec![0.0f32; first.len()];
-    for band in 0..3 {
-        for channel in 0..channels {
-            let (ours, theirs) = (channel * 3 + band, band * channels + channel);
-            demo_first[theirs * hidden..(theirs + 1) * hidden]
-                .copy_from_slice(&first[ours * hidden..(ours + 1) * hidden]);
-        }
-    }
+    let first = perception_rows_to_bands(&weights.hidden_weight, channels);
     let layers = [
-        quantise(&demo_first, &weights.hidden_bias, 3 * channels, hidden),
+        quantise(&first, &weights.hidden_bias, 3 * channels, hidden),
         quantise(&second, &second_bias, hidden, channels),
     ];
     Ok(serde_json::to_string(&layers).expect("layers serialise"))

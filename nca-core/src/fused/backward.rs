@@ -1,16 +1,17 @@
-//! The fused kernel's backward pass: one step at a time, from the last to the first.
+//! The fused kernel's backward pass: a sample's rollout, recorded step by step, then
+//! backpropagated one step at a time, from the last to the first.
 
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
+use super::band_order::perception_rows_to_interleaved;
+use super::forward::{Activations, StepRecord, block_size};
 use super::grid::Grid;
 use super::matmul::product;
-use super::{
-    Activations, FusedGradients, FusedNca, StepRecord, block_size, column_sums, multiply_add,
-    vectorized,
-};
+use super::simd::vectorized;
+use super::{FusedGradients, FusedNca, HostLoss};
 
-/// Parameter gradients summed over cells, in the kernel's (planar) layouts.
+/// Parameter gradients summed over cells, in the kernel's layouts (band order).
 pub(super) struct Accumulated {
     filters: Option<Array2<f32>>,
     hidden_weight: Array2<f32>,
@@ -20,10 +21,49 @@ pub(super) struct Accumulated {
 }
 
 impl FusedNca {
+    /// Forward and backward through one sample's rollout: its loss, end state (`[C, H, W]`) and
+    /// weight gradients (of the batch's loss, the mean over `batch` samples).
+    pub(super) fn train_sample<'a>(
+        &self,
+        grid: Grid,
+        start: Vec<f32>,
+        fires: impl ExactSizeIterator<Item = Option<&'a [bool]>>,
+        loss: &impl HostLoss,
+        batch: usize,
+    ) -> (f64, Vec<f32>, Accumulated) {
+        let mut states = Vec::with_capacity(fires.len() + 1);
+        states.push(start);
+        let mut records = Vec::with_capacity(fires.len());
+        for fired in fires {
+            let mut next = states.last().expect("never empty").clone();
+            let record = self.step(grid, &mut next, fired, true);
+            states.push(next);
+            records.push(record);
+        }
+        let end = grid.to_channel_major(&states.pop().expect("the end state"));
+        let (sample_loss, grad) = loss.sample_loss(&end);
+        assert_eq!(
+            grad.len(),
+            end.len(),
+            "a loss's gradient is shaped like the state"
+        );
+        let share = 1.0 / batch as f32;
+        let mut grad: Vec<f32> = grid
+            .to_cell_major(&grad)
+            .into_iter()
+            .map(|value| value * share)
+            .collect();
+        let mut total = self.zero_gradients();
+        while let (Some(state), Some(record)) = (states.pop(), records.pop()) {
+            self.backward_step(grid, &state, &record, &mut grad, &mut total);
+        }
+        (sample_loss, end, total)
+    }
+
     /// Turns `grad` (of the loss with respect to one grid's state after a step, cell-major) into the
     /// gradient with respect to the state before it, `state`, adding the weights' share to
     /// `total`.
-    pub(super) fn backward_step(
+    fn backward_step(
         &self,
         grid: Grid,
         state: &[f32],
@@ -113,33 +153,6 @@ impl FusedNca {
         (block, grad_perceived)
     }
 
-    /// Gradient of the perception filters (`[9, 3C]`, planar) from a block of cells.
-    fn filter_gradient(
-        &self,
-        grid: Grid,
-        state: &[f32],
-        cells: &[usize],
-        grad_perceived: &Array2<f32>,
-    ) -> Array2<f32> {
-        let channels = grid.channels;
-        let mut grad = Array2::zeros((9, self.config.perception_channels()));
-        for (&cell, perceived) in cells.iter().zip(grad_perceived.rows()) {
-            let perceived = perceived.to_slice().expect("contiguous rows");
-            grid.for_each_neighbour(cell, |tap, neighbour| {
-                let values = &state[neighbour * channels..(neighbour + 1) * channels];
-                let mut row = grad.row_mut(tap);
-                let row = row.as_slice_mut().expect("contiguous rows");
-                for (out, perceived) in row
-                    .chunks_exact_mut(channels)
-                    .zip(perceived.chunks_exact(channels))
-                {
-                    multiply_add(out, perceived, values);
-                }
-            });
-        }
-        grad
-    }
-
     /// Zero gradients for every parameter.
     pub(super) fn zero_gradients(&self) -> Accumulated {
         Accumulated {
@@ -156,13 +169,10 @@ impl FusedNca {
 
     /// The accumulated gradients in the model's layouts.
     pub(super) fn gradients(&self, total: Accumulated) -> FusedGradients {
-        // Planar perception rows back to the model's interleaved order.
-        let interleaved = |planar: Array2<f32>| {
-            let mut out = Array2::zeros(planar.raw_dim());
-            for (row, &position) in planar.rows().into_iter().zip(&self.order) {
-                out.row_mut(position).assign(&row);
-            }
-            out.iter().copied().collect::<Vec<f32>>()
+        // Rows per perception value, back to the model's interleaved order.
+        let interleaved = |bands: Array2<f32>| {
+            let bands: Vec<f32> = bands.iter().copied().collect();
+            perception_rows_to_interleaved(&bands, self.config.channels)
         };
         FusedGradients {
             // [9, 3C] → the parameter's [3C, 1, 3, 3].
@@ -187,4 +197,21 @@ impl Accumulated {
         self.output_weight += &other.output_weight;
         self.output_bias += &other.output_bias;
     }
+}
+
+/// The sum of a block's rows.
+#[inline(always)]
+fn column_sums(rows: &Array2<f32>) -> Array1<f32> {
+    let mut sums = Array1::zeros(rows.ncols());
+    let out = sums.as_slice_mut().expect("a new array");
+    for row in rows
+        .as_slice()
+        .expect("a standard-layout array")
+        .chunks_exact(rows.ncols())
+    {
+        out.iter_mut()
+            .zip(row)
+            .for_each(|(sum, value)| *sum += value);
+    }
+    sums
 }
