@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
     CHECKPOINT_FILE, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE, METRICS_FILE,
-    Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError, Trainer,
+    MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError, Trainer,
 };
 
 use crate::pictures::growth_frames;
@@ -392,35 +392,52 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
 }
 
 /// Refuses, before anything is allocated, a run that cannot fit in the memory this machine has
-/// available (Linux's `MemAvailable`; elsewhere the check is skipped).
+/// available: `NCA_MEMORY_AVAILABLE` bytes when set, else Linux's `MemAvailable` (elsewhere the
+/// check is skipped). The message names the flags that lower what takes the most.
 fn check_memory(config: &TrainConfig, grid: [usize; 2]) -> anyhow::Result<()> {
-    let available = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find_map(|line| line.strip_prefix("MemAvailable:"))
-                .and_then(|rest| {
-                    rest.trim()
-                        .trim_end_matches("kB")
-                        .trim()
-                        .parse::<u128>()
-                        .ok()
-                })
-        })
-        .map(|kib| kib * 1024);
+    let available = match std::env::var(MEMORY_AVAILABLE_ENV) {
+        Ok(bytes) => Some(bytes.trim().parse::<u128>().with_context(|| {
+            format!("{MEMORY_AVAILABLE_ENV} must be a number of bytes, not {bytes:?}")
+        })?),
+        Err(_) => mem_available(),
+    };
     let need = config.memory_need(grid);
     if let Some(available) = available
         && need.bytes > available
     {
+        let flags = match need.largest {
+            MemoryUse::UpdateNetwork => "--hidden-units, --channels",
+            MemoryUse::SamplePool { .. } => "--pool-size, or the grid: --size, --padding",
+            MemoryUse::Rollouts { .. } => {
+                "--batch-size, --max-steps, or the grid: --size, --padding"
+            }
+        };
         let gib = |bytes: u128| bytes as f64 / (1u128 << 30) as f64;
         bail!(
-            "this run needs at least {:.1} GiB of memory, mostly for {}, but {:.1} GiB are available",
+            "this run needs at least {:.1} GiB of memory, mostly for {} ({flags}), but {:.1} GiB are available",
             gib(need.bytes),
             need.largest,
             gib(available)
         );
     }
     Ok(())
+}
+
+/// Overrides the memory [`check_memory`] counts as available, in bytes.
+const MEMORY_AVAILABLE_ENV: &str = "NCA_MEMORY_AVAILABLE";
+
+/// Linux's `MemAvailable` in bytes; `None` elsewhere.
+fn mem_available() -> Option<u128> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = info
+        .lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u128>()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// Losses in the final-loss figure of the summary.

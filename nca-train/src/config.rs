@@ -275,9 +275,40 @@ impl TrainConfig {
 pub struct MemoryNeed {
     /// Bytes, at least.
     pub bytes: u128,
-    /// The largest part, in words that name the flags to lower (e.g. "the sample pool
-    /// (--pool-size)").
-    pub largest: String,
+    /// What takes the most of them.
+    pub largest: MemoryUse,
+}
+
+/// What a training run keeps in memory; shown as words (e.g. "the sample pool of 1024 states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryUse {
+    /// The update network's weights, with their gradients and Adam's two moments.
+    UpdateNetwork,
+    /// The sample pool's states.
+    SamplePool {
+        /// States in the pool.
+        states: usize,
+    },
+    /// The states a batch's rollouts keep for the backward pass.
+    Rollouts {
+        /// Samples per batch.
+        samples: usize,
+        /// The most steps a rollout takes.
+        steps: usize,
+    },
+}
+
+impl std::fmt::Display for MemoryUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UpdateNetwork => write!(f, "the update network"),
+            Self::SamplePool { states } => write!(f, "the sample pool of {states} states"),
+            Self::Rollouts { samples, steps } => write!(
+                f,
+                "the rollouts of {samples} samples and up to {steps} steps"
+            ),
+        }
+    }
 }
 
 impl TrainConfig {
@@ -291,23 +322,19 @@ impl TrainConfig {
         let cells = height as u128 * width as u128;
         let parameters = (3 * channels + 1) * hidden + (hidden + 1) * channels;
         let parts = [
-            (
-                f32s(4 * parameters),
-                "the update network (--hidden-units, --channels)".to_string(),
-            ),
+            (f32s(4 * parameters), MemoryUse::UpdateNetwork),
             (
                 f32s(self.pool_size as u128 * channels * cells),
-                format!(
-                    "the sample pool of {} states (--pool-size, or the grid: --size, --padding)",
-                    self.pool_size
-                ),
+                MemoryUse::SamplePool {
+                    states: self.pool_size,
+                },
             ),
             (
                 f32s(self.batch_size as u128 * self.max_steps as u128 * channels * cells),
-                format!(
-                    "the rollouts of {} samples and up to {} steps (--batch-size, --max-steps, or the grid: --size, --padding)",
-                    self.batch_size, self.max_steps
-                ),
+                MemoryUse::Rollouts {
+                    samples: self.batch_size,
+                    steps: self.max_steps,
+                },
             ),
         ];
         let bytes = parts.iter().map(|(bytes, _)| bytes).sum();

@@ -31,7 +31,7 @@ mod run_dir;
 mod trainer;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
-pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, TrainConfig};
+pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, MemoryUse, TrainConfig};
 pub use error::TrainError;
 pub use gradients::condition;
 pub use loss::RgbaLoss;
