@@ -1,4 +1,5 @@
-//! `nca`: train, grow, regenerate, import and benchmark growing neural cellular automata.
+//! `nca`: train, grow, regenerate, score (`eval`), share (`export`, `serve`), import, inspect
+//! (`info`, `targets`) and benchmark growing neural cellular automata: one module per command.
 
 mod bench;
 mod eval;

@@ -5,10 +5,11 @@
 //! neighbourhood. Trained, it grows a target image from a single seed cell, keeps it and
 //! regrows it after damage.
 //!
-//! This crate holds the model and its rollout only: no training, no image I/O, no backend of its
-//! own. It works on whichever burn [`Device`](burn::tensor::Device) the caller brings, and has a
-//! fused CPU kernel ([`FusedNca`], [`Engine::Fused`]) that computes the same steps, and their
-//! gradients, much faster on a CPU.
+//! This crate holds the model, its rollout and its model files: no training loop (that is
+//! `nca-train`, which takes its gradients from burn's autodiff or from this crate's fused kernel),
+//! no image I/O, no backend of its own. It works on whichever burn
+//! [`Device`](burn::tensor::Device) the caller brings, and has a fused CPU kernel ([`FusedNca`],
+//! [`Engine::Fused`]) that computes the same steps, and their gradients, much faster on a CPU.
 //!
 //! ```
 //! use burn::tensor::Device;

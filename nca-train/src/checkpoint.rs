@@ -31,9 +31,9 @@ pub struct Checkpoint {
     pub model: Vec<u8>,
     /// The optimiser's state (burnpack bytes).
     pub optimizer: Vec<u8>,
-    /// The `[4, H, W]` target.
+    /// The target: the visible channels and alpha (RGBA for the paper's model), premultiplied.
     pub target: Vec<f32>,
-    /// `[4, H, W]` of the target.
+    /// `[visible + 1, H, W]` of the target.
     pub target_shape: [usize; 3],
     /// The sample pool, if the run has one.
     pub pool: Option<SamplePool>,

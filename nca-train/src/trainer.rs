@@ -239,7 +239,8 @@ impl Trainer {
         self.model.valid()
     }
 
-    /// One iteration: draw a batch, roll it out for 64–95 steps, compare with the target,
+    /// One iteration: draw a batch, roll it out for `min_steps..max_steps` steps (the paper:
+    /// 64–95), compare with the target,
     /// condition the gradients, take an Adam step, write the batch back into the pool.
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let started = Instant::now();
