@@ -94,7 +94,7 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
             "impl": "nca",
             "task": "multiply_add_peak",
             "threads": rayon::current_num_threads(),
-            "gflops": nca_core::multiply_add_peak(2.0),
+            "gflops": nca_core::bench::multiply_add_peak(2.0),
         });
         say!("{record}");
         return Ok(());

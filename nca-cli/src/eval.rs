@@ -128,7 +128,7 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
     say!("{}", text.trim_end());
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("reports serialise");
-        nca_core::write_atomic(path, json.as_bytes())?;
+        nca_core::io::write_atomic(path, json.as_bytes())?;
         note!("wrote {}", path.display());
     }
     if let Some(path) = &args.sheet {

@@ -500,7 +500,7 @@ fn refresh_pictures(dir: &RunDir, trainer: &Trainer, device: &Device) -> anyhow:
         GifOptions::default(),
     )?;
 
-    nca_core::write_atomic(
+    nca_core::io::write_atomic(
         &dir.file(LOSS_PICTURE),
         crate::plot::loss_svg(&dir.losses()).as_bytes(),
     )?;

@@ -18,17 +18,22 @@ pub struct Container<'a> {
 }
 
 /// Why bytes are not a usable container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContainerError {
     /// They do not start with the magic.
+    #[error("it does not start with the expected magic")]
     NotOurs,
     /// Written by a newer version of the format.
+    #[error("it is of format version {0}, newer than this build reads")]
     Unsupported(u32),
     /// They end before the container does (named: what is missing).
+    #[error("it is truncated: {0}")]
     Truncated(&'static str),
     /// They go on after the container's end.
+    #[error("it goes on after its end")]
     TrailingBytes,
     /// The checksum does not match: some byte changed.
+    #[error("its checksum does not match its contents")]
     Corrupted,
 }
 

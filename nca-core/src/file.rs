@@ -13,7 +13,8 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 use crate::container::{self, ContainerError};
-use crate::{ModelFileError, Nca, NcaConfig, NcaError, host_values, write_atomic};
+use crate::io::write_atomic;
+use crate::{ModelFileError, Nca, NcaConfig, NcaError, host_values};
 
 /// The first bytes of every nca model file.
 pub const MAGIC: &[u8; 8] = b"NCAMODEL";

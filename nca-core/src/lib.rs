@@ -43,7 +43,7 @@ mod file;
 mod fused;
 mod host;
 mod host_grid;
-mod io;
+pub mod io;
 mod model;
 mod perception;
 mod state;
@@ -54,15 +54,19 @@ pub use engine::Engine;
 pub use error::{ModelFileError, NcaError};
 pub use file::{FORMAT_VERSION, MAGIC};
 pub use fused::{
-    FusedGradients, FusedIteration, FusedNca, HostLoss, multiply_add_peak,
-    perception_rows_to_bands, perception_rows_to_interleaved,
+    FusedGradients, FusedIteration, FusedNca, HostLoss, perception_rows_to_bands,
+    perception_rows_to_interleaved,
 };
 pub use host::host_values;
 pub use host_grid::{Half, HostGrid};
-pub use io::{AtomicFile, write_atomic};
 pub use model::Nca;
 pub use perception::{Perception, SOBEL_X, Sobel};
 pub use update::{HostWeights, UpdateNet};
+
+/// Measurements of the machine for benchmarks (`nca bench --task peak`), not the model's API.
+pub mod bench {
+    pub use crate::fused::multiply_add_peak;
+}
 
 /// The random number generator crate whose `Rng` drives the stochastic updates.
 pub use rand;

@@ -197,6 +197,6 @@ fn store(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
             source,
         })?;
     }
-    nca_core::write_atomic(path, bytes)?;
+    nca_core::io::write_atomic(path, bytes)?;
     Ok(())
 }

@@ -84,7 +84,7 @@ pub fn save_png(path: &Path, image: impl Into<image::DynamicImage>) -> Result<()
             path: path.into(),
             source: std::io::Error::other(err),
         })?;
-    nca_core::write_atomic(path, bytes.get_ref())?;
+    nca_core::io::write_atomic(path, bytes.get_ref())?;
     Ok(())
 }
 
@@ -125,7 +125,7 @@ pub fn save_gif(
 /// file replaces `path` atomically at [`finish`](Self::finish) (dropped before, nothing changes).
 pub struct GifWriter {
     encoder: GifEncoder<std::fs::File>,
-    file: nca_core::AtomicFile,
+    file: nca_core::io::AtomicFile,
     path: std::path::PathBuf,
     options: GifOptions,
 }
@@ -133,7 +133,7 @@ pub struct GifWriter {
 impl GifWriter {
     /// Starts a GIF at `path`.
     pub fn create(path: &Path, options: GifOptions) -> Result<Self, DataError> {
-        let file = nca_core::AtomicFile::create(path)?;
+        let file = nca_core::io::AtomicFile::create(path)?;
         let handle = file.file().try_clone().map_err(|source| DataError::Io {
             path: path.into(),
             source,

@@ -73,7 +73,7 @@ impl Checkpoint {
                 extend_f32(bytes, state);
             }
         });
-        nca_core::write_atomic(path, &bytes)?;
+        nca_core::io::write_atomic(path, &bytes)?;
         Ok(())
     }
 

@@ -67,7 +67,7 @@ impl RunDir {
             source,
         })?;
         let dir = Self::lock(path)?;
-        nca_core::write_atomic(&dir.file(CONFIG_FILE), config.to_toml().as_bytes())?;
+        nca_core::io::write_atomic(&dir.file(CONFIG_FILE), config.to_toml().as_bytes())?;
         Ok(dir)
     }
 
@@ -133,7 +133,7 @@ impl RunDir {
             .map(|line| format!("{line}\n"))
             .collect();
         if kept.len() != text.len() {
-            nca_core::write_atomic(&path, kept.as_bytes())?;
+            nca_core::io::write_atomic(&path, kept.as_bytes())?;
         }
         Ok(())
     }

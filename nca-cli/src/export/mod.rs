@@ -70,7 +70,7 @@ pub fn run(args: ExportArgs, compute: &Compute) -> anyhow::Result<()> {
             standalone_page(&named, args.size as usize)
         }
     };
-    nca_core::write_atomic(&args.out, text.as_bytes())?;
+    nca_core::io::write_atomic(&args.out, text.as_bytes())?;
     note!(
         "wrote {} ({} model{})",
         args.out.display(),
