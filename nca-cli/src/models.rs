@@ -114,20 +114,24 @@ impl ShippedTarget {
 
 /// The target a shipped model was trained on, by the model's name.
 pub fn shipped_target(name: &str) -> Option<ShippedTarget> {
-    // The geckos were trained on today's Noto lizard, before nca took the paper's.
-    let gecko = |options| ShippedTarget {
+    let gecko = |options, edition| ShippedTarget {
         emoji: "🦎",
         options,
-        edition: NotoEdition::Current,
+        edition,
     };
+    let paper = TargetOptions::default();
     match name {
-        "gecko" => Some(gecko(TargetOptions {
-            size: 24,
-            padding: 6,
-        })),
-        "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
-            Some(gecko(TargetOptions::default()))
-        }
+        // Trained on today's Noto lizard, before nca took the paper's.
+        "gecko" => Some(gecko(
+            TargetOptions {
+                size: 24,
+                padding: 6,
+            },
+            NotoEdition::Current,
+        )),
+        "gecko-growing" | "gecko-persistent" => Some(gecko(paper, NotoEdition::Current)),
+        // Trained on the paper's lizard.
+        "gecko-regenerating" => Some(gecko(paper, NotoEdition::Paper)),
         _ => paper_model(name)
             .and_then(|model| model.emoji)
             .map(|emoji| ShippedTarget {

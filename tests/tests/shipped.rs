@@ -58,18 +58,19 @@ impl<'a> Grid<'a> {
     }
 }
 
-/// The 🦎 the shipped geckos learned, as `nca eval` prepares it for them.
-fn gecko() -> Target {
-    let shipped = nca_cli::models::shipped_target("gecko-regenerating").expect("a gecko");
+/// The 🦎 the shipped gecko `name` learned, as `nca eval` prepares it for it.
+fn target_of(name: &str) -> Target {
+    let shipped = nca_cli::models::shipped_target(name).expect("a shipped gecko");
     shipped.load().expect("the gecko is embedded")
 }
 
 #[test]
 fn every_paper_gecko_grows_the_gecko_from_its_seed() {
-    let target = gecko();
+    let target = target_of("gecko-growing");
     let empty = Grid::seeded(&shipped("gecko-growing"), &target).error();
     assert!(empty > 20.0 * GROWN, "an empty grid scores {empty}");
     for name in ["gecko-growing", "gecko-persistent", "gecko-regenerating"] {
+        let target = target_of(name);
         let error = Grid::seeded(&shipped(name), &target).run(96).error();
         assert!(error < GROWN, "{name}: MSE {error} after 96 steps");
     }
@@ -77,8 +78,8 @@ fn every_paper_gecko_grows_the_gecko_from_its_seed() {
 
 #[test]
 fn the_persistent_and_regenerating_geckos_keep_their_shape() {
-    let target = gecko();
     for name in ["gecko-persistent", "gecko-regenerating"] {
+        let target = target_of(name);
         let error = Grid::seeded(&shipped(name), &target).run(1000).error();
         assert!(error < GROWN, "{name}: MSE {error} after 1,000 steps");
     }
@@ -86,10 +87,10 @@ fn the_persistent_and_regenerating_geckos_keep_their_shape() {
 
 #[test]
 fn only_the_regenerating_gecko_regrows_what_a_cut_removes() {
-    let target = gecko();
     // Shape overlap right after `nca regenerate`'s cut at step 200, and 200 steps later.
     let regrown = |name: &str| {
         let model = shipped(name);
+        let target = target_of(name);
         let mut grid = Grid::seeded(&model, &target);
         grid.run(200);
         let shape = [model.config().channels, target.height, target.width];
@@ -98,7 +99,8 @@ fn only_the_regenerating_gecko_regrows_what_a_cut_removes() {
         (cut, grid.run(200).overlap())
     };
     let (cut, healed) = regrown("gecko-regenerating");
-    assert!(cut < 0.4, "the cut leaves an overlap of {cut}");
+    // The disc takes over half of the lizard.
+    assert!(cut < 0.5, "the cut leaves an overlap of {cut}");
     assert!(
         healed > 0.65,
         "gecko-regenerating: overlap {healed} 200 steps after the cut"
