@@ -121,17 +121,17 @@ pub fn shipped_target(name: &str) -> Option<ShippedTarget> {
     };
     let paper = TargetOptions::default();
     match name {
-        // Trained on today's Noto lizard, before nca took the paper's.
+        // Trained on the paper's lizard.
         "gecko" => Some(gecko(
             TargetOptions {
                 size: 24,
                 padding: 6,
             },
-            NotoEdition::Current,
+            NotoEdition::Paper,
         )),
-        "gecko-growing" | "gecko-persistent" => Some(gecko(paper, NotoEdition::Current)),
-        // Trained on the paper's lizard.
         "gecko-regenerating" => Some(gecko(paper, NotoEdition::Paper)),
+        // Trained on today's Noto lizard, before nca took the paper's.
+        "gecko-growing" | "gecko-persistent" => Some(gecko(paper, NotoEdition::Current)),
         _ => paper_model(name)
             .and_then(|model| model.emoji)
             .map(|emoji| ShippedTarget {

@@ -63,7 +63,8 @@ pub struct TrainArgs {
     ])]
     from: Option<PathBuf>,
     /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32–47 steps, 1000
-    /// iterations: under 2 minutes on 2 CPU cores, a recognisable gecko that regrows.
+    /// iterations: about half a minute on 2 CPU cores, a recognisable gecko (too small and short
+    /// to regrow it; the paper's settings do).
     #[arg(long, conflicts_with_all = ["config", "resume", "size", "padding"])]
     quick: bool,
     /// Write a checkpoint and refresh the pictures every N iterations.
