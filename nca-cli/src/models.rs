@@ -129,9 +129,9 @@ pub fn shipped_target(name: &str) -> Option<ShippedTarget> {
             },
             NotoEdition::Paper,
         )),
-        "gecko-regenerating" => Some(gecko(paper, NotoEdition::Paper)),
-        // Trained on today's Noto lizard, before nca took the paper's.
-        "gecko-growing" | "gecko-persistent" => Some(gecko(paper, NotoEdition::Current)),
+        "gecko-growing" | "gecko-regenerating" => Some(gecko(paper, NotoEdition::Paper)),
+        // Fine-tuned on today's Noto lizard, before nca took the paper's.
+        "gecko-persistent" => Some(gecko(paper, NotoEdition::Current)),
         _ => paper_model(name)
             .and_then(|model| model.emoji)
             .map(|emoji| ShippedTarget {

@@ -196,8 +196,8 @@ fn a_changed_byte_anywhere_is_caught_by_the_checksum() {
 
 #[test]
 fn files_of_format_version_1_still_load_and_are_saved_as_the_current_version() {
-    // The shipped geckos were written in version 1.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nca-cli/models/gecko.nca");
+    // A quick gecko as an nca of before the checksum wrote it (the shipped `gecko` until 2026-12).
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gecko-format-1.nca");
     let old = std::fs::read(&path).unwrap();
     assert_eq!(old[8..12], 1u32.to_le_bytes());
     let model = Nca::load(&path, &device()).unwrap();
