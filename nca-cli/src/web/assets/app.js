@@ -28,7 +28,7 @@ socket.onmessage = (event) => {
     if (message.type === "hello") {
       gridSize = message.size;
       const select = document.getElementById("model");
-      select.replaceChildren(...message.models.map((name, index) => new Option(name, index, false, index === message.current)));
+      select.replaceChildren(...modelOptions(message.models, message.current));
       document.getElementById("fire-rate").value = message.fire_rate;
       document.getElementById("fire-rate-value").textContent = message.fire_rate;
     } else if (message.type === "status") {
@@ -96,3 +96,27 @@ document.getElementById("fire-rate").addEventListener("input", (event) => {
   send({ type: "fire_rate", value: Number(event.target.value) });
   document.getElementById("fire-rate-value").textContent = event.target.value;
 });
+
+// The model menu: the paper's models ("🦎 growing (paper)") grouped by experiment, emoji by emoji,
+// as the paper's demo offers them; any other model as it is named.
+function modelOptions(names, current) {
+  const groups = new Map();
+  const options = [];
+  names.forEach((name, index) => {
+    const option = new Option(name, index, false, index === current);
+    const paper = /^(.+) (growing|persistent|regenerating) \(paper\)$/.exec(name);
+    if (!paper) {
+      options.push(option);
+      return;
+    }
+    option.text = paper[1];
+    if (!groups.has(paper[2])) {
+      const group = document.createElement("optgroup");
+      group.label = `the paper's ${paper[2]} models`;
+      groups.set(paper[2], group);
+      options.push(group);
+    }
+    groups.get(paper[2]).append(option);
+  });
+  return options;
+}
