@@ -634,6 +634,10 @@ fn unclear_inputs_get_clear_messages() {
         "did you mean gecko?",
     );
     expect(&["grow", "--model", "geko"], "gecko-regenerating");
+    expect(
+        &["grow", "--model", "paper-lizrd-growing"],
+        "did you mean paper-lizard-growing?",
+    );
     expect(&["train", "--quick", "--size", "8"], "'--size <SIZE>'");
     expect(&["train", "--emoji", "🦎🦋", "--out", "x"], "is 2 emoji");
     expect(
