@@ -14,7 +14,7 @@ use nca_cli::note;
 pub struct ImportArgs {
     /// A model of the paper's web demo (`public/webgl_models8/*.json`).
     from: PathBuf,
-    /// The nca model file to write.
+    /// The nca model file to write (`.nca`; a web-demo model cannot be its own output).
     #[arg(long, default_value = "imported.nca")]
     out: PathBuf,
     /// Replace the output file if it exists.
@@ -24,6 +24,18 @@ pub struct ImportArgs {
 
 /// Runs `nca import`.
 pub fn run(args: ImportArgs, compute: &Compute) -> anyhow::Result<()> {
+    if !args.from.is_file() {
+        bail!(
+            "{} is not a file: give a web-demo model (.json) to import",
+            args.from.display()
+        );
+    }
+    if args.out.extension().is_none_or(|ext| ext != "nca") {
+        bail!(
+            "{} must end in .nca: import writes an nca model file",
+            args.out.display()
+        );
+    }
     if args.out.is_dir() {
         bail!(
             "{} is a directory; give the file to write, e.g. --out {}",
