@@ -295,8 +295,8 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     let device = compute.device.clone();
     let (trainer, run_dir) = match &args.resume {
         Some(dir) => {
-            let (run_dir, checkpoint) = RunDir::open(dir)
-                .with_context(|| format!("cannot resume from {}", dir.display()))?;
+            // Its errors name the directory or the checkpoint.
+            let (run_dir, checkpoint) = RunDir::open(dir)?;
             let mut wanted = checkpoint.config.clone();
             wanted.checkpoint_every = args.checkpoint_every.unwrap_or(wanted.checkpoint_every);
             let wanted = args.overrides.apply(wanted)?;

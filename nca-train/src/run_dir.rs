@@ -71,8 +71,27 @@ impl RunDir {
         Ok(dir)
     }
 
-    /// The run in `path`, locked, with its checkpoint.
+    /// The run in `path`, locked, with its checkpoint. A path that is not a run directory is
+    /// refused before anything is written there (no lock file is left behind).
     pub fn open(path: &Path) -> Result<(Self, Checkpoint), TrainError> {
+        if !path.exists() {
+            return Err(refused(
+                path,
+                "does not exist: no run to resume there".into(),
+            ));
+        }
+        if !path.is_dir() {
+            return Err(refused(
+                path,
+                "is not a run directory (give the directory that holds the run)".into(),
+            ));
+        }
+        if !path.join(CHECKPOINT_FILE).is_file() {
+            return Err(refused(
+                path,
+                format!("holds no run to resume (it has no {CHECKPOINT_FILE})"),
+            ));
+        }
         let dir = Self::lock(path)?;
         let checkpoint = Checkpoint::load(&dir.file(CHECKPOINT_FILE))?;
         Ok((dir, checkpoint))

@@ -3,7 +3,7 @@
 
 use burn::tensor::{Device, Tensor};
 use nca_train::{
-    CHECKPOINT_FILE, CONFIG_FILE, Experiment, RunDir, TrainConfig, TrainError, Trainer,
+    CHECKPOINT_FILE, CONFIG_FILE, Experiment, MODEL_FILE, RunDir, TrainConfig, TrainError, Trainer,
 };
 
 fn small() -> TrainConfig {
@@ -95,4 +95,29 @@ fn a_resumed_run_may_change_only_its_length_and_checkpoint_interval() {
         Err(TrainError::ResumeChange { field }) => assert_eq!(field, "model.channels"),
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[test]
+fn only_a_run_directory_is_opened_and_nothing_is_left_in_what_is_not() {
+    let root = tempfile::tempdir().unwrap();
+    let refusal = |path: &std::path::Path| RunDir::open(path).unwrap_err().to_string();
+    let missing = root.path().join("nothere");
+    assert!(refusal(&missing).contains("nothere does not exist"));
+    assert!(!missing.exists(), "nothing is created");
+
+    let run = root.path().join("run");
+    finished_run(&run);
+    let model = run.join(MODEL_FILE);
+    let err = refusal(&model);
+    assert!(err.contains("model.nca is not a run directory"), "{err}");
+
+    let empty = root.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let err = refusal(&empty);
+    assert!(err.contains("empty holds no run to resume"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&empty).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "no lock is left in a directory that holds no run"
+    );
 }
