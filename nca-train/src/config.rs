@@ -63,8 +63,9 @@ pub enum GradientMode {
 }
 
 /// A piecewise-constant learning rate: `initial` until the first boundary, then each drop's value.
+/// A field left out takes the paper's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LrSchedule {
     /// The learning rate from iteration 0.
     pub initial: f64,

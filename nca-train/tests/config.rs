@@ -59,6 +59,10 @@ fn toml_round_trips_and_partial_files_take_the_defaults() {
     assert_eq!(partial.iterations, 50);
     assert_eq!(partial.model.fire_rate, 0.75);
     assert_eq!(partial.pool_size, 1024);
+    // Inside a table too: a learning rate without its drops keeps the paper's drop.
+    let rate = TrainConfig::from_toml("[learning_rate]\ninitial = 1e-3\n").unwrap();
+    assert_eq!(rate.learning_rate.initial, 1e-3);
+    assert_eq!(rate.learning_rate.drops, vec![(2000, 2e-4)]);
 }
 
 #[test]
