@@ -114,24 +114,20 @@ impl ShippedTarget {
 
 /// The target a shipped model was trained on, by the model's name.
 pub fn shipped_target(name: &str) -> Option<ShippedTarget> {
-    let gecko = |options, edition| ShippedTarget {
+    let gecko = |options| ShippedTarget {
         emoji: "🦎",
         options,
-        edition,
+        edition: NotoEdition::Paper,
     };
-    let paper = TargetOptions::default();
     match name {
-        // Trained on the paper's lizard.
-        "gecko" => Some(gecko(
-            TargetOptions {
-                size: 24,
-                padding: 6,
-            },
-            NotoEdition::Paper,
-        )),
-        "gecko-growing" | "gecko-regenerating" => Some(gecko(paper, NotoEdition::Paper)),
-        // Fine-tuned on today's Noto lizard, before nca took the paper's.
-        "gecko-persistent" => Some(gecko(paper, NotoEdition::Current)),
+        // All trained on the paper's lizard.
+        "gecko" => Some(gecko(TargetOptions {
+            size: 24,
+            padding: 6,
+        })),
+        "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
+            Some(gecko(TargetOptions::default()))
+        }
         _ => paper_model(name)
             .and_then(|model| model.emoji)
             .map(|emoji| ShippedTarget {

@@ -646,8 +646,14 @@ fn unclear_inputs_get_clear_messages() {
     );
     let demo = paper_model("smiley-growing");
     expect(&["import", &demo, "--out", "."], "must end in .nca");
-    expect(&["import", &demo, "--out", "x.json"], "x.json must end in .nca");
-    expect(&["import", &demo, "--out", "x.png"], "x.png must end in .nca");
+    expect(
+        &["import", &demo, "--out", "x.json"],
+        "x.json must end in .nca",
+    );
+    expect(
+        &["import", &demo, "--out", "x.png"],
+        "x.png must end in .nca",
+    );
     expect(&["import", "missing.json"], "missing.json is not a file");
     let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gecko.nca");
     expect(&["import", shipped.to_str().unwrap()], "binary");
