@@ -9,11 +9,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use image::RgbImage;
 use nca_core::Nca;
-use nca_data::{NotoEdition, Target, TargetOptions, TargetSource};
+use nca_data::{EmojiSource, NotoEdition, Target, TargetOptions, TargetSource};
 use nca_train::eval::{Cut, Frames, ModelReport, PROTOCOL, Reference, Report, Scorecard, Stat};
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
-use crate::noto::{Noto, emoji_source};
+use crate::noto::Noto;
 use crate::pictures::check_output;
 use nca_cli::backend::Compute;
 use nca_cli::models;
@@ -156,7 +156,7 @@ impl KnownTarget {
         options: TargetOptions,
         edition: NotoEdition,
     ) -> anyhow::Result<Self> {
-        let target = Target::load(&emoji_or_file, options, &emoji_source(edition))?;
+        let target = Target::load(&emoji_or_file, options, &EmojiSource::with_edition(edition))?;
         let edition_note = match (&emoji_or_file, edition) {
             (TargetSource::Emoji(emoji), NotoEdition::Current)
                 if nca_data::embedded(emoji).is_some() =>

@@ -103,10 +103,7 @@ pub struct ShippedTarget {
 impl ShippedTarget {
     /// The target, prepared as the model saw it (embedded: no network needed).
     pub fn load(&self) -> Result<nca_data::Target, nca_data::DataError> {
-        let source = nca_data::EmojiSource {
-            edition: self.edition,
-            ..nca_data::EmojiSource::default()
-        };
+        let source = nca_data::EmojiSource::with_edition(self.edition);
         let emoji = nca_data::TargetSource::Emoji(self.emoji.into());
         nca_data::Target::load(&emoji, self.options, &source)
     }

@@ -21,11 +21,3 @@ impl From<Noto> for NotoEdition {
         }
     }
 }
-
-/// Where emoji come from with `noto` chosen.
-pub fn emoji_source(noto: impl Into<NotoEdition>) -> nca_data::EmojiSource {
-    nca_data::EmojiSource {
-        edition: noto.into(),
-        ..nca_data::EmojiSource::default()
-    }
-}

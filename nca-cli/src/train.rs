@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nca_data::{GifOptions, Target, TargetOptions, TargetSource};
+use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
 use nca_train::{
     CHECKPOINT_FILE, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE, METRICS_FILE,
     MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError, Trainer,
@@ -20,7 +20,7 @@ use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::note;
 
-use crate::noto::{Noto, emoji_source};
+use crate::noto::Noto;
 
 /// What to train on and how.
 #[derive(Args, Debug)]
@@ -258,7 +258,11 @@ impl TrainArgs {
                 padding: self.padding,
             }
         };
-        let target = Target::load(&source, options, &emoji_source(self.noto))?;
+        let target = Target::load(
+            &source,
+            options,
+            &EmojiSource::with_edition(self.noto.into()),
+        )?;
         let cells = target.height * target.width;
         if target.rgba[3 * cells..].iter().all(|&alpha| alpha == 0.0) {
             bail!("{source} is fully transparent: it has no shape to grow");

@@ -159,6 +159,14 @@ impl Default for EmojiSource {
 }
 
 impl EmojiSource {
+    /// The default source, with the paper's ten emoji in `edition`.
+    pub fn with_edition(edition: NotoEdition) -> Self {
+        Self {
+            edition,
+            ..Self::default()
+        }
+    }
+
     /// The image of `emoji`: embedded if it ships with the crate, else from the cache, else
     /// downloaded (and, once it decodes, cached, so the next use needs no network).
     pub fn image(&self, emoji: &str) -> Result<DynamicImage, DataError> {
