@@ -3,17 +3,17 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::bail;
 use burn::tensor::{Tensor, TensorData};
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, ValueEnum};
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::rand::{RngExt, SeedableRng};
-use nca_core::{NcaConfig, host_values};
-use nca_train::{Experiment, TrainConfig, Trainer};
+use nca_core::{Engine, NcaConfig, host_values};
+use nca_train::{Experiment, MemoryUse, TrainConfig, Trainer};
 use serde::Serialize;
 
 use nca_cli::backend::Compute;
-use nca_cli::say;
+use nca_cli::{memory, say};
 
 /// What to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,19 +46,19 @@ pub struct BenchArgs {
     #[arg(long, default_value = "gecko")]
     model: PathBuf,
     /// Samples per training batch (rollouts run with 1 and with this many).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long = "batch-size", alias = "batch", default_value_t = 8, value_parser = at_least(1))]
     batch: usize,
     /// Steps per training iteration.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_STEPS))]
     steps: usize,
     /// Steps per rollout.
-    #[arg(long, default_value_t = 96)]
+    #[arg(long, default_value_t = 96, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_STEPS))]
     rollout_steps: usize,
     /// Grid size (square).
-    #[arg(long, default_value_t = 72)]
+    #[arg(long, default_value_t = 72, value_parser = RangedU64ValueParser::<usize>::new().range(3..=1024))]
     grid: usize,
     /// Timed runs per task (after one warm-up run).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     runs: usize,
     /// Which task to time.
     #[arg(long, value_enum, default_value_t = Task::All)]
@@ -99,13 +99,9 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
         say!("{record}");
         return Ok(());
     }
-    if [args.batch, args.steps, args.rollout_steps, args.runs].contains(&0) || args.grid < 3 {
-        bail!(
-            "--batch, --steps, --rollout-steps and --runs must be at least 1 and --grid at least 3"
-        );
-    }
     let model = compute.load_model(&args.model)?;
     let config = model.config().clone();
+    check_memory(&args, &config, compute.engine)?;
     let model_name = args.model.display().to_string();
     let workload = args
         .workload
@@ -140,13 +136,7 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
         );
     };
     if matches!(args.task, Task::TrainStep | Task::All) {
-        let train = TrainConfig {
-            model: config.clone(),
-            batch_size: args.batch,
-            min_steps: args.steps,
-            max_steps: args.steps + 1,
-            ..TrainConfig::preset(Experiment::Growing)
-        };
+        let train = train_config(&args, &config);
         let rgba = config.alpha_channel() + 1;
         let target = Tensor::<3>::zeros([rgba, grid, grid], &compute.device);
         // A fresh run each time: training changes the weights, and with them how much of the
@@ -183,6 +173,54 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
             let living = living_share(&config, &end, grid * grid);
             print("rollout", batch, args.rollout_steps, seconds, Some(living));
         }
+    }
+    Ok(())
+}
+
+/// The most steps of a training iteration or a rollout.
+const MAX_STEPS: u64 = 100_000;
+
+/// A value parser of `usize` values from `min` on.
+fn at_least(min: usize) -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(min as u64..)
+}
+
+/// The training config of the timed iterations: the growing preset, one step count.
+fn train_config(args: &BenchArgs, config: &NcaConfig) -> TrainConfig {
+    TrainConfig {
+        model: config.clone(),
+        batch_size: args.batch,
+        min_steps: args.steps,
+        max_steps: args.steps + 1,
+        ..TrainConfig::preset(Experiment::Growing)
+    }
+}
+
+/// Refuses, before anything is allocated, tasks that cannot fit in the memory available
+/// ([`memory::check`]): a training iteration keeps every step's states for the backward pass
+/// (batch x steps states), a rollout one state per sample (and, on the fused kernel, its fire
+/// decisions).
+fn check_memory(args: &BenchArgs, config: &NcaConfig, engine: Engine) -> anyhow::Result<()> {
+    let grid = [args.grid, args.grid];
+    if matches!(args.task, Task::TrainStep | Task::All) {
+        let need = train_config(args, config).memory_need(grid);
+        memory::check(&memory::Need {
+            bytes: need.bytes,
+            flags: match need.largest {
+                MemoryUse::UpdateNetwork => "a smaller --model",
+                _ => "--batch-size, --steps, --grid",
+            },
+            mostly: need.largest.to_string(),
+        })?;
+    }
+    if matches!(args.task, Task::Rollout | Task::All) {
+        memory::check(&memory::rollout(
+            config,
+            grid,
+            args.batch,
+            args.rollout_steps,
+            engine,
+        ))?;
     }
     Ok(())
 }

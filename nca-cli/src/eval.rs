@@ -14,9 +14,9 @@ use nca_train::eval::{Cut, Frames, ModelReport, PROTOCOL, Reference, Report, Sco
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
 use crate::noto::Noto;
-use crate::pictures::check_output;
+use crate::pictures::{GridArg, check_output};
 use nca_cli::backend::Compute;
-use nca_cli::models;
+use nca_cli::{memory, models};
 use nca_cli::{note, say};
 
 /// Arguments of `nca eval`.
@@ -44,9 +44,9 @@ pub struct EvalArgs {
     /// With --emoji or --image: empty cells around the target on every side.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1024))]
     padding: u32,
-    /// Grid size (square) for models whose target is unknown.
-    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(8..=1024))]
-    size: u32,
+    /// Models whose target is known score on its grid; the others on this one.
+    #[command(flatten)]
+    grid: GridArg,
     /// Print one row per model (growth @96, persistence @2000, recovered over discs / halves /
     /// all, rotation) as a Markdown table, instead of the full table.
     #[arg(long)]
@@ -58,17 +58,25 @@ pub struct EvalArgs {
     /// regrowth.
     #[arg(long)]
     sheet: Option<PathBuf>,
+    /// Replace the --json or --sheet file if it exists.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Runs `nca eval`.
 pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
     if let Some(json) = &args.json {
-        check_output(json, &["json"])?;
+        check_output(json, &["json"], args.force)?;
     }
     if let Some(sheet) = &args.sheet {
-        check_output(sheet, &["png"])?;
+        check_output(sheet, &["png"], args.force)?;
     }
+    models::check_count(&args.model)?;
     let explicit = explicit_target(&args)?;
+    let grid = args
+        .grid
+        .given(MIN_GRID as u32..=1024)?
+        .unwrap_or(models::PAPER_GRID);
     let seeds: Vec<u64> = (0..args.seeds).collect();
     let mut reports = Vec::new();
     let mut sheets = Vec::new();
@@ -90,7 +98,7 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
                 }
                 [target.height, target.width]
             }
-            None => [args.size as usize; 2],
+            None => [grid as usize; 2],
         };
         if grid.iter().any(|&side| side < MIN_GRID) {
             bail!(
@@ -99,19 +107,36 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
                 grid[1]
             );
         }
+        memory::check(&memory::eval(
+            model.config(),
+            grid,
+            seeds.len(),
+            compute.engine,
+            sheets
+                .iter()
+                .map(|sheet: &RgbImage| sheet.len() as u128)
+                .sum(),
+            args.sheet.is_some(),
+        ))?;
         note!(
-            "scoring {} on a {}x{} grid over {} seeds …",
+            "scoring {} on a {}x{} grid over {} …",
             path.display(),
             grid[0],
             grid[1],
-            seeds.len()
+            seeds_phrase(seeds.len())
         );
         let target_values = target
             .as_ref()
             .map(|t| (t.rgba.as_slice(), t.description.clone()));
         let (scorecard, frames) = PROTOCOL.evaluate(&model, target_values, grid, &seeds);
         if args.sheet.is_some() {
-            sheets.push(sheet(&model, &frames, grid, &compute.device));
+            sheets.push(sheet(
+                &path.display().to_string(),
+                &model,
+                &frames,
+                grid,
+                &compute.device,
+            ));
         }
         reports.push(ModelReport {
             model: path.display().to_string(),
@@ -191,10 +216,8 @@ fn explicit_target(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
     KnownTarget::load(source, options, args.noto.into()).map(Some)
 }
 
-/// What the model at `path` was trained on, where that is known: a run directory's checkpoint,
-/// a shipped model's emoji, or, for a web-demo model, the emoji of the paper's model of that file
-/// name (`ex3_😀.json`, or nca's `smiley-regenerating.json`), or the embedded emoji its name ends
-/// with.
+/// What the model at `path` was trained on, where that is known: a run directory's checkpoint
+/// (its very pixels), else [`models::target_of`].
 fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
     let checkpoint = path.join(CHECKPOINT_FILE);
     if checkpoint.is_file() {
@@ -207,32 +230,10 @@ fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
             description: format!("the target in {}", path.display()),
         }));
     }
-    if !path.exists()
-        && let Some(target) = models::shipped_target(&path.to_string_lossy())
-    {
-        let source = TargetSource::Emoji(target.emoji.into());
-        return KnownTarget::load(source, target.options, target.edition).map(Some);
-    }
-    let demo_emoji = path
-        .file_stem()
-        .filter(|_| path.extension().is_some_and(|ext| ext == "json"))
-        .and_then(|stem| stem.to_str())
-        .and_then(|stem| {
-            let paper =
-                models::paper_model(stem).or_else(|| models::paper_model(&format!("paper-{stem}")));
-            paper.and_then(|model| model.emoji).or_else(|| {
-                stem.rsplit('_')
-                    .next()
-                    .filter(|emoji| nca_data::embedded(emoji).is_some())
-            })
-        });
-    match demo_emoji {
-        Some(emoji) => {
-            let source = TargetSource::Emoji(emoji.into());
-            KnownTarget::load(source, TargetOptions::default(), NotoEdition::Paper)
-                .map(Some)
-                .with_context(|| format!("cannot prepare the target of {}", path.display()))
-        }
+    match models::target_of(path)? {
+        Some(spec) => KnownTarget::load(spec.source, spec.options, spec.edition)
+            .map(Some)
+            .with_context(|| format!("cannot prepare the target of {}", path.display())),
         None => Ok(None),
     }
 }
@@ -291,7 +292,13 @@ fn table(report: &Report) -> String {
             &|card| share(&card.regeneration[index].iou_end),
         );
     }
-    row("recovered, mean of the cuts".into(), &|card| {
+    row("recovered, mean of the discs".into(), &|card| {
+        format!("{:.2}", recovered_of(card, true))
+    });
+    row("recovered, mean of the halves".into(), &|card| {
+        format!("{:.2}", recovered_of(card, false))
+    });
+    row("recovered, mean of all cuts".into(), &|card| {
         share(&card.recovered_mean)
     });
     row(
@@ -307,39 +314,71 @@ fn table(report: &Report) -> String {
         },
     );
 
-    let mut header = vec![(
+    let mut table = vec![(
         "".to_string(),
         report.models.iter().map(|m| m.model.clone()).collect(),
     )];
-    header.append(&mut rows);
-    let label_width = header
+    table.append(&mut rows);
+    let label_width = table
         .iter()
         .map(|(l, _)| l.chars().count())
         .max()
         .unwrap_or(0);
     let widths: Vec<usize> = (0..report.models.len())
         .map(|column| {
-            header
+            table
                 .iter()
                 .map(|(_, cells)| cells[column].chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
+    let seeds = report.models.first().map_or(0, |m| m.scorecard.seeds.len());
     let mut out = format!(
-        "{}: mean ± sd over {} seeds of the fire decisions; MSE of RGBA as the paper's loss\n",
+        "{}: mean ± sd over {} of the fire decisions; MSE of RGBA as the paper's loss\n",
         PROTOCOL.name,
-        report.models.first().map_or(0, |m| m.scorecard.seeds.len())
+        seeds_phrase(seeds)
     );
-    for (label, cells) in header {
-        let mut line = format!("{label:<label_width$}");
-        for (cell, width) in cells.iter().zip(&widths) {
-            line.push_str(&format!("  {cell:<width$}"));
+    // Models side by side as far as TABLE_WIDTH allows, then the next block below.
+    let mut first = 0;
+    while first < widths.len() {
+        let mut end = first + 1;
+        let mut used = label_width + 2 + widths[first];
+        while end < widths.len() && used + 2 + widths[end] <= TABLE_WIDTH {
+            used += 2 + widths[end];
+            end += 1;
         }
-        out.push_str(line.trim_end());
         out.push('\n');
+        for (label, cells) in &table {
+            let mut line = format!("{label:<label_width$}");
+            for (cell, width) in cells[first..end].iter().zip(&widths[first..end]) {
+                line.push_str(&format!("  {cell:<width$}"));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        first = end;
     }
     out
+}
+
+/// "1 seed", "4 seeds".
+fn seeds_phrase(seeds: usize) -> String {
+    format!("{seeds} seed{}", if seeds == 1 { "" } else { "s" })
+}
+
+/// The widest the terminal table grows before it continues below, in characters.
+const TABLE_WIDTH: usize = 100;
+
+/// The mean share recovered over the battery's discs (`true`) or halves (`false`).
+fn recovered_of(card: &Scorecard, discs: bool) -> f64 {
+    let shares: Vec<f64> = card
+        .regeneration
+        .iter()
+        .filter(|regrowth| matches!(regrowth.cut, Cut::Disc { .. }) == discs)
+        .map(|regrowth| regrowth.recovered.mean)
+        .collect();
+    shares.iter().sum::<f64>() / shares.len().max(1) as f64
 }
 
 /// The summary: one Markdown row per model with the headline figures.
@@ -347,30 +386,21 @@ fn summary(report: &Report) -> String {
     let growth = PROTOCOL.last_growth_step();
     let persistence = PROTOCOL.last_persistence_step();
     let mut out = format!(
-        "{}, mean over {} seeds\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
+        "{}, mean over {}\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
          recovered: discs / halves / all | rotation {}° MSE @{growth} |\n|---|---|---|---|---|\n",
         PROTOCOL.name,
-        report.models.first().map_or(0, |m| m.scorecard.seeds.len()),
+        seeds_phrase(report.models.first().map_or(0, |m| m.scorecard.seeds.len())),
         PROTOCOL.rotation_deg()
     );
     for model in &report.models {
         let card = &model.scorecard;
-        let recovered = |disc: bool| {
-            let shares: Vec<f64> = card
-                .regeneration
-                .iter()
-                .filter(|regrowth| matches!(regrowth.cut, Cut::Disc { .. }) == disc)
-                .map(|regrowth| regrowth.recovered.mean)
-                .collect();
-            shares.iter().sum::<f64>() / shares.len().max(1) as f64
-        };
         out.push_str(&format!(
             "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |\n",
             model.model,
             card.growth[card.growth.len() - 1].mse.mean,
             card.persistence[card.persistence.len() - 1].mse.mean,
-            recovered(true),
-            recovered(false),
+            recovered_of(card, true),
+            recovered_of(card, false),
             card.recovered_mean.mean,
             card.rotation_mse
                 .as_ref()
@@ -380,38 +410,61 @@ fn summary(report: &Report) -> String {
     out
 }
 
+/// An MSE with its spread over the seeds (none with one seed).
 fn mse(stat: &Stat) -> String {
-    format!("{:.2e} ± {:.1e}", stat.mean, stat.sd)
+    with_spread(
+        format!("{:.2e}", stat.mean),
+        stat,
+        format!("{:.1e}", stat.sd),
+    )
 }
 
+/// A share with its spread over the seeds (none with one seed).
 fn share(stat: &Stat) -> String {
-    format!("{:.2} ± {:.2}", stat.mean, stat.sd)
+    with_spread(format!("{:.2}", stat.mean), stat, format!("{:.2}", stat.sd))
 }
 
-/// One model's contact sheet, 2x scale: the reference, growth, persistence and the rotated
-/// growth in the first row; each cut in the second; its regrowth in the third. Seed 0.
-fn sheet(model: &Nca, frames: &Frames, [height, width]: [usize; 2], device: &Device) -> RgbImage {
-    let picture = |state: &[f32], label: Option<usize>| {
+fn with_spread(mean: String, stat: &Stat, sd: String) -> String {
+    if stat.sd == 0.0 {
+        mean
+    } else {
+        format!("{mean} ± {sd}")
+    }
+}
+
+/// One model's contact sheet, 2x scale, every picture captioned, under a line naming the model:
+/// the reference, growth, persistence and the rotated growth in the first row; each cut in the
+/// second; its regrowth in the third. Seed 0.
+fn sheet(
+    name: &str,
+    model: &Nca,
+    frames: &Frames,
+    [height, width]: [usize; 2],
+    device: &Device,
+) -> RgbImage {
+    let picture = |state: &[f32], caption: &str| {
         let tensor = Tensor::<4>::from_data(
             TensorData::new(state.to_vec(), [1, model.config().channels, height, width]),
             device,
         );
-        let mut image =
+        let image =
             nca_data::scale_up(&nca_data::white_images(model.config(), tensor).remove(0), 2);
-        if let Some(step) = label {
-            nca_data::draw_number(&mut image, step);
-        }
-        image
+        nca_data::captioned(&image, caption)
     };
-    let mut first = vec![picture(&frames.reference, None)];
+    let mut first = vec![picture(&frames.reference, "target")];
     first.extend(
         frames
             .timeline
             .iter()
-            .map(|(step, state)| picture(state, Some(*step))),
+            .map(|(step, state)| picture(state, &format!("@{step}"))),
     );
     if let Some(rotated) = &frames.rotated {
-        first.push(picture(rotated, Some(PROTOCOL.last_growth_step())));
+        let caption = format!(
+            "rot{} @{}",
+            PROTOCOL.rotation_deg(),
+            PROTOCOL.last_growth_step()
+        );
+        first.push(picture(rotated, &caption));
     }
     let columns = first.len().max(frames.cuts.len());
     let blank = RgbImage::from_pixel(first[0].width(), first[0].height(), image::Rgb([255; 3]));
@@ -419,18 +472,36 @@ fn sheet(model: &Nca, frames: &Frames, [height, width]: [usize; 2], device: &Dev
         row.resize(columns, blank.clone());
         row
     };
+    let battery = PROTOCOL.battery();
     let mut images = pad(first);
     images.extend(pad(frames
         .cuts
         .iter()
-        .map(|(cut, _)| picture(cut, Some(PROTOCOL.cut_at)))
+        .zip(&battery)
+        .enumerate()
+        .map(|(index, ((cut, _), kind))| picture(cut, &short_name(kind, index)))
         .collect()));
+    let regrown = format!("+{}", PROTOCOL.regrow_steps);
     images.extend(pad(frames
         .cuts
         .iter()
-        .map(|(_, end)| picture(end, Some(PROTOCOL.cut_at + PROTOCOL.regrow_steps)))
+        .map(|(_, end)| picture(end, &regrown))
         .collect()));
-    nca_data::grid_image(&images, columns)
+    let grid = nca_data::grid_image(&images, columns);
+    let title = format!(
+        "{name}: growth @step; cuts at step {}, then {} steps",
+        PROTOCOL.cut_at, PROTOCOL.regrow_steps
+    );
+    nca_data::captioned(&grid, &title)
+}
+
+/// A cut's name that fits under a picture: `disc 1` to `disc 4`, `left`, `right`, `top`,
+/// `bottom`.
+fn short_name(cut: &Cut, index: usize) -> String {
+    match cut {
+        Cut::Disc { .. } => format!("disc {}", index + 1),
+        Cut::Half(half) => half.to_string(),
+    }
 }
 
 /// Sheets one under another, on white.

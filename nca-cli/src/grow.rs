@@ -1,4 +1,5 @@
-//! `nca grow`: a model's growth from its seed as a GIF, or its last state as a PNG.
+//! `nca grow`: a model's growth from its seed as a GIF, its last state as a PNG, or its states
+//! as a `.npy` array for numpy.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::GifWriter;
 
+use crate::arrays::{NpyFrames, frame_count};
 use crate::pictures::{RunArgs, check_output, picture, run_frames};
 use nca_cli::backend::Compute;
 use nca_cli::note;
@@ -19,20 +21,39 @@ pub struct GrowArgs {
     /// Steps to grow.
     #[arg(long, default_value_t = 200)]
     steps: usize,
-    /// Output: a .gif of the growth, or a .png of the last state.
+    /// Output: a .gif of the growth, a .png of the last state, or a .npy of the states (float32,
+    /// [frames, channels, height, width]: the GIF's frames, every channel) for numpy.
     #[arg(long, default_value = "growth.gif")]
     out: PathBuf,
 }
 
 /// Runs `nca grow`.
 pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
-    let format = check_output(&args.out, &["gif", "png"])?;
-    args.run.check_picture_size()?;
+    let format = check_output(&args.out, &["gif", "png", "npy"], args.run.force)?;
+    let size = args.run.grid_side()?;
+    if format != "npy" {
+        args.run.check_picture_size(size)?;
+    }
     let model = args.run.model(compute)?;
-    let size = args.run.size as usize;
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
     let seed = model.seed(1, size, size);
+    if format == "npy" {
+        let frames = frame_count(args.steps, every);
+        let shape = [model.config().channels, size, size];
+        let mut npy = NpyFrames::create(&args.out, frames, shape)?;
+        run_frames(&model, seed, 0, args.steps, every, &mut rng, |state, _| {
+            npy.push(state)
+        })?;
+        npy.finish()?;
+        note!(
+            "wrote {} ({} steps: {frames} frames of {}x{size}x{size} float32)",
+            args.out.display(),
+            args.steps,
+            shape[0]
+        );
+        return Ok(());
+    }
     if format == "png" {
         let last = run_frames(&model, seed, 0, args.steps, every, &mut rng, |_, _| Ok(()))?;
         let image = nca_data::scale_up(&picture(&model, &last), args.run.scale);

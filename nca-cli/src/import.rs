@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use burn::module::Module;
 use clap::Args;
 
+use crate::pictures::check_output;
 use nca_cli::backend::Compute;
 use nca_cli::note;
 
@@ -30,21 +31,12 @@ pub fn run(args: ImportArgs, compute: &Compute) -> anyhow::Result<()> {
             args.from.display()
         );
     }
-    if args.out.extension().is_none_or(|ext| ext != "nca") {
+    check_output(&args.out, &["nca"], args.force)?;
+    if args.out.canonicalize().ok() == Some(args.from.canonicalize()?) {
         bail!(
-            "{} must end in .nca: import writes an nca model file",
+            "{} is the model being imported: choose another --out",
             args.out.display()
         );
-    }
-    if args.out.is_dir() {
-        bail!(
-            "{} is a directory; give the file to write, e.g. --out {}",
-            args.out.display(),
-            args.out.join("imported.nca").display()
-        );
-    }
-    if args.out.exists() && !args.force {
-        bail!("{} exists; pass --force to replace it", args.out.display());
     }
     let model = nca_data::import_demo_model_file(&args.from, &compute.device)?;
     model

@@ -1,6 +1,7 @@
 //! `nca`: train, grow, regenerate, score (`eval`), share (`export`, `serve`), import, inspect
 //! (`info`, `targets`) and benchmark growing neural cellular automata: one module per command.
 
+mod arrays;
 mod bench;
 mod eval;
 mod export;

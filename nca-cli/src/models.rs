@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 use nca_core::Nca;
-use nca_data::{NotoEdition, TargetOptions};
+use nca_data::{NotoEdition, TargetOptions, TargetSource, TargetSpec};
+use nca_train::TrainConfig;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
 pub const SHIPPED: [(&str, &[u8]); 4] = [
@@ -24,6 +25,9 @@ pub const SHIPPED: [(&str, &[u8]); 4] = [
         include_bytes!("../models/gecko-regenerating.nca"),
     ),
 ];
+
+/// The shipped model that regrows best: the default of `regenerate`, `grow` and `serve`.
+pub const REGROWING: &str = "gecko-regenerating";
 
 /// One of the paper's 31 published models, shipped inside the binary (`models/paper/`).
 #[derive(Debug, Clone, Copy)]
@@ -89,51 +93,83 @@ pub fn paper_model(name: &str) -> Option<&'static PaperModel> {
         .find(|model| model.name == name || model.paper_name == name)
 }
 
-/// The target a shipped model was trained on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShippedTarget {
-    /// The emoji.
-    pub emoji: &'static str,
-    /// How it was prepared.
-    pub options: TargetOptions,
-    /// The drawing of Noto Emoji it came from.
-    pub edition: NotoEdition,
-}
-
-impl ShippedTarget {
-    /// The target, prepared as the model saw it (embedded: no network needed).
-    pub fn load(&self) -> Result<nca_data::Target, nca_data::DataError> {
-        let source = nca_data::EmojiSource::with_edition(self.edition);
-        let emoji = nca_data::TargetSource::Emoji(self.emoji.into());
-        nca_data::Target::load(&emoji, self.options, &source)
-    }
-}
-
-/// The target a shipped model was trained on, by the model's name.
-pub fn shipped_target(name: &str) -> Option<ShippedTarget> {
-    let gecko = |options| ShippedTarget {
-        emoji: "🦎",
+/// The target a shipped model (nca's or the paper's) was trained on, by the model's name.
+pub fn shipped_target(name: &str) -> Option<TargetSpec> {
+    let emoji = |emoji: &str, options| TargetSpec {
+        source: TargetSource::Emoji(emoji.into()),
         options,
         edition: NotoEdition::Paper,
     };
     match name {
         // All trained on the paper's lizard.
-        "gecko" => Some(gecko(TargetOptions {
-            size: 24,
-            padding: 6,
-        })),
+        "gecko" => Some(emoji(
+            "🦎",
+            TargetOptions {
+                size: 24,
+                padding: 6,
+            },
+        )),
         "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
-            Some(gecko(TargetOptions::default()))
+            Some(emoji("🦎", TargetOptions::default()))
         }
         _ => paper_model(name)
             .and_then(|model| model.emoji)
-            .map(|emoji| ShippedTarget {
-                emoji,
-                options: TargetOptions::default(),
-                edition: NotoEdition::Paper,
-            }),
+            .map(|target| emoji(target, TargetOptions::default())),
     }
 }
+
+/// What the model at `path` was trained on, where that is known: a shipped model's target, a run
+/// directory's (its config.toml), or, for a web-demo model, the emoji of the paper's model of that
+/// file name (`ex3_😀.json`, or nca's `smiley-regenerating.json`) or the embedded emoji its name
+/// ends with, as the paper prepared it.
+pub fn target_of(path: &Path) -> anyhow::Result<Option<TargetSpec>> {
+    if !path.exists() {
+        return Ok(shipped_target(&path.to_string_lossy()));
+    }
+    let config = path.join(nca_train::CONFIG_FILE);
+    if config.is_file() {
+        let text = std::fs::read_to_string(&config)
+            .with_context(|| format!("cannot read {}", config.display()))?;
+        let config = TrainConfig::from_toml(&text)
+            .with_context(|| format!("config {}", config.display()))?;
+        return Ok(config.target);
+    }
+    let demo_emoji = path
+        .file_stem()
+        .filter(|_| path.extension().is_some_and(|ext| ext == "json"))
+        .and_then(|stem| stem.to_str())
+        .and_then(|stem| {
+            let paper = paper_model(stem).or_else(|| paper_model(&format!("paper-{stem}")));
+            paper.and_then(|model| model.emoji).or_else(|| {
+                stem.rsplit('_')
+                    .next()
+                    .filter(|emoji| nca_data::embedded(emoji).is_some())
+            })
+        });
+    Ok(demo_emoji.map(|emoji| TargetSpec {
+        source: TargetSource::Emoji(emoji.into()),
+        ..TargetSpec::default()
+    }))
+}
+
+/// The side of the square grid a model grows on unless told otherwise: its target's larger side
+/// where the target is known (for a URL, without fetching it: the box and the padding), else the
+/// paper's 72.
+pub fn own_grid(path: &Path) -> anyhow::Result<u32> {
+    Ok(match target_of(path)? {
+        Some(spec) if matches!(spec.source, TargetSource::Url(_)) => {
+            spec.options.size + 2 * spec.options.padding
+        }
+        Some(spec) => {
+            let target = spec.load()?;
+            target.height.max(target.width) as u32
+        }
+        None => PAPER_GRID,
+    })
+}
+
+/// The paper's grid side: a 40-cell target with 16 cells around.
+pub const PAPER_GRID: u32 = 72;
 
 /// Loads the model at `path`: an nca model file, a run directory (its `model.nca`), a model of
 /// the paper's web demo (`.json`, imported on the fly), or, when no such file exists, the name of
@@ -158,6 +194,21 @@ pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
         return Ok(nca_data::import_demo_model_file(&file, device)?);
     }
     Nca::load(&file, device).with_context(|| format!("cannot load a model from {}", path.display()))
+}
+
+/// The most models one command takes (`nca eval`, `nca export`, `nca serve`): each is loaded
+/// and run, drawn on the eval sheet or written into the page.
+pub const MAX_MODELS: usize = 64;
+
+/// Refuses more than [`MAX_MODELS`] models given with `--model`.
+pub fn check_count(models: &[PathBuf]) -> anyhow::Result<()> {
+    if models.len() > MAX_MODELS {
+        bail!(
+            "--model names {} models; at most {MAX_MODELS} are taken at once",
+            models.len()
+        );
+    }
+    Ok(())
 }
 
 /// What to say of a name that is neither a file nor a shipped model: the shipped names, and the

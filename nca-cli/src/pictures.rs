@@ -20,11 +20,10 @@ use nca_cli::backend::Compute;
 pub struct RunArgs {
     /// Shipped model name (`nca targets` lists them), model file, run directory, or web-demo model
     /// (.json).
-    #[arg(long, default_value = "gecko")]
+    #[arg(long, default_value = nca_cli::models::REGROWING)]
     pub model: PathBuf,
-    /// Grid size in cells (square).
-    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(3..=1024))]
-    pub size: u32,
+    #[command(flatten)]
+    pub grid: GridArg,
     /// Fire rate (default: the model's).
     #[arg(long, allow_negative_numbers = true)]
     pub fire_rate: Option<f64>,
@@ -37,12 +36,15 @@ pub struct RunArgs {
     /// Keep every N-th step as a frame.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub every: u32,
-    /// Milliseconds per frame.
-    #[arg(long, default_value_t = 40)]
+    /// Milliseconds per frame (GIF keeps hundredths of a second: 10 to 655,350).
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(10..=655_350))]
     pub delay: u32,
     /// Random seed of the fire decisions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl RunArgs {
@@ -54,13 +56,21 @@ impl RunArgs {
         Ok(model.with_run_config(config)?)
     }
 
-    /// Refuses frames larger than [`MAX_PICTURE_SIDE`] pixels before any work is done.
-    pub fn check_picture_size(&self) -> anyhow::Result<()> {
-        let side = u64::from(self.size) * u64::from(self.scale);
+    /// The grid's side: `--grid`, else the model's own.
+    pub fn grid_side(&self) -> anyhow::Result<usize> {
+        let side = self
+            .grid
+            .side(std::slice::from_ref(&self.model), 3..=1024)?;
+        Ok(side as usize)
+    }
+
+    /// Refuses frames of a `grid`-cell side larger than [`MAX_PICTURE_SIDE`] pixels, before any
+    /// work is done.
+    pub fn check_picture_size(&self, grid: usize) -> anyhow::Result<()> {
+        let side = grid as u64 * u64::from(self.scale);
         if side > u64::from(MAX_PICTURE_SIDE) {
             bail!(
-                "frames of {0} cells at --scale {1} would be {side}x{side} pixels, over the limit of {MAX_PICTURE_SIDE}; lower --scale or --size",
-                self.size,
+                "frames of {grid} cells at --scale {} would be {side}x{side} pixels, over the limit of {MAX_PICTURE_SIDE}; lower --scale or --grid",
                 self.scale
             );
         }
@@ -72,6 +82,55 @@ impl RunArgs {
             frame_delay_ms: self.delay,
             scale: self.scale,
         }
+    }
+}
+
+/// `--grid`: the side of the square grid, by default the models' own (the old spelling `--size`
+/// still works, with a note).
+#[derive(Args, Debug)]
+pub struct GridArg {
+    /// Grid side in cells (square) [default: the model's own, its target's grid where known
+    /// (36 for gecko), else the paper's 72].
+    #[arg(long)]
+    grid: Option<u32>,
+    /// Old name of --grid.
+    #[arg(long = "size", hide = true, conflicts_with = "grid")]
+    old_size: Option<u32>,
+}
+
+impl GridArg {
+    /// The side chosen, else the largest own grid of `models`; refused outside `allowed`.
+    pub fn side(
+        &self,
+        models: &[PathBuf],
+        allowed: std::ops::RangeInclusive<u32>,
+    ) -> anyhow::Result<u32> {
+        if let Some(side) = self.given(allowed.clone())? {
+            return Ok(side);
+        }
+        let mut largest = 0;
+        for model in models {
+            largest = largest.max(nca_cli::models::own_grid(model)?);
+        }
+        Ok(largest.clamp(*allowed.start(), *allowed.end()))
+    }
+
+    /// The side given on the command line, if any; refused outside `allowed`.
+    pub fn given(&self, allowed: std::ops::RangeInclusive<u32>) -> anyhow::Result<Option<u32>> {
+        if self.old_size.is_some() {
+            nca_cli::note!("note: --size is now --grid (the grid's side in cells)");
+        }
+        let side = self.grid.or(self.old_size);
+        if let Some(side) = side
+            && !allowed.contains(&side)
+        {
+            bail!(
+                "--grid {side} is outside {}..={}",
+                allowed.start(),
+                allowed.end()
+            );
+        }
+        Ok(side)
     }
 }
 
@@ -137,9 +196,10 @@ pub fn picture(model: &Nca, state: &Tensor<4>) -> RgbImage {
 /// The largest side of a picture, in pixels.
 const MAX_PICTURE_SIDE: u32 = 4096;
 
-/// Refuses to run, before any work is done, when the output's directory does not exist or its
-/// extension is none of `formats` (lower case, e.g. `["gif", "png"]`); returns the extension.
-pub fn check_output(path: &Path, formats: &[&str]) -> anyhow::Result<String> {
+/// Refuses to run, before any work is done, when the output's directory does not exist, its
+/// extension is none of `formats` (lower case, e.g. `["gif", "png"]`), it is a directory, or it
+/// exists and `force` is false: nothing is replaced without `--force`. Returns the extension.
+pub fn check_output(path: &Path, formats: &[&str], force: bool) -> anyhow::Result<String> {
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -162,6 +222,12 @@ pub fn check_output(path: &Path, formats: &[&str]) -> anyhow::Result<String> {
             path.display(),
             formats.join(" or .")
         );
+    }
+    if path.is_dir() {
+        bail!("cannot write {}: it is a directory", path.display());
+    }
+    if !force && path.symlink_metadata().is_ok() {
+        bail!("{} exists; pass --force to replace it", path.display());
     }
     Ok(extension)
 }

@@ -41,28 +41,44 @@ pub struct RegenerateArgs {
     /// GIF shows the first).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     seeds: u64,
-    /// Output GIF.
+    /// Output: a .gif of the growth, cut and regrowth, or a .png of the grown, cut and regrown
+    /// pattern side by side.
     #[arg(long, default_value = "regenerate.gif")]
     out: PathBuf,
 }
 
 /// Runs `nca regenerate`: grow, cut, regrow, one GIF; the share recovered over the seeds.
 pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
-    check_output(&args.out, &["gif"])?;
-    args.run.check_picture_size()?;
+    let format = check_output(&args.out, &["gif", "png"], args.run.force)?;
+    let size = args.run.grid_side()?;
+    args.run.check_picture_size(size)?;
     let model = args.run.model(compute)?;
-    let mut gif = GifWriter::create(&args.out, args.run.gif())?;
-    let mut frames = 0;
-    let mut push = |state: &Tensor<4>, step: usize| -> anyhow::Result<()> {
-        frames += 1;
-        Ok(gif.push(&picture(&model, state), Some(step))?)
-    };
     let first = args.run.seed;
-    let mut shares = vec![regrow(&args, &model, first, &mut push)?];
-    gif.finish()?;
-    note!("wrote {} ({frames} frames)", args.out.display());
+    let (share, stages) = if format == "png" {
+        regrow(&args, &model, size, first, &mut |_, _| Ok(()))?
+    } else {
+        let mut gif = GifWriter::create(&args.out, args.run.gif())?;
+        let mut frames = 0;
+        let mut push = |state: &Tensor<4>, step: usize| -> anyhow::Result<()> {
+            frames += 1;
+            Ok(gif.push(&picture(&model, state), Some(step))?)
+        };
+        let regrown = regrow(&args, &model, size, first, &mut push)?;
+        gif.finish()?;
+        note!("wrote {} ({frames} frames)", args.out.display());
+        regrown
+    };
+    if format == "png" {
+        let stages: Vec<_> = stages
+            .iter()
+            .map(|state| nca_data::scale_up(&picture(&model, state), args.run.scale))
+            .collect();
+        nca_data::save_png(&args.out, nca_data::grid_image(&stages, 3))?;
+        note!("wrote {} (grown, cut, regrown)", args.out.display());
+    }
+    let mut shares = vec![share];
     for seed in first + 1..first + args.seeds {
-        shares.push(regrow(&args, &model, seed, &mut |_, _| Ok(()))?);
+        shares.push(regrow(&args, &model, size, seed, &mut |_, _| Ok(()))?.0);
     }
     let percent = |share: &f64| format!("{:.0}", 100.0 * share);
     let mean = shares.iter().sum::<f64>() / shares.len() as f64;
@@ -74,7 +90,7 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
             each.join(", ")
         )
     } else {
-        String::new()
+        format!(" (seed {first})")
     };
     say!(
         "recovered {} % of the cut's damage in {} steps{by_seed} (1 − MSE(regrown, uncut) / MSE(cut, uncut), pictures over white)",
@@ -84,15 +100,16 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Grows from the seed with the fire decisions of `seed`, cuts, regrows, each state given to
-/// `push` as the GIF wants it; the share of the cut's damage recovered.
+/// Grows from the seed on a `size x size` grid with the fire decisions of `seed`, cuts, regrows,
+/// each state given to `push` as the GIF wants it; the share of the cut's damage recovered, and
+/// the grown, cut and regrown states.
 fn regrow(
     args: &RegenerateArgs,
     model: &Nca,
+    size: usize,
     seed: u64,
     push: &mut impl FnMut(&Tensor<4>, usize) -> anyhow::Result<()>,
-) -> anyhow::Result<f64> {
-    let size = args.run.size as usize;
+) -> anyhow::Result<(f64, [Tensor<4>; 3])> {
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let start = model.seed(1, size, size);
@@ -121,7 +138,8 @@ fn regrow(
         &mut rng,
         &mut *push,
     )?;
-    Ok(recovery(model, uncut, cut, regrown))
+    let share = recovery(model, uncut.clone(), cut.clone(), regrown.clone());
+    Ok((share, [uncut, cut, regrown]))
 }
 
 /// The share of the cut's damage that regrowth repaired, as `nca eval` measures it, on the

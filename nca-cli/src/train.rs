@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nca_data::{EmojiSource, GifOptions, Target, TargetOptions, TargetSource};
+use nca_data::{GifOptions, NotoEdition, Target, TargetOptions, TargetSource, TargetSpec};
 use nca_train::{
     CHECKPOINT_FILE, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE, METRICS_FILE,
     MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError, Trainer,
@@ -17,6 +17,7 @@ use nca_train::{
 
 use crate::pictures::growth_frames;
 use nca_cli::backend::Compute;
+use nca_cli::memory;
 use nca_cli::models;
 use nca_cli::note;
 
@@ -34,26 +35,33 @@ pub struct TrainArgs {
     /// Target image URL (http or https).
     #[arg(long, group = "target")]
     url: Option<String>,
-    /// The drawing of the paper's ten emoji: Noto of February 2020 as the paper, or today's.
-    #[arg(long, value_enum, default_value_t)]
-    noto: Noto,
-    /// The target is scaled to fit a SIZE x SIZE box.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    size: u32,
-    /// Empty cells around the target on every side.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1024))]
-    padding: u32,
+    /// The drawing of the paper's ten emoji: Noto of February 2020 as the paper, or today's
+    /// [default: 2020].
+    #[arg(long, value_enum)]
+    noto: Option<Noto>,
+    /// The target is scaled to fit a SIZE x SIZE box [default: 40, the paper's].
+    #[arg(long, value_name = "SIZE", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    target_size: Option<u32>,
+    /// Old name of --target-size.
+    #[arg(long = "size", value_name = "SIZE", hide = true, conflicts_with = "target_size", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    old_size: Option<u32>,
+    /// Empty cells around the target on every side [default: 16, the paper's].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1024))]
+    padding: Option<u32>,
     /// The paper's experiment: sets the pool and damage [default: regenerating].
     #[arg(long, value_enum)]
     experiment: Option<Experiment>,
-    /// Training config (TOML, e.g. a run's config.toml); flags override it.
+    /// Training config (TOML, e.g. a run's config.toml, which holds the target too); flags
+    /// override it.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Run directory for the model, checkpoint, metrics and pictures [default: runs/EXPERIMENT].
     #[arg(long, conflicts_with = "resume")]
     out: Option<PathBuf>,
     /// Continue the run in this directory from its checkpoint.
-    #[arg(long, conflicts_with_all = ["target", "config", "experiment", "size", "padding", "noto"])]
+    #[arg(long, conflicts_with_all = [
+        "target", "config", "experiment", "target_size", "old_size", "padding", "noto",
+    ])]
     resume: Option<PathBuf>,
     /// Start from this model's weights instead of random ones (fine-tuning): a shipped model's
     /// name, a model file or a run directory. The run takes the model's architecture and settings.
@@ -62,12 +70,12 @@ pub struct TrainArgs {
         "trainable_perception", "angle",
     ])]
     from: Option<PathBuf>,
-    /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32–47 steps, 1000
-    /// iterations: about half a minute on 2 CPU cores, a recognisable gecko (too small and short
-    /// to regrow it; the paper's settings do).
-    #[arg(long, conflicts_with_all = ["config", "resume", "size", "padding"])]
+    /// Small and fast: 24 px target, padding 6, batch 4 (at most 1 damaged), 32 to 47 steps,
+    /// 1000 iterations: about half a minute on 2 CPU cores, a recognisable gecko that grows and
+    /// keeps its shape, too small and short a run to learn to regrow (the paper's settings do).
+    #[arg(long, conflicts_with_all = ["config", "resume", "target_size", "old_size", "padding"])]
     quick: bool,
-    /// Write a checkpoint and refresh the pictures every N iterations.
+    /// Write a checkpoint and refresh the pictures every N iterations [default: 100].
     #[arg(long)]
     checkpoint_every: Option<usize>,
     #[command(flatten)]
@@ -88,63 +96,75 @@ enum Gradient {
 /// Flags for every training config field; each overrides the preset or config file.
 #[derive(Args, Debug, Default)]
 struct Overrides {
-    /// Random seed of the whole run.
+    /// Random seed of the whole run [default: 0].
     #[arg(long)]
     seed: Option<u64>,
-    /// Training iterations.
+    /// Training iterations; with --resume, the new total, to train a finished run further
+    /// [default: 8000, --quick 1000].
     #[arg(long)]
     iterations: Option<usize>,
-    /// Samples per batch.
+    /// Samples per batch [default: 8, --quick 4].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Sample pool size (0: every batch starts from seeds).
+    /// Sample pool size, 0 for none: every batch starts from seeds [default: 1024, growing 0].
     #[arg(long)]
     pool_size: Option<usize>,
-    /// Samples damaged per batch.
+    /// Samples damaged per batch [default: 3, growing and persistent 0].
     #[arg(long)]
     damaged: Option<usize>,
-    /// Fewest rollout steps per iteration.
+    /// Fewest rollout steps per iteration [default: 64, --quick 32].
     #[arg(long)]
     min_steps: Option<usize>,
-    /// Rollout steps are drawn below this.
+    /// Rollout steps are drawn from --min-steps up to this, this excluded, as the paper's
+    /// randint(64, 96) draws 64 to 95 [default: 96, --quick 48].
     #[arg(long)]
     max_steps: Option<usize>,
-    /// Initial learning rate.
+    /// Initial learning rate [default: 2e-3].
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// Learning rate drops: ITERATION:RATE, comma separated (e.g. 2000:2e-4).
+    /// Learning rate drops: ITERATION:RATE, comma separated, or `none` [default: 2000:2e-4].
     #[arg(long, value_delimiter = ',', value_parser = parse_drop)]
-    lr_drops: Option<Vec<(usize, f64)>>,
+    lr_drops: Option<Vec<LrDrop>>,
     /// Gradient conditioning [default: per-parameter-norm, the paper's].
     #[arg(long, value_enum)]
     gradient: Option<Gradient>,
     /// Largest joint gradient norm for --gradient global-clip [default: 1].
     #[arg(long, allow_negative_numbers = true)]
     max_norm: Option<f64>,
-    /// Channels per cell.
+    /// Channels per cell [default: 16].
     #[arg(long)]
     channels: Option<usize>,
-    /// Hidden units of the update network.
+    /// Hidden units of the update network [default: 128].
     #[arg(long)]
     hidden_units: Option<usize>,
-    /// Probability that a cell updates in a step, in (0, 1].
+    /// Probability that a cell updates in a step, in (0, 1] [default: 0.5].
     #[arg(long, allow_negative_numbers = true)]
     fire_rate: Option<f64>,
-    /// Alpha above which a cell's neighbourhood is alive.
+    /// Alpha above which a cell's neighbourhood is alive [default: 0.1].
     #[arg(long, allow_negative_numbers = true)]
     living_threshold: Option<f64>,
-    /// Factor on every update.
+    /// Factor on every update [default: 1].
     #[arg(long, allow_negative_numbers = true)]
     update_scale: Option<f64>,
     /// Learn the perception filters.
     #[arg(long)]
     trainable_perception: bool,
-    /// Rotation of the perception filters in degrees.
+    /// Rotation of the perception filters in degrees [default: 0].
     #[arg(long, allow_negative_numbers = true)]
     angle: Option<f64>,
 }
 
-fn parse_drop(text: &str) -> Result<(usize, f64), String> {
+/// One item of `--lr-drops`: a drop, or `none`.
+#[derive(Debug, Clone, Copy)]
+enum LrDrop {
+    At(usize, f64),
+    None,
+}
+
+fn parse_drop(text: &str) -> Result<LrDrop, String> {
+    if text.trim() == "none" {
+        return Ok(LrDrop::None);
+    }
     let (iteration, rate) = text
         .split_once(':')
         .ok_or_else(|| format!("{text:?} is not ITERATION:RATE"))?;
@@ -156,7 +176,7 @@ fn parse_drop(text: &str) -> Result<(usize, f64), String> {
         .trim()
         .parse()
         .map_err(|_| format!("{rate:?} is not a learning rate"))?;
-    Ok((iteration, rate))
+    Ok(LrDrop::At(iteration, rate))
 }
 
 impl Overrides {
@@ -169,11 +189,20 @@ impl Overrides {
         set!(
             seed => seed, iterations => iterations, batch_size => batch_size, pool_size => pool_size,
             damaged => damaged_per_batch, min_steps => min_steps, max_steps => max_steps,
-            lr => learning_rate.initial, lr_drops => learning_rate.drops, channels => model.channels,
+            lr => learning_rate.initial, channels => model.channels,
             hidden_units => model.hidden_units, fire_rate => model.fire_rate,
             living_threshold => model.living_threshold, update_scale => model.update_scale,
             angle => model.perception_angle_deg,
         );
+        if let Some(drops) = &self.lr_drops {
+            config.learning_rate.drops = drops
+                .iter()
+                .filter_map(|drop| match *drop {
+                    LrDrop::At(iteration, rate) => Some((iteration, rate)),
+                    LrDrop::None => None,
+                })
+                .collect();
+        }
         if self.trainable_perception {
             config.model.trainable_perception = true;
         }
@@ -202,7 +231,7 @@ impl TrainArgs {
     fn new_config(&self) -> anyhow::Result<TrainConfig> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
+                let text = nca_core::io::read_text_limited(path, 1 << 20, "training config")
                     .with_context(|| format!("cannot read config {}", path.display()))?;
                 TrainConfig::from_toml(&text)
                     .with_context(|| format!("config {}", path.display()))?
@@ -235,34 +264,54 @@ impl TrainArgs {
         if let Some(every) = self.checkpoint_every {
             config.checkpoint_every = every;
         }
+        config.target = Some(self.target_spec(config.target.take())?);
         let config = self.overrides.apply(config)?;
         config.validate()?;
         Ok(config)
     }
 
-    fn target(&self) -> anyhow::Result<Target> {
-        let source = match (&self.emoji, &self.image, &self.url) {
-            (Some(emoji), _, _) => TargetSource::Emoji(emoji.clone()),
-            (_, Some(path), _) => TargetSource::File(path.clone()),
-            (_, _, Some(url)) => TargetSource::Url(url.clone()),
-            _ => TargetSource::default(),
-        };
-        let options = if self.quick {
-            TargetOptions {
+    /// The target of a new run: the config file's, each part replaced by the flags given;
+    /// `--quick` fits it into 24 cells with 6 around.
+    fn target_spec(&self, from_config: Option<TargetSpec>) -> anyhow::Result<TargetSpec> {
+        let mut spec = from_config.unwrap_or_default();
+        match (&self.emoji, &self.image, &self.url) {
+            (Some(emoji), _, _) => spec.source = TargetSource::Emoji(emoji.clone()),
+            (_, Some(path), _) => spec.source = TargetSource::File(path.clone()),
+            (_, _, Some(url)) => spec.source = TargetSource::Url(url.clone()),
+            _ => {}
+        }
+        // Kept as an absolute path, so that the run's config.toml trains it again from anywhere.
+        if let TargetSource::File(path) = &spec.source {
+            let absolute = std::path::absolute(path)
+                .with_context(|| format!("cannot resolve the image path {}", path.display()))?;
+            if absolute.to_str().is_none() {
+                bail!(
+                    "the image path {} is not UTF-8, which a run's config.toml cannot hold; rename it",
+                    path.display()
+                );
+            }
+            spec.source = TargetSource::File(absolute);
+        }
+        if self.quick {
+            spec.options = TargetOptions {
                 size: 24,
                 padding: 6,
-            }
-        } else {
-            TargetOptions {
-                size: self.size,
-                padding: self.padding,
-            }
-        };
-        let target = Target::load(
-            &source,
-            options,
-            &EmojiSource::with_edition(self.noto.into()),
-        )?;
+            };
+        }
+        if let Some(size) = self.old_size {
+            note!("note: train's --size is now --target-size (the target's box)");
+            spec.options.size = size;
+        }
+        spec.options.size = self.target_size.unwrap_or(spec.options.size);
+        spec.options.padding = self.padding.unwrap_or(spec.options.padding);
+        spec.edition = self.noto.map_or(spec.edition, NotoEdition::from);
+        Ok(spec)
+    }
+
+    /// Loads the run's target, refusing one with no shape to grow.
+    fn target(spec: &TargetSpec) -> anyhow::Result<Target> {
+        let target = spec.load()?;
+        let source = &spec.source;
         let cells = target.height * target.width;
         if target.rgba[3 * cells..].iter().all(|&alpha| alpha == 0.0) {
             bail!("{source} is fully transparent: it has no shape to grow");
@@ -325,7 +374,7 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
                 .unwrap_or_else(|| PathBuf::from("runs").join(config.experiment.to_string()));
             // Refused before the target is fetched and anything allocated.
             RunDir::check_new(&dir).map_err(with_hint)?;
-            let target = args.target()?;
+            let target = TrainArgs::target(config.target.as_ref().expect("set by new_config"))?;
             check_memory(&config, [target.height, target.width])?;
             let tensor = target.tensor(&device);
             let run_dir = RunDir::create(&dir, &config).map_err(with_hint)?;
@@ -397,52 +446,19 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
 }
 
 /// Refuses, before anything is allocated, a run that cannot fit in the memory this machine has
-/// available: `NCA_MEMORY_AVAILABLE` bytes when set, else Linux's `MemAvailable` (elsewhere the
-/// check is skipped). The message names the flags that lower what takes the most.
+/// available ([`memory::check`]). The message names the flags that lower what takes the most.
 fn check_memory(config: &TrainConfig, grid: [usize; 2]) -> anyhow::Result<()> {
-    let available = match std::env::var(MEMORY_AVAILABLE_ENV) {
-        Ok(bytes) => Some(bytes.trim().parse::<u128>().with_context(|| {
-            format!("{MEMORY_AVAILABLE_ENV} must be a number of bytes, not {bytes:?}")
-        })?),
-        Err(_) => mem_available(),
-    };
     let need = config.memory_need(grid);
-    if let Some(available) = available
-        && need.bytes > available
-    {
-        let flags = match need.largest {
-            MemoryUse::UpdateNetwork => "--hidden-units, --channels",
-            MemoryUse::SamplePool { .. } => "--pool-size, or the grid: --size, --padding",
-            MemoryUse::Rollouts { .. } => {
-                "--batch-size, --max-steps, or the grid: --size, --padding"
-            }
-        };
-        let gib = |bytes: u128| bytes as f64 / (1u128 << 30) as f64;
-        bail!(
-            "this run needs at least {:.1} GiB of memory, mostly for {} ({flags}), but {:.1} GiB are available",
-            gib(need.bytes),
-            need.largest,
-            gib(available)
-        );
-    }
-    Ok(())
-}
-
-/// Overrides the memory [`check_memory`] counts as available, in bytes.
-const MEMORY_AVAILABLE_ENV: &str = "NCA_MEMORY_AVAILABLE";
-
-/// Linux's `MemAvailable` in bytes; `None` elsewhere.
-fn mem_available() -> Option<u128> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib = info
-        .lines()
-        .find_map(|line| line.strip_prefix("MemAvailable:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse::<u128>()
-        .ok()?;
-    Some(kib * 1024)
+    let flags = match need.largest {
+        MemoryUse::UpdateNetwork => "--hidden-units, --channels",
+        MemoryUse::SamplePool { .. } => "--pool-size, or the grid: --size, --padding",
+        MemoryUse::Rollouts { .. } => "--batch-size, --max-steps, or the grid: --size, --padding",
+    };
+    memory::check(&memory::Need {
+        bytes: need.bytes,
+        mostly: need.largest.to_string(),
+        flags,
+    })
 }
 
 /// Losses in the final-loss figure of the summary.
@@ -460,8 +476,14 @@ impl Progress {
         let bar = ProgressBar::new(trainer.config().iterations as u64)
             .with_position(trainer.iteration() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {per_sec} eta {eta}")
-                .expect("a valid template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {rate} eta {eta}")
+                .expect("a valid template")
+                .with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                        let _ = write!(out, "{:.1} it/s", state.per_sec());
+                    },
+                ),
         );
         Self {
             bar,

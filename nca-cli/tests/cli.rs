@@ -53,7 +53,7 @@ const TINY: &[&str] = &[
     "train",
     "--emoji",
     "🦎",
-    "--size",
+    "--target-size",
     "8",
     "--padding",
     "2",
@@ -256,7 +256,7 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
 
     ok(
         &[
-            "grow", "--model", model, "--size", "16", "--steps", "6", "--every", "2", "--out",
+            "grow", "--model", model, "--grid", "16", "--steps", "6", "--every", "2", "--out",
             "grow.gif",
         ],
         dir.path(),
@@ -267,7 +267,7 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
 
     ok(
         &[
-            "grow", "--model", model, "--size", "16", "--steps", "6", "--scale", "2", "--out",
+            "grow", "--model", model, "--grid", "16", "--steps", "6", "--scale", "2", "--out",
             "last.png",
         ],
         dir.path(),
@@ -281,7 +281,7 @@ fn grow_and_regenerate_make_gifs_and_pngs_of_the_right_size() {
         "regenerate",
         "--model",
         model,
-        "--size",
+        "--grid",
         "16",
         "--grow-steps",
         "4",
@@ -638,7 +638,10 @@ fn unclear_inputs_get_clear_messages() {
         &["grow", "--model", "paper-lizrd-growing"],
         "did you mean paper-lizard-growing?",
     );
-    expect(&["train", "--quick", "--size", "8"], "'--size <SIZE>'");
+    expect(
+        &["train", "--quick", "--target-size", "8"],
+        "'--target-size <SIZE>'",
+    );
     expect(&["train", "--emoji", "🦎🦋", "--out", "x"], "is 2 emoji");
     expect(
         &["train", "--max-norm", "2", "--out", "x"],
@@ -673,7 +676,7 @@ fn unclear_inputs_get_clear_messages() {
     // A long but valid output name works (temporary files have short names of their own).
     let long = format!("{}.gif", "g".repeat(250));
     ok(
-        &["grow", "--size", "8", "--steps", "2", "--out", &long],
+        &["grow", "--grid", "8", "--steps", "2", "--out", &long],
         dir.path(),
     );
     assert!(dir.path().join(&long).is_file());
@@ -690,7 +693,7 @@ fn the_shipped_gecko_grows_without_any_file() {
     ok(
         &[
             "grow",
-            "--size",
+            "--grid",
             "16",
             "--steps",
             "4",
@@ -847,7 +850,7 @@ fn closed_pipes_and_full_disks_never_panic() {
     );
     // Messages that cannot be written never end the work.
     let grow = nca_at()
-        .args(["grow", "--size", "8", "--steps", "2", "--out", "g.gif"])
+        .args(["grow", "--grid", "8", "--steps", "2", "--out", "g.gif"])
         .stderr(full())
         .output()
         .unwrap();
@@ -869,7 +872,7 @@ fn pictures_are_written_only_in_the_format_their_name_says() {
         ("grow", "x"),
         ("regenerate", "x.png"),
     ] {
-        let line = fails(&[command, "--size", "8", "--out", name], dir.path());
+        let line = fails(&[command, "--grid", "8", "--out", name], dir.path());
         assert!(
             line.contains(name) && line.contains("must end in .gif"),
             "{command} {name}: {line}"
@@ -882,14 +885,14 @@ fn pictures_are_written_only_in_the_format_their_name_says() {
     );
     assert!(line.contains("must end in .png"), "{line}");
     // Frames too large to make are refused before any work.
-    let line = fails(&["grow", "--size", "1024", "--scale", "32"], dir.path());
+    let line = fails(&["grow", "--grid", "1024", "--scale", "32"], dir.path());
     assert!(
         line.contains("32768x32768 pixels, over the limit"),
         "{line}"
     );
     // Upper-case extensions are the same formats.
     ok(
-        &["grow", "--size", "8", "--steps", "2", "--out", "LAST.PNG"],
+        &["grow", "--grid", "8", "--steps", "2", "--out", "LAST.PNG"],
         dir.path(),
     );
     assert!(image::open(dir.path().join("LAST.PNG")).is_ok());
@@ -911,7 +914,7 @@ fn runs_that_cannot_fit_in_memory_are_refused_before_allocating() {
         (&["--max-steps", "100000000"], "--max-steps"),
         (
             &[
-                "--size",
+                "--target-size",
                 "1024",
                 "--padding",
                 "1024",
@@ -964,7 +967,7 @@ fn a_long_growth_is_streamed_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
         .args([
-            "grow", "--size", "16", "--scale", "1", "--steps", "40000", "--out", "long.gif",
+            "grow", "--grid", "16", "--scale", "1", "--steps", "40000", "--out", "long.gif",
         ])
         .current_dir(dir.path())
         .stderr(std::process::Stdio::null())
@@ -1081,4 +1084,302 @@ fn export_writes_the_demo_format_and_a_self_contained_page() {
         "export", "--model", "gecko", "--format", "html", "--out", "x.json",
     ];
     assert!(fails(&wrong, dir.path()).contains("must end in .html"));
+}
+
+/// Runs a command that must fail within `seconds`, with `env` set: its one-line error message
+/// and its largest resident memory in bytes (Linux; 0 elsewhere).
+fn fails_quickly(args: &[&str], env: &[(&str, &str)], cwd: &Path, seconds: u64) -> (String, u64) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NCA_EMOJI_BASE_URL", "http://127.0.0.1:9/")
+        .env("NCA_CACHE_DIR", cwd.join("cache"))
+        .env("RUST_BACKTRACE", "0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() >= seconds {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("nca {args:?} still ran after {seconds} s");
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+        let resident = status.ok().and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        });
+        peak = peak.max(resident.unwrap_or(0) * 1024);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    // An abort (allocation failure) exits 134 or by a signal; nca's errors exit 1 or 2.
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "nca {args:?} should fail with an error, not {:?}: {stderr}",
+        output.status
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "nca {args:?} panicked: {stderr}"
+    );
+    let line = stderr.trim();
+    assert_eq!(
+        line.lines().count(),
+        1,
+        "one line expected from nca {args:?}: {stderr}"
+    );
+    (line.to_string(), peak)
+}
+
+#[test]
+fn bench_refuses_sizes_it_cannot_run_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_gib = (1u64 << 30).to_string();
+    let cases: [(&[&str], &str); 8] = [
+        (&["--grid", "4294967296"], "--grid"),
+        (&["--grid", "2"], "--grid"),
+        (&["--runs", "2147483647"], "--runs"),
+        (&["--runs", "0"], "--runs"),
+        (&["--steps", "2147483647"], "--steps"),
+        (
+            &["--rollout-steps", "2147483647", "--task", "rollout"],
+            "--rollout-steps",
+        ),
+        (&["--batch", "2147483647", "--task", "rollout"], "--batch"),
+        (&["--batch", "5000", "--task", "train-step"], "--batch"),
+    ];
+    for (flags, named) in cases {
+        let mut args = vec!["bench"];
+        args.extend(flags);
+        let env = [("NCA_MEMORY_AVAILABLE", one_gib.as_str())];
+        let (line, _) = fails_quickly(&args, &env, dir.path(), 60);
+        assert!(line.contains(named), "{flags:?}: {line}");
+    }
+}
+
+#[test]
+fn eval_refuses_runs_that_cannot_fit_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_gib = (1u64 << 30).to_string();
+    let args = [
+        "eval",
+        "--model",
+        "gecko",
+        "--emoji",
+        "🦎",
+        "--target-size",
+        "1024",
+        "--padding",
+        "1024",
+        "--seeds",
+        "2",
+    ];
+    let env = [("NCA_MEMORY_AVAILABLE", one_gib.as_str())];
+    let (line, _) = fails_quickly(&args, &env, dir.path(), 60);
+    assert!(
+        line.contains("GiB of memory") && line.contains("--seeds") && line.contains("--padding"),
+        "{line}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn loaders_read_no_more_than_a_valid_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = |name: &str, start: &[u8], len: u64| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, start).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len)
+            .unwrap();
+    };
+    // A checksummed container's start: magic, version 2, a 16-byte header, a 16-byte payload.
+    let start = |magic: &[u8]| {
+        let mut bytes = magic.to_vec();
+        bytes.extend(2u32.to_le_bytes());
+        bytes.extend(16u32.to_le_bytes());
+        bytes.extend(16u64.to_le_bytes());
+        bytes
+    };
+    sparse("big.nca", &start(b"NCAMODEL"), 3 << 30);
+    sparse("big.nckpt", &start(b"NCACKPT\0"), 3 << 30);
+    sparse("big.json", b"[", 1 << 30);
+    std::fs::create_dir(dir.path().join("run")).unwrap();
+    std::fs::write(
+        dir.path().join("run/checkpoint.nckpt"),
+        [start(b"NCACKPT\0"), vec![0; 1 << 20]].concat(),
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["info", "/dev/zero"], "not an nca model file"),
+        (
+            &["train", "--config", "/dev/zero", "--out", "a"],
+            "larger than any training config",
+        ),
+        (
+            &["train", "--from", "/dev/zero", "--out", "b"],
+            "not an nca model file",
+        ),
+        (&["info", "big.nca"], "larger than any nca model file"),
+        (
+            &["grow", "--model", "big.nca", "--out", "d.gif"],
+            "larger than any nca model file",
+        ),
+        (&["info", "big.nckpt"], "unexpected bytes after the end"),
+        (&["info", "run"], "unexpected bytes after the end"),
+        (
+            &["import", "big.json", "--out", "e.nca"],
+            "larger than any web-demo model",
+        ),
+        (
+            &["grow", "--model", "big.json", "--out", "f.gif"],
+            "larger than any web-demo model",
+        ),
+    ];
+    for (args, expected) in cases {
+        let (line, peak) = fails_quickly(args, &[], dir.path(), 20);
+        assert!(line.contains(expected), "{args:?}: {line}");
+        assert!(peak < 400 << 20, "{args:?} took {} MB", peak >> 20);
+    }
+}
+
+#[test]
+fn gif_delays_out_of_what_a_gif_holds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for delay in ["0", "9", "655351", "4294967295"] {
+        let args = ["grow", "--delay", delay, "--out", "x.gif"];
+        assert!(fails(&args, dir.path()).contains("--delay"), "{delay}");
+    }
+    let args = [
+        "grow", "--steps", "2", "--delay", "655350", "--out", "slow.gif",
+    ];
+    ok(&args, dir.path());
+    let frames = gif_frames(&dir.path().join("slow.gif"));
+    assert_eq!(frames[0].delay().numer_denom_ms(), (655_350, 1));
+}
+
+#[test]
+fn commands_take_at_most_64_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let many = vec!["gecko"; 65];
+    let commands: [&[&str]; 3] = [
+        &[
+            "export",
+            "--format",
+            "html",
+            "--out",
+            "many.html",
+            "--model",
+        ],
+        &["eval", "--seeds", "1", "--model"],
+        &["serve", "--port", "0", "--model"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        if command[0] == "serve" {
+            // serve takes one model per --model.
+            args.pop();
+            for model in &many {
+                args.extend(["--model", model]);
+            }
+        } else {
+            args.extend(&many);
+        }
+        let (line, _) = fails_quickly(&args, &[], dir.path(), 60);
+        assert!(line.contains("65 models") && line.contains("64"), "{line}");
+    }
+    assert!(!dir.path().join("many.html").exists());
+    let mut args = vec!["export", "--format", "html", "--out", "64.html", "--model"];
+    args.extend(vec!["gecko"; 64]);
+    ok(&args, dir.path());
+}
+
+#[test]
+fn web_demo_models_with_a_byte_order_mark_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = std::fs::read_to_string(paper_model("lizard-growing")).unwrap();
+    std::fs::write(dir.path().join("bom.json"), format!("\u{feff}{json}")).unwrap();
+    ok(&["import", "bom.json", "--out", "bom.nca"], dir.path());
+    assert!(dir.path().join("bom.nca").is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn temporaries_of_killed_writers_are_removed_by_later_writes() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let temporaries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with(".nca-") && name.ends_with(".tmp"))
+            .collect();
+        names.sort();
+        names
+    };
+    // A long GIF being written, killed as `kill -9` would.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args([
+            "grow", "--scale", "1", "--steps", "400000", "--out", "long.gif",
+        ])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while temporaries().is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "grow never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = temporaries();
+    assert_eq!(killed.len(), 1);
+    // A live writer's file (this test holds its lock), a fresh one and files of other names:
+    // none may go.
+    let live = std::fs::File::create(dir.path().join(".nca-live00.tmp")).unwrap();
+    live.lock().unwrap();
+    std::fs::write(dir.path().join(".nca-fresh0.tmp"), b"").unwrap();
+    std::fs::write(dir.path().join(".nca-other.tmp"), b"").unwrap();
+    std::fs::write(dir.path().join("notes.tmp"), b"").unwrap();
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for name in [&killed[0], ".nca-live00.tmp", ".nca-other.tmp", "notes.tmp"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join(name))
+            .unwrap();
+        file.set_modified(hour_ago).unwrap();
+    }
+    ok(
+        &[
+            "export",
+            "--model",
+            "gecko",
+            "--format",
+            "distill",
+            "--out",
+            "gecko.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        temporaries(),
+        [".nca-fresh0.tmp", ".nca-live00.tmp", ".nca-other.tmp"]
+    );
+    assert!(dir.path().join("notes.tmp").exists());
+    drop(live);
 }

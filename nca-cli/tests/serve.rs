@@ -115,7 +115,7 @@ fn next_text(socket: &mut tungstenite::WebSocket<TcpStream>) -> serde_json::Valu
 
 #[test]
 fn the_page_the_socket_and_refusals() {
-    let server = Server::start(&["--size", "32"]);
+    let server = Server::start(&["--grid", "32"]);
     let page = server.get("/");
     assert!(
         page.starts_with("HTTP/1.1 200 OK") && page.contains("<canvas id=\"grid\""),
@@ -180,7 +180,7 @@ fn the_page_the_socket_and_refusals() {
 
 #[test]
 fn without_models_it_serves_the_shipped_models_and_the_papers() {
-    let server = Server::spawn(&["--size", "16"]);
+    let server = Server::spawn(&["--grid", "16"]);
     let mut socket = server.socket().unwrap();
     let hello = next_text(&mut socket);
     let models = hello["models"].as_array().unwrap();
@@ -217,7 +217,7 @@ fn without_models_it_serves_the_shipped_models_and_the_papers() {
 
 #[test]
 fn pages_beyond_max_clients_are_refused_until_one_closes() {
-    let server = Server::start(&["--size", "16", "--max-clients", "1"]);
+    let server = Server::start(&["--grid", "16", "--max-clients", "1"]);
     let mut first = server.socket().unwrap();
     assert_eq!(next_text(&mut first)["type"], "hello");
     match server.socket() {
@@ -280,7 +280,7 @@ fn raw_exchange(server: &Server, bytes: &[u8]) -> String {
 
 #[test]
 fn oversized_garbage_and_flooding_requests_are_refused_and_the_server_goes_on() {
-    let server = Server::start(&["--size", "16"]);
+    let server = Server::start(&["--grid", "16"]);
     // A header line that never ends: refused at 8 KiB, not read whole.
     let mut endless = b"GET / HTTP/1.1\r\nX-Long: ".to_vec();
     endless.extend(std::iter::repeat_n(b'a', 1 << 20));
@@ -310,7 +310,7 @@ fn oversized_garbage_and_flooding_requests_are_refused_and_the_server_goes_on() 
 
 #[test]
 fn a_silent_page_is_closed_and_a_protocol_error_gets_a_close_frame() {
-    let server = Server::start(&["--size", "16", "--max-clients", "1", "--idle-timeout", "1"]);
+    let server = Server::start(&["--grid", "16", "--max-clients", "1", "--idle-timeout", "1"]);
     // The page says nothing (not even a pong: it never reads): its place is freed.
     let mut silent = server.socket().unwrap();
     assert_eq!(next_text(&mut silent)["type"], "hello");
@@ -376,7 +376,7 @@ fn handshake(server: &Server, headers: &str) -> String {
 #[test]
 fn websocket_frames_closes_and_handshakes_follow_rfc_6455() {
     use tungstenite::protocol::frame::coding::CloseCode;
-    let server = Server::start(&["--size", "16", "--max-clients", "8"]);
+    let server = Server::start(&["--grid", "16", "--max-clients", "8"]);
     let code = |bytes: &[u8]| close_after(&server, bytes).map(|frame| frame.code);
     // Invalid UTF-8 in a text frame, or in a Close frame's reason: 1007.
     assert_eq!(
@@ -474,7 +474,7 @@ fn drip(address: &str, head: &[u8]) -> std::time::Duration {
 
 #[test]
 fn slow_request_heads_are_closed_at_the_deadline_and_pages_are_served_meanwhile() {
-    let server = Server::start(&["--size", "16"]);
+    let server = Server::start(&["--grid", "16"]);
     let drippers: Vec<_> = (0..64)
         .map(|_| {
             let address = server.address.clone();
@@ -499,7 +499,7 @@ fn slow_request_heads_are_closed_at_the_deadline_and_pages_are_served_meanwhile(
 
 #[test]
 fn a_socket_flooding_pings_without_reading_loses_its_place() {
-    let server = Server::start(&["--size", "16", "--max-clients", "1", "--idle-timeout", "1"]);
+    let server = Server::start(&["--grid", "16", "--max-clients", "1", "--idle-timeout", "1"]);
     let mut flooder = server.socket().unwrap();
     assert_eq!(next_text(&mut flooder)["type"], "hello");
     let mut stream = flooder.get_ref().try_clone().unwrap();
@@ -533,7 +533,7 @@ fn a_socket_flooding_pings_without_reading_loses_its_place() {
 
 #[test]
 fn at_the_connection_cap_a_sent_request_gets_503_and_non_http_bytes_get_400_at_once() {
-    let server = Server::start(&["--size", "8", "--max-clients", "64"]);
+    let server = Server::start(&["--grid", "8", "--max-clients", "64"]);
     // A TLS ClientHello (no line end): 400 at once, not silence after 10 s.
     let mut stream = server.connect();
     stream

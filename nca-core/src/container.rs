@@ -6,6 +6,11 @@
 //! it (u32). Version 1 files, written before checksums, have neither the payload length nor the
 //! checksum: the payload runs to the end of the file. Both still load.
 
+use std::path::Path;
+
+use crate::NcaError;
+use crate::io::{open_limited, read_up_to, too_large};
+
 /// The parts of a container that was read.
 #[derive(Debug)]
 pub struct Container<'a> {
@@ -62,6 +67,48 @@ pub fn write(
     let checksum = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&checksum.to_le_bytes());
     bytes
+}
+
+/// The bytes of the file at `path` for [`read`], never more than its container can hold: the
+/// length its header gives and one byte more (enough to show that it goes on after its end), or
+/// only the first bytes when they are not `magic`'s. A file longer than `max` bytes, or whose
+/// header says it is, is refused as larger than any `what` (e.g. "nca model file"); so is a
+/// version 1 file (which gives no length) once it proves longer.
+pub fn read_file(path: &Path, magic: &[u8; 8], max: u64, what: &str) -> Result<Vec<u8>, NcaError> {
+    let mut file = open_limited(path, max, what)?;
+    let mut bytes = Vec::new();
+    read_up_to(&mut file, &mut bytes, PREFIX as u64, path)?;
+    let up_to = match declared_len(&bytes, magic) {
+        Some(len) if len > max => return Err(too_large(path, max, what)),
+        Some(len) => len + 1,
+        None if bytes.starts_with(magic) => max + 1,
+        None => return Ok(bytes),
+    };
+    read_up_to(&mut file, &mut bytes, up_to, path)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(path, max, what));
+    }
+    Ok(bytes)
+}
+
+/// The fixed part at the start of a checksummed container: magic, version, header length and
+/// payload length.
+const PREFIX: usize = 24;
+
+/// The length in bytes of the whole container whose first [`PREFIX`] bytes are `prefix`, as its
+/// header gives it; `None` when they are not `magic`'s or give no length (version 1).
+fn declared_len(prefix: &[u8], magic: &[u8; 8]) -> Option<u64> {
+    let prefix = prefix.get(..PREFIX).filter(|p| p.starts_with(magic))?;
+    let u32_at = |at: usize| u32::from_le_bytes(prefix[at..at + 4].try_into().expect("4 bytes"));
+    if u32_at(8) < CHECKSUMMED {
+        return None;
+    }
+    let payload = u64::from_le_bytes(prefix[16..24].try_into().expect("8 bytes"));
+    Some(
+        (PREFIX as u64 + 4)
+            .saturating_add(u64::from(u32_at(12)))
+            .saturating_add(payload),
+    )
 }
 
 /// Reads a container written with `magic` by any version up to `current`.

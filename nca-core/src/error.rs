@@ -29,6 +29,16 @@ pub enum NcaError {
         /// What is wrong with it.
         problem: ModelFileError,
     },
+    /// A file longer than any valid file of its kind: refused before it is read whole.
+    #[error("{} is larger than any {what} ({limit} bytes at most)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What it should be, e.g. "nca model file".
+        what: String,
+        /// The most bytes a valid one holds.
+        limit: u64,
+    },
     /// The weights could not be encoded as a burnpack record.
     #[error("cannot encode the weights: {reason}")]
     Encode {

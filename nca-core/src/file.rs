@@ -20,6 +20,9 @@ use crate::{ModelFileError, Nca, NcaConfig, NcaError, host_values};
 pub const MAGIC: &[u8; 8] = b"NCAMODEL";
 /// The model file format this build writes (and the newest it reads).
 pub const FORMAT_VERSION: u32 = 2;
+/// The largest model file [`Nca::load`] reads (256 MiB: 64 million weights, thousands of times
+/// the paper's model); a longer file is refused before it is read.
+pub const MAX_MODEL_FILE_BYTES: u64 = 256 << 20;
 
 impl Nca {
     /// The model as the bytes of an nca model file.
@@ -42,13 +45,11 @@ impl Nca {
         write_atomic(path.as_ref(), &self.to_bytes()?)
     }
 
-    /// Loads a model saved with [`Nca::save`] onto `device`.
+    /// Loads a model saved with [`Nca::save`] onto `device`, reading no more of the file than
+    /// its header says it holds (at most [`MAX_MODEL_FILE_BYTES`]).
     pub fn load(path: impl AsRef<Path>, device: &Device) -> Result<Self, NcaError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| NcaError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let bytes = container::read_file(path, MAGIC, MAX_MODEL_FILE_BYTES, "nca model file")?;
         Self::from_bytes(&bytes, device).map_err(|problem| NcaError::File {
             path: path.into(),
             problem,

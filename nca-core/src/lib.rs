@@ -52,7 +52,7 @@ mod update;
 pub use config::NcaConfig;
 pub use engine::Engine;
 pub use error::{ModelFileError, NcaError};
-pub use file::{FORMAT_VERSION, MAGIC};
+pub use file::{FORMAT_VERSION, MAGIC, MAX_MODEL_FILE_BYTES};
 pub use fused::{
     FusedGradients, FusedIteration, FusedNca, HostLoss, perception_rows_to_bands,
     perception_rows_to_interleaved,

@@ -35,13 +35,15 @@ struct DenseLayer {
     bias: Vec<f32>,
 }
 
+/// The largest web-demo model file read (128 MiB: the JSON of a network as large as nca's largest
+/// model file, [`nca_core::MAX_MODEL_FILE_BYTES`], quantised to bytes); a longer one is refused
+/// before it is read.
+pub const MAX_DEMO_MODEL_BYTES: u64 = 128 << 20;
+
 /// Reads a web-demo model file into an [`Nca`] with the paper's run settings (fire rate 0.5,
 /// living threshold 0.1).
 pub fn import_demo_model_file(path: &Path, device: &Device) -> Result<Nca, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.into(),
-        source,
-    })?;
+    let bytes = nca_core::io::read_limited(path, MAX_DEMO_MODEL_BYTES, "web-demo model")?;
     let source_name = path.display().to_string();
     let json = String::from_utf8(bytes).map_err(|_| DataError::BadModel {
         source_name: source_name.clone(),
@@ -52,8 +54,10 @@ pub fn import_demo_model_file(path: &Path, device: &Device) -> Result<Nca, DataE
     import_demo_model(&json, &source_name, device)
 }
 
-/// Builds an [`Nca`] from the JSON text of a web-demo model; `source_name` names it in errors.
+/// Builds an [`Nca`] from the JSON text of a web-demo model (a UTF-8 byte-order mark before it is
+/// skipped); `source_name` names it in errors.
 pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Result<Nca, DataError> {
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     let bad = |reason: String| DataError::BadModel {
         source_name: source_name.into(),
         reason,

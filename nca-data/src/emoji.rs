@@ -35,12 +35,16 @@ pub const EMBEDDED_CURRENT: [(&str, &[u8]); 10] = papers_emoji!("current");
 
 /// Which drawing of Noto Emoji the paper's ten emoji are taken from. Any other emoji is
 /// fetched from today's Noto, whichever is chosen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum NotoEdition {
     /// February 2020, the images the paper trained its models on (the default).
     #[default]
+    #[serde(rename = "2020")]
     Paper,
     /// Today's Noto, redrawn since (the lizard and the smiley among others).
+    #[serde(rename = "current")]
     Current,
 }
 

@@ -32,8 +32,10 @@ pub use emoji::{
 pub use error::DataError;
 pub use http::{DEFAULT_TIMEOUT, MAX_DOWNLOAD_BYTES, fetch};
 pub use picture::{
-    GifOptions, GifWriter, draw_number, grid_image, rgba_images, save_gif, save_png, scale_up,
-    white_images,
+    CAPTION_HEIGHT, GifOptions, GifWriter, captioned, draw_number, draw_text, grid_image,
+    rgba_images, save_gif, save_png, scale_up, white_images,
 };
-pub use target::{MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, decode};
+pub use target::{
+    MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, TargetSpec, decode,
+};
 pub use thumbnail::{thumbnail, thumbnail_size};

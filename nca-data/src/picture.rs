@@ -258,3 +258,38 @@ pub fn draw_number(image: &mut RgbImage, number: usize) {
         }
     }
 }
+
+/// Writes `text` in dark grey from `(left, top)`, 8x8 pixels a character (ASCII; anything else
+/// shows as `?`), cut at the image's edge: the captions of contact sheets.
+pub fn draw_text(image: &mut RgbImage, left: u32, top: u32, text: &str) {
+    use font8x8::UnicodeFonts;
+    for (index, character) in text.chars().enumerate() {
+        let glyph = font8x8::BASIC_FONTS
+            .get(character)
+            .or_else(|| font8x8::BASIC_FONTS.get('?'))
+            .unwrap_or([0; 8]);
+        for (row, bits) in glyph.iter().enumerate() {
+            for column in 0..8u32 {
+                let (x, y) = (left + index as u32 * 8 + column, top + row as u32);
+                if bits & (1 << column) != 0 && x < image.width() && y < image.height() {
+                    image.put_pixel(x, y, Rgb([60, 60, 60]));
+                }
+            }
+        }
+    }
+}
+
+/// `image` with a white strip of `text` above it, cut to the image's width.
+pub fn captioned(image: &RgbImage, text: &str) -> RgbImage {
+    let mut out = RgbImage::from_pixel(
+        image.width(),
+        image.height() + CAPTION_HEIGHT,
+        Rgb([255; 3]),
+    );
+    image::imageops::replace(&mut out, image, 0, i64::from(CAPTION_HEIGHT));
+    draw_text(&mut out, 1, 2, text);
+    out
+}
+
+/// Height of the strip [`captioned`] adds, in pixels.
+pub const CAPTION_HEIGHT: u32 = 11;

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{DynamicImage, ImageError, ImageReader, Limits};
+use serde::{Deserialize, Serialize};
 
 use crate::thumbnail::thumbnail;
-use crate::{DataError, EmojiSource, http};
+use crate::{DataError, EmojiSource, NotoEdition, http};
 
 /// Largest width or height of an image we agree to decode.
 pub const MAX_IMAGE_SIDE: u32 = 8192;
@@ -56,6 +57,106 @@ impl Default for TargetOptions {
         Self {
             size: 40,
             padding: 16,
+        }
+    }
+}
+
+/// Everything that makes a target: where the picture comes from, how it is fitted, and which
+/// drawing of Noto Emoji. A run's `config.toml` holds it as its `[target]` table, so that the file
+/// trains the same run again:
+///
+/// ```toml
+/// [target]
+/// emoji = "🦎"   # or image = "/path/to/picture.png", or url = "https://…"
+/// size = 40
+/// padding = 16
+/// noto = "2020"  # or "current"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "TargetTable", into = "TargetTable")]
+pub struct TargetSpec {
+    /// Where the picture comes from.
+    pub source: TargetSource,
+    /// How it is fitted and padded.
+    pub options: TargetOptions,
+    /// The drawing of the paper's ten emoji.
+    pub edition: NotoEdition,
+}
+
+impl TargetSpec {
+    /// Loads and prepares the target (embedded emoji need no network).
+    pub fn load(&self) -> Result<Target, DataError> {
+        Target::load(
+            &self.source,
+            self.options,
+            &EmojiSource::with_edition(self.edition),
+        )
+    }
+}
+
+/// [`TargetSpec`] as TOML writes it: one of `emoji`, `image`, `url`; missing fields take the
+/// paper's values.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetTable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    image: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default = "paper_size")]
+    size: u32,
+    #[serde(default = "paper_padding")]
+    padding: u32,
+    #[serde(default)]
+    noto: NotoEdition,
+}
+
+fn paper_size() -> u32 {
+    TargetOptions::default().size
+}
+
+fn paper_padding() -> u32 {
+    TargetOptions::default().padding
+}
+
+impl TryFrom<TargetTable> for TargetSpec {
+    type Error = String;
+    fn try_from(table: TargetTable) -> Result<Self, String> {
+        let source = match (table.emoji, table.image, table.url) {
+            (Some(emoji), None, None) => TargetSource::Emoji(emoji),
+            (None, Some(path), None) => TargetSource::File(path),
+            (None, None, Some(url)) => TargetSource::Url(url),
+            (None, None, None) => TargetSource::default(),
+            _ => return Err("give one of emoji, image and url, not several".into()),
+        };
+        Ok(Self {
+            source,
+            options: TargetOptions {
+                size: table.size,
+                padding: table.padding,
+            },
+            edition: table.noto,
+        })
+    }
+}
+
+impl From<TargetSpec> for TargetTable {
+    fn from(spec: TargetSpec) -> Self {
+        let (mut emoji, mut image, mut url) = (None, None, None);
+        match spec.source {
+            TargetSource::Emoji(text) => emoji = Some(text),
+            TargetSource::File(path) => image = Some(path),
+            TargetSource::Url(address) => url = Some(address),
+        }
+        Self {
+            emoji,
+            image,
+            url,
+            size: spec.options.size,
+            padding: spec.options.padding,
+            noto: spec.edition,
         }
     }
 }

@@ -17,6 +17,9 @@ use crate::{SamplePool, TrainConfig, TrainError};
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"NCACKPT\0";
 /// The checkpoint format this build writes (and the newest it reads).
 pub const CHECKPOINT_VERSION: u32 = 2;
+/// The largest checkpoint [`Checkpoint::load`] reads (64 GiB); it reads no more than the length
+/// the file's header gives.
+pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 30;
 
 /// A training run frozen between two iterations.
 #[derive(Debug, Clone)]
@@ -77,12 +80,15 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// Reads a checkpoint written by [`Checkpoint::save`].
+    /// Reads a checkpoint written by [`Checkpoint::save`], reading no more of the file than its
+    /// header says it holds.
     pub fn load(path: &Path) -> Result<Self, TrainError> {
-        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
-            path: path.into(),
-            source,
-        })?;
+        let bytes = container::read_file(
+            path,
+            CHECKPOINT_MAGIC,
+            MAX_CHECKPOINT_BYTES,
+            "nca checkpoint",
+        )?;
         let bad = |reason: &str| TrainError::Checkpoint {
             path: path.into(),
             reason: reason.into(),

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use nca_core::NcaConfig;
+use nca_data::{TargetOptions, TargetSpec};
+
+/// Largest target box and padding, in cells.
+pub const MAX_TARGET_SIDE: u32 = 1024;
 
 use crate::TrainError;
 
@@ -100,6 +104,10 @@ impl LrSchedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
+    /// What the run learns to grow, when a front end loaded it from a description (nca-cli
+    /// always does); the trainer itself takes the target's pixels. `None` in the presets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetSpec>,
     /// The model being trained.
     pub model: NcaConfig,
     /// Which of the paper's experiments this run is (informational; the pool and damage
@@ -144,6 +152,7 @@ impl TrainConfig {
             Experiment::Regenerating => (1024, 3),
         };
         Self {
+            target: None,
             model: NcaConfig::default(),
             experiment,
             pool_size,
@@ -189,6 +198,21 @@ impl TrainConfig {
         self.model.validate()?;
         let invalid =
             |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
+        if let Some(target) = &self.target {
+            let TargetOptions { size, padding } = target.options;
+            if !(1..=MAX_TARGET_SIDE).contains(&size) {
+                return invalid(
+                    "target.size",
+                    format!("is {size}, outside 1..={MAX_TARGET_SIDE}"),
+                );
+            }
+            if padding > MAX_TARGET_SIDE {
+                return invalid(
+                    "target.padding",
+                    format!("is {padding}, over {MAX_TARGET_SIDE}"),
+                );
+            }
+        }
         if self.batch_size == 0 {
             return invalid("batch_size", "must be at least 1".into());
         }

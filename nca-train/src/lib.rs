@@ -30,7 +30,7 @@ mod pool;
 mod run_dir;
 mod trainer;
 
-pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint};
+pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, MAX_CHECKPOINT_BYTES};
 pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, MemoryUse, TrainConfig};
 pub use error::TrainError;
 pub use gradients::condition;

@@ -30,6 +30,7 @@ use self::http::{HEAD_TIMEOUT, Head, read_head, respond, text};
 use self::limits::{Admission, Admitted, Connections, Slot};
 use self::log::RateLimitedLog;
 use self::session::NamedModel;
+use crate::pictures::GridArg;
 use nca_cli::backend::Compute;
 use nca_cli::models;
 use nca_cli::{note, say};
@@ -37,9 +38,10 @@ use nca_cli::{note, say};
 /// Arguments of `nca serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Models to offer (shipped model name, model file, run directory or web-demo .json); repeat
-    /// for several [default: the shipped geckos and the paper's 31 models].
-    #[arg(long = "model")]
+    /// Models to offer (shipped model names, model files, run directories or web-demo .json), the
+    /// first shown first [default: the shipped geckos, gecko-regenerating first, and the paper's
+    /// 31 models].
+    #[arg(long = "model", num_args = 1..)]
     models: Vec<PathBuf>,
     /// Port to listen on (0: any free port).
     #[arg(long, default_value_t = 8080)]
@@ -47,9 +49,8 @@ pub struct ServeArgs {
     /// Interface to listen on; only 127.0.0.1 unless you say otherwise.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
-    /// Grid size in cells.
-    #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u32).range(8..=256))]
-    size: u32,
+    #[command(flatten)]
+    grid: GridArg,
     /// Pages that may run a simulation at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     max_clients: u32,
@@ -81,12 +82,12 @@ struct App {
     log: RateLimitedLog,
 }
 
-/// What `nca serve` offers without `--model`: the shipped geckos, then the paper's models as its
-/// demo does, each emoji in its three experiments.
+/// What `nca serve` offers without `--model`: the shipped geckos, the one that regrows first,
+/// then the paper's models as its demo does, each emoji in its three experiments.
 fn default_models(compute: &Compute) -> anyhow::Result<Vec<NamedModel>> {
-    let geckos = models::SHIPPED
-        .iter()
-        .map(|(name, _)| (name.to_string(), *name));
+    let mut geckos: Vec<&str> = models::SHIPPED.iter().map(|(name, _)| *name).collect();
+    geckos.sort_by_key(|&name| name != models::REGROWING);
+    let geckos = geckos.into_iter().map(|name| (name.to_string(), name));
     let papers = models::PAPER_ZOO.iter().map(|model| {
         let subject = model.emoji.unwrap_or("planarian");
         (
@@ -105,6 +106,7 @@ fn default_models(compute: &Compute) -> anyhow::Result<Vec<NamedModel>> {
 
 /// Runs `nca serve` until Ctrl-C.
 pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
+    models::check_count(&args.models)?;
     let models = if args.models.is_empty() {
         default_models(compute)?
     } else {
@@ -117,6 +119,7 @@ pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
+    let grid = args.grid.side(&args.models, 8..=256)?;
     let address = SocketAddr::new(args.host, args.port);
     let listener =
         TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
@@ -124,7 +127,7 @@ pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
     let app = Arc::new(App {
         address,
         models: Arc::new(models),
-        size: args.size as usize,
+        size: grid as usize,
         max_clients: args.max_clients as usize,
         clients: AtomicUsize::new(0),
         refusals: Arc::new(AtomicUsize::new(0)),
