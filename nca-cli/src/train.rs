@@ -280,17 +280,13 @@ impl TrainArgs {
             (_, _, Some(url)) => spec.source = TargetSource::Url(url.clone()),
             _ => {}
         }
-        // Kept as an absolute path, so that the run's config.toml trains it again from anywhere.
-        if let TargetSource::File(path) = &spec.source {
-            let absolute = std::path::absolute(path)
-                .with_context(|| format!("cannot resolve the image path {}", path.display()))?;
-            if absolute.to_str().is_none() {
-                bail!(
-                    "the image path {} is not UTF-8, which a run's config.toml cannot hold; rename it",
-                    path.display()
-                );
-            }
-            spec.source = TargetSource::File(absolute);
+        if let TargetSource::File(path) = &spec.source
+            && path.to_str().is_none()
+        {
+            bail!(
+                "the image path {} is not UTF-8, which a run's config.toml cannot hold; rename it",
+                path.display()
+            );
         }
         if self.quick {
             spec.options = TargetOptions {
@@ -374,7 +370,13 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
                 .unwrap_or_else(|| PathBuf::from("runs").join(config.experiment.to_string()));
             // Refused before the target is fetched and anything allocated.
             RunDir::check_new(&dir).map_err(with_hint)?;
-            let target = TrainArgs::target(config.target.as_ref().expect("set by new_config"))?;
+            let spec = config.target.as_mut().expect("set by new_config");
+            let target = TrainArgs::target(spec)?;
+            // Kept as an absolute path, so that the run's config.toml trains it again from
+            // anywhere.
+            if let TargetSource::File(path) = &spec.source {
+                spec.source = TargetSource::File(std::path::absolute(path)?);
+            }
             check_memory(&config, [target.height, target.width])?;
             let tensor = target.tensor(&device);
             let run_dir = RunDir::create(&dir, &config).map_err(with_hint)?;

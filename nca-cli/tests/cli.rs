@@ -651,11 +651,11 @@ fn unclear_inputs_get_clear_messages() {
     expect(&["import", &demo, "--out", "."], "must end in .nca");
     expect(
         &["import", &demo, "--out", "x.json"],
-        "x.json must end in .nca",
+        "x.json: the output must end in .nca",
     );
     expect(
         &["import", &demo, "--out", "x.png"],
-        "x.png must end in .nca",
+        "x.png: the output must end in .nca",
     );
     expect(&["import", "missing.json"], "missing.json is not a file");
     let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gecko.nca");
@@ -727,7 +727,7 @@ fn eval_scores_models_side_by_side_with_json_and_sheet() {
         dir.path(),
     );
     assert!(
-        table.starts_with("nca-eval/1: mean ± sd over 1 seeds"),
+        table.starts_with("nca-eval/1: mean ± sd over 1 seed of"),
         "{table}"
     );
     for row in [
@@ -752,9 +752,16 @@ fn eval_scores_models_side_by_side_with_json_and_sheet() {
     );
     let report: nca_train::eval::Report = serde_json::from_str(&text).unwrap();
     assert_eq!(serde_json::to_value(&report).unwrap(), value);
-    // The sheet: one block per model, 3 rows of 8 frames at 2 pixels a cell, one under the other.
+    // The sheet: one block per model under its title, 3 rows of 8 captioned frames at 2 pixels a
+    // cell, one under the other.
     let sheet = image::open(dir.path().join("card.png")).unwrap();
-    let block = |cells: u32| (8 * (2 * cells + 1) + 1, 3 * (2 * cells + 1) + 1);
+    let caption = nca_data::CAPTION_HEIGHT;
+    let block = |cells: u32| {
+        (
+            8 * (2 * cells + 1) + 1,
+            caption + 3 * (2 * cells + caption + 1) + 1,
+        )
+    };
     assert_eq!(sheet.width(), block(72).0);
     assert_eq!(sheet.height(), block(36).1 + 8 + block(72).1 + 8);
 }
@@ -870,7 +877,7 @@ fn pictures_are_written_only_in_the_format_their_name_says() {
         ("grow", "x.bmp"),
         ("grow", "x.jpg"),
         ("grow", "x"),
-        ("regenerate", "x.png"),
+        ("regenerate", "x.bmp"),
     ] {
         let line = fails(&[command, "--grid", "8", "--out", name], dir.path());
         assert!(
@@ -1382,4 +1389,103 @@ fn temporaries_of_killed_writers_are_removed_by_later_writes() {
     );
     assert!(dir.path().join("notes.tmp").exists());
     drop(live);
+}
+
+#[test]
+fn a_runs_config_holds_its_target_and_trains_the_same_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // TINY's settings on a butterfly: a config that forgot the target would train the gecko.
+    let first = dir.path().join("first");
+    let mut args: Vec<&str> = TINY
+        .iter()
+        .map(|&arg| if arg == "🦎" { "🦋" } else { arg })
+        .collect();
+    args.extend(["--iterations", "1", "--out", first.to_str().unwrap()]);
+    ok(&args, dir.path());
+    let config = std::fs::read_to_string(first.join("config.toml")).unwrap();
+    assert!(config.contains("[target]"), "{config}");
+    assert!(config.contains("emoji = \"🦋\""), "{config}");
+    assert!(
+        config.contains("size = 8") && config.contains("padding = 2"),
+        "{config}"
+    );
+    // Reused with --config alone: the same target, the same grid, the same first loss.
+    let second = dir.path().join("second");
+    ok(
+        &[
+            "train",
+            "--config",
+            first.join("config.toml").to_str().unwrap(),
+            "--out",
+            second.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let again = std::fs::read_to_string(second.join("config.toml")).unwrap();
+    assert_eq!(again, config);
+    let metrics = |run: &Path| {
+        let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        line["loss"].as_f64().unwrap()
+    };
+    assert_eq!(metrics(&first), metrics(&second));
+}
+
+#[test]
+fn outputs_are_never_replaced_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("holiday.png"), b"a photo").unwrap();
+    std::fs::write(dir.path().join("notes.json"), b"{}").unwrap();
+    for args in [
+        &[
+            "grow",
+            "--model",
+            "gecko",
+            "--steps",
+            "2",
+            "--out",
+            "holiday.png",
+        ][..],
+        &["regenerate", "--model", "gecko", "--out", "holiday.png"],
+        &[
+            "eval",
+            "--model",
+            "gecko",
+            "--seeds",
+            "1",
+            "--json",
+            "notes.json",
+        ],
+        &[
+            "eval",
+            "--model",
+            "gecko",
+            "--seeds",
+            "1",
+            "--sheet",
+            "holiday.png",
+        ],
+    ] {
+        let line = fails(args, dir.path());
+        assert!(line.contains("exists; pass --force"), "{args:?}: {line}");
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("holiday.png")).unwrap(),
+        b"a photo"
+    );
+    assert_eq!(std::fs::read(dir.path().join("notes.json")).unwrap(), b"{}");
+    ok(
+        &[
+            "grow",
+            "--model",
+            "gecko",
+            "--steps",
+            "2",
+            "--out",
+            "holiday.png",
+            "--force",
+        ],
+        dir.path(),
+    );
+    assert!(image::open(dir.path().join("holiday.png")).is_ok());
 }
