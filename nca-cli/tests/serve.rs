@@ -184,15 +184,16 @@ fn without_models_it_serves_the_shipped_models_and_the_papers() {
     let mut socket = server.socket().unwrap();
     let hello = next_text(&mut socket);
     let models = hello["models"].as_array().unwrap();
-    // The geckos, then the paper's emoji × experiment as its demo offers them, then the planarian.
+    // The geckos, the one that regrows first, then the paper's emoji × experiment as its demo
+    // offers them, then the planarian.
     assert_eq!(models.len(), 4 + 31);
     assert_eq!(
         models[..7],
         serde_json::json!([
+            "gecko-regenerating",
             "gecko",
             "gecko-growing",
             "gecko-persistent",
-            "gecko-regenerating",
             "🦎 growing (paper)",
             "🦎 persistent (paper)",
             "🦎 regenerating (paper)"
