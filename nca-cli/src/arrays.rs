@@ -4,8 +4,6 @@
 //! an [`AtomicFile`]: a killed run leaves no partial file under the final name.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -25,17 +23,20 @@ pub const SAFETENSORS_VERSION: u32 = 1;
 const SAFETENSORS_LAYOUT: &str = "perception.filters [3C, 1, 3, 3]: depthwise 3x3 filters \
 (groups = C; for channel c the identity, x and y filters at rows 3c, 3c+1, 3c+2; applied by \
 cross-correlation with zero padding); update.hidden.weight [3C, hidden] and update.output.weight \
-[hidden, C]: dense layers as x @ weight + bias (transpose for torch.nn.Linear), ReLU between them";
+[hidden, C]: dense layers as x @ weight + bias (transpose for torch.nn.Linear), ReLU between them; \
+a step adds the update times update_scale to the cells that fire (fire_rate), then zeroes the cells \
+not alive both before and after (alive: the largest alpha of the 3x3 neighbourhood above \
+living_threshold); the numbers are in config";
 
 /// A `.npy` file of `[frames, channels, height, width]` float32 states being written one frame
-/// at a time, so that memory holds no more than one state however long the rollout.
+/// at a time, so that memory holds no more than one state however long the rollout: npyz writes
+/// the header (dtype `<f4`, C order, the shape), each frame follows as little-endian bytes.
 pub struct NpyFrames {
-    path: PathBuf,
-    writer: npyz::NpyWriter<f32, BufWriter<File>>,
     file: AtomicFile,
     shape: [usize; 3],
     frames: usize,
     written: usize,
+    path: PathBuf,
 }
 
 impl NpyFrames {
@@ -51,28 +52,25 @@ impl NpyFrames {
                 shape[2]
             )
         })?;
-        let file = AtomicFile::create(path)?;
-        let handle = file
-            .file()
-            .try_clone()
-            .with_context(|| format!("cannot write {}", path.display()))?;
         let dims: Vec<u64> = std::iter::once(frames)
             .chain(shape)
             .map(|n| n as u64)
             .collect();
-        let writer = npyz::WriteOptions::new()
+        let mut header = Vec::new();
+        npyz::WriteOptions::<f32>::new()
             .default_dtype()
             .shape(&dims)
-            .writer(BufWriter::with_capacity(1 << 20, handle))
-            .begin_nd()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            .writer(&mut header)
+            .write_header_only()
+            .expect("writing to memory cannot fail");
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(&header)?;
         Ok(Self {
-            path: path.into(),
-            writer,
             file,
             shape,
             frames,
             written: 0,
+            path: path.into(),
         })
     }
 
@@ -86,33 +84,26 @@ impl NpyFrames {
             self.shape
         );
         assert!(self.written < self.frames, "more frames than announced");
-        self.writer
-            .extend(host_values(state.clone()))
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        let bytes: Vec<u8> = host_values(state.clone())
+            .iter()
+            .flat_map(|value| value.to_le_bytes())
+            .collect();
+        self.file.write_all(&bytes)?;
         self.written += 1;
         Ok(())
     }
 
     /// Finishes the file and puts it in place; fails if fewer frames came than announced.
     pub fn finish(self) -> anyhow::Result<()> {
-        let Self {
-            path,
-            writer,
-            file,
-            frames,
-            written,
-            ..
-        } = self;
-        if written != frames {
+        if self.written != self.frames {
             bail!(
-                "cannot write {}: {written} of {frames} frames came",
-                path.display()
+                "cannot write {}: {} of {} frames came",
+                self.path.display(),
+                self.written,
+                self.frames
             );
         }
-        writer
-            .finish()
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        file.commit()?;
+        self.file.commit()?;
         Ok(())
     }
 }
