@@ -18,7 +18,7 @@ pub struct Need {
     pub bytes: u128,
     /// What takes the most, e.g. "the states of 4 seeds".
     pub mostly: String,
-    /// The flags that lower it, e.g. "--seeds, or the grid: --size".
+    /// The flags that lower it, e.g. "--seeds, or the grid: --grid".
     pub flags: &'static str,
 }
 
@@ -106,7 +106,7 @@ pub fn rollout(
         } else {
             format!("the states of {samples} samples")
         },
-        flags: "--batch, --rollout-steps, --grid",
+        flags: "--batch-size, --rollout-steps, --grid",
     }
 }
 
@@ -153,7 +153,7 @@ pub fn eval(
             "the contact sheets".into()
         },
         flags: if runs >= 2 * (sheets + own_sheet) {
-            "--seeds, or the grid: --target-size, --padding, --size"
+            "--seeds, or the grid: --target-size, --padding, --grid"
         } else {
             "--sheet, or fewer --model"
         },

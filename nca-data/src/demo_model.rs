@@ -43,7 +43,12 @@ pub const MAX_DEMO_MODEL_BYTES: u64 = 128 << 20;
 /// Reads a web-demo model file into an [`Nca`] with the paper's run settings (fire rate 0.5,
 /// living threshold 0.1).
 pub fn import_demo_model_file(path: &Path, device: &Device) -> Result<Nca, DataError> {
-    let bytes = nca_core::io::read_limited(path, MAX_DEMO_MODEL_BYTES, "web-demo model")?;
+    let bytes = nca_core::io::read_limited(path, MAX_DEMO_MODEL_BYTES, "web-demo model").map_err(
+        |err| match err {
+            nca_core::NcaError::Io { path, source } => DataError::Io { path, source },
+            other => other.into(),
+        },
+    )?;
     let source_name = path.display().to_string();
     let json = String::from_utf8(bytes).map_err(|_| DataError::BadModel {
         source_name: source_name.clone(),

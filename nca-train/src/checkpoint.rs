@@ -88,7 +88,11 @@ impl Checkpoint {
             CHECKPOINT_MAGIC,
             MAX_CHECKPOINT_BYTES,
             "nca checkpoint",
-        )?;
+        )
+        .map_err(|err| match err {
+            nca_core::NcaError::Io { path, source } => TrainError::Io { path, source },
+            other => other.into(),
+        })?;
         let bad = |reason: &str| TrainError::Checkpoint {
             path: path.into(),
             reason: reason.into(),
