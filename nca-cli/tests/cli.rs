@@ -952,17 +952,22 @@ fn runs_that_cannot_fit_in_memory_are_refused_before_allocating() {
 }
 
 /// The largest resident memory of a running process, polled until it exits, in bytes.
+/// The resident memory of process `pid` in bytes (Linux's VmRSS); 0 when it cannot be read.
+fn resident_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
+    let kib = status.ok().and_then(|status| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    kib.unwrap_or(0) * 1024
+}
+
 fn peak_memory(child: &mut std::process::Child) -> u64 {
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
-        let resident = status.ok().and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-        peak = peak.max(resident.unwrap_or(0) * 1024);
+        peak = peak.max(resident_bytes(child.id()));
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     peak
@@ -1115,14 +1120,7 @@ fn fails_quickly(args: &[&str], env: &[(&str, &str)], cwd: &Path, seconds: u64) 
             child.wait().unwrap();
             panic!("nca {args:?} still ran after {seconds} s");
         }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
-        let resident = status.ok().and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        });
-        peak = peak.max(resident.unwrap_or(0) * 1024);
+        peak = peak.max(resident_bytes(child.id()));
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let output = child.wait_with_output().unwrap();
