@@ -128,8 +128,11 @@ pub fn target_of(path: &Path) -> anyhow::Result<Option<TargetSpec>> {
     }
     let config = path.join(nca_train::CONFIG_FILE);
     if config.is_file() {
-        let text = std::fs::read_to_string(&config)
-            .with_context(|| format!("cannot read {}", config.display()))?;
+        let text = nca_core::io::read_text_limited(
+            &config,
+            nca_train::MAX_CONFIG_BYTES,
+            "training config",
+        )?;
         let config = TrainConfig::from_toml(&text)
             .with_context(|| format!("config {}", config.display()))?;
         return Ok(config.target);

@@ -233,8 +233,12 @@ impl TrainArgs {
     fn new_config(&self) -> anyhow::Result<TrainConfig> {
         let mut config = match &self.config {
             Some(path) => {
-                let text = nca_core::io::read_text_limited(path, 1 << 20, "training config")
-                    .with_context(|| format!("cannot read config {}", path.display()))?;
+                let text = nca_core::io::read_text_limited(
+                    path,
+                    nca_train::MAX_CONFIG_BYTES,
+                    "training config",
+                )
+                .with_context(|| format!("cannot read config {}", path.display()))?;
                 TrainConfig::from_toml(&text)
                     .with_context(|| format!("config {}", path.display()))?
             }

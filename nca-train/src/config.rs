@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use nca_core::NcaConfig;
 use nca_data::{TargetOptions, TargetSpec};
 
+/// The largest training config (TOML) nca reads, in bytes: far above any real one.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Largest target box and padding, in cells.
 pub const MAX_TARGET_SIDE: u32 = 1024;
 

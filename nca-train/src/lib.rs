@@ -31,7 +31,9 @@ mod run_dir;
 mod trainer;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, MAX_CHECKPOINT_BYTES};
-pub use config::{Experiment, GradientMode, LrSchedule, MemoryNeed, MemoryUse, TrainConfig};
+pub use config::{
+    Experiment, GradientMode, LrSchedule, MAX_CONFIG_BYTES, MemoryNeed, MemoryUse, TrainConfig,
+};
 pub use error::TrainError;
 pub use gradients::condition;
 pub use loss::RgbaLoss;
