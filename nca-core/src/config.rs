@@ -28,6 +28,38 @@ pub struct NcaConfig {
     pub trainable_perception: bool,
     /// Rotation of the fixed Sobel filters in degrees; rotates the grown pattern.
     pub perception_angle_deg: f64,
+    /// A fourth perception filter, the Laplacian, after identity and Sobel x and y (the
+    /// self-organising textures' perception).
+    pub laplacian: bool,
+    /// What the perception and the alive mask see beyond the grid's edge.
+    pub border: Border,
+    /// The state a rollout starts from.
+    pub seed: Seed,
+    /// Zero cells with no live neighbourhood before and after each step (the paper's growing
+    /// NCA); off, every cell updates (textures).
+    pub alive_masking: bool,
+}
+
+/// What lies beyond the grid's edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Border {
+    /// Zeros (the paper's growing NCA).
+    #[default]
+    Zero,
+    /// The opposite edge: the grid is a torus, so a pattern tiles seamlessly (textures).
+    Wrap,
+}
+
+/// The state a rollout starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Seed {
+    /// Empty but the centre cell, whose alpha and hidden channels are 1 (the paper).
+    #[default]
+    Cell,
+    /// Every channel of every cell zero (textures).
+    Zeros,
 }
 
 impl Default for NcaConfig {
@@ -41,6 +73,10 @@ impl Default for NcaConfig {
             update_scale: 1.0,
             trainable_perception: false,
             perception_angle_deg: 0.0,
+            laplacian: false,
+            border: Border::Zero,
+            seed: Seed::Cell,
+            alive_masking: true,
         }
     }
 }
@@ -51,9 +87,23 @@ impl NcaConfig {
         self.visible_channels
     }
 
-    /// Channels the perception step produces: identity, Sobel x and Sobel y of every channel.
+    /// Filters perception applies to every channel: identity, Sobel x, Sobel y and, with
+    /// [`laplacian`](Self::laplacian), the Laplacian.
+    pub fn perception_bands(&self) -> usize {
+        3 + usize::from(self.laplacian)
+    }
+
+    /// Channels the perception step produces: each band of every channel.
     pub fn perception_channels(&self) -> usize {
-        3 * self.channels
+        self.perception_bands() * self.channels
+    }
+
+    /// The paper's growing NCA: a live seed cell on a zero border, alive masking on.
+    pub fn is_growing(&self) -> bool {
+        !self.laplacian
+            && self.border == Border::Zero
+            && self.seed == Seed::Cell
+            && self.alive_masking
     }
 
     /// Checks that every value is possible, naming the first that is not.

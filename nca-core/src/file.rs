@@ -2,7 +2,8 @@
 //!
 //! A [`container`](crate::container) with the magic `NCAMODEL`: the config as the JSON header,
 //! the burnpack bytes of the weights as the payload, and a checksum. Version 1 files (before the
-//! checksum) still load.
+//! checksum) and version 2 files (before the config's variant options: border, seed, alive
+//! masking, Laplacian) still load, with the paper's growing NCA for the options they lack.
 
 use std::path::Path;
 
@@ -19,7 +20,7 @@ use crate::{ModelFileError, Nca, NcaConfig, NcaError, host_values};
 /// The first bytes of every nca model file.
 pub const MAGIC: &[u8; 8] = b"NCAMODEL";
 /// The model file format this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The largest model file [`Nca::load`] reads (256 MiB: 64 million weights, thousands of times
 /// the paper's model); a longer file is refused before it is read.
 pub const MAX_MODEL_FILE_BYTES: u64 = 256 << 20;

@@ -49,7 +49,7 @@ mod perception;
 mod state;
 mod update;
 
-pub use config::NcaConfig;
+pub use config::{Border, NcaConfig, Seed};
 pub use engine::Engine;
 pub use error::{ModelFileError, NcaError};
 pub use file::{FORMAT_VERSION, MAGIC, MAX_MODEL_FILE_BYTES};
@@ -60,7 +60,7 @@ pub use fused::{
 pub use host::host_values;
 pub use host_grid::{Half, HostGrid};
 pub use model::Nca;
-pub use perception::{Perception, SOBEL_X, Sobel};
+pub use perception::{LAPLACIAN, Perception, SOBEL_X, Sobel};
 pub use update::{HostWeights, UpdateNet};
 
 /// Measurements of the machine for benchmarks (`nca bench --task peak`), not the model's API.

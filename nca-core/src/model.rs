@@ -47,9 +47,14 @@ impl Nca {
     ) -> Result<Self, NcaError> {
         config.validate()?;
         let perception = if config.trainable_perception {
-            Perception::learned(config.channels, config.perception_angle_deg, device)
+            Perception::learned(
+                config.channels,
+                config.perception_angle_deg,
+                config.laplacian,
+                device,
+            )
         } else {
-            Perception::fixed(config.perception_angle_deg)
+            Perception::fixed(config.perception_angle_deg, config.laplacian)
         };
         let update = UpdateNet::new(
             config.perception_channels(),
@@ -87,10 +92,10 @@ impl Nca {
         self.devices()[0].clone()
     }
 
-    /// The same weights with a different fire rate, living threshold, update scale or (for fixed
-    /// perception) perception angle: the things that change how a trained model runs, not what it
-    /// learned. Fails if `config` changes the model's shape, or the angle of learned perception
-    /// filters (which are weights, not rotated Sobel filters).
+    /// The same weights with a different fire rate, living threshold, update scale, border, seed,
+    /// alive masking or (for fixed perception) perception angle: the things that change how a
+    /// trained model runs, not what it learned. Fails if `config` changes the model's shape, or
+    /// the angle of learned perception filters (which are weights, not rotated Sobel filters).
     pub fn with_run_config(self, config: NcaConfig) -> Result<Self, NcaError> {
         config.validate()?;
         let shape = |c: &NcaConfig| {
@@ -99,12 +104,13 @@ impl Nca {
                 c.visible_channels,
                 c.hidden_units,
                 c.trainable_perception,
+                c.laplacian,
             )
         };
         if shape(&config) != shape(&self.config) {
             return Err(NcaError::InvalidConfig {
                 field: "channels",
-                reason: "(or visible_channels, hidden_units, trainable_perception) differs from the model's".into(),
+                reason: "(or visible_channels, hidden_units, trainable_perception, laplacian) differs from the model's".into(),
             });
         }
         if config.trainable_perception
@@ -117,7 +123,9 @@ impl Nca {
             });
         }
         let perception = match self.perception {
-            Perception::Fixed(_) => Perception::fixed(config.perception_angle_deg),
+            Perception::Fixed(_) => {
+                Perception::fixed(config.perception_angle_deg, config.laplacian)
+            }
             learned => learned,
         };
         Ok(Self {
@@ -128,8 +136,8 @@ impl Nca {
         })
     }
 
-    /// `batch` grids of `height x width` cells, all empty but the centre cell, whose alpha and
-    /// hidden channels are 1.
+    /// `batch` grids of `height x width` cells in the config's start state (see
+    /// [`NcaConfig::seed`]).
     pub fn seed(&self, batch: usize, height: usize, width: usize) -> Tensor<4> {
         self.config.seed(batch, height, width, &self.device())
     }
@@ -137,17 +145,26 @@ impl Nca {
     /// One step of the automaton, as in the paper:
     ///
     /// 1. cells alive before the step: some alpha in the 3x3 neighbourhood above the threshold;
-    /// 2. perception: identity and Sobel gradients of every channel;
+    /// 2. perception: identity and Sobel gradients (and the Laplacian) of every channel, with
+    ///    the config's border beyond the edge;
     /// 3. the update network proposes a change for every cell;
     /// 4. each cell applies it with probability `fire_rate` (no rescaling);
     /// 5. cells that were not alive both before and after the update are zeroed.
+    ///
+    /// Without alive masking, steps 1 and 5 are left out.
     pub fn step(&self, state: Tensor<4>, rng: &mut impl Rng) -> Tensor<4> {
-        let alive_before = self.alive(&state);
-        let perceived = self.perception.forward(state.clone());
+        let masking = self.config.alive_masking;
+        let alive_before = masking.then(|| self.alive(&state));
+        let perceived = self.perception.forward(state.clone(), self.config.border);
         let update = self.scaled(self.update.forward(perceived));
         let state = state + self.fire(update, rng);
-        let alive_after = self.alive(&state);
-        state * alive_before.bool_and(alive_after).float()
+        match alive_before {
+            Some(before) => {
+                let alive_after = self.alive(&state);
+                state * before.bool_and(alive_after).float()
+            }
+            None => state,
+        }
     }
 
     /// `steps` steps from `state`; on an autodiff device the result carries the whole graph.
@@ -199,14 +216,13 @@ impl Nca {
         frames
     }
 
-    /// Cells whose 3x3 neighbourhood holds an alpha above the living threshold, `[B, 1, H, W]`.
+    /// Cells whose 3x3 neighbourhood (with the config's border) holds an alpha above the
+    /// living threshold, `[B, 1, H, W]`.
     pub fn alive(&self, state: &Tensor<4>) -> Tensor<4, Bool> {
         let alpha = state.clone().narrow(1, self.config.alpha_channel(), 1);
         let neighbourhood_max = max_pool2d(
-            alpha,
-            MaxPoolOptions::new([3, 3])
-                .with_stride([1, 1])
-                .with_padding([1, 1]),
+            self.config.border.pad(alpha),
+            MaxPoolOptions::new([3, 3]).with_stride([1, 1]),
         );
         neighbourhood_max.greater_elem(self.config.living_threshold)
     }

@@ -1,75 +1,108 @@
-//! What a cell sees: its own state and the Sobel gradients of its 3x3 neighbourhood.
+//! What a cell sees: its own state and the Sobel gradients (and, optionally, the Laplacian) of
+//! its 3x3 neighbourhood.
 
 use burn::module::{Module, Param};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// Per channel `C`, three values in this (interleaved) order: the channel itself, its x gradient
-/// and its y gradient over the 3x3 neighbourhood, with zero padding at the border: `[B, C, H, W]`
-/// becomes `[B, 3C, H, W]`.
+use crate::config::Border;
+
+/// Per channel `C`, its bands in this (interleaved) order: the channel itself, its x gradient,
+/// its y gradient and, with the Laplacian, its Laplacian, over the 3x3 neighbourhood with the
+/// model's [`Border`]: `[B, C, H, W]` becomes `[B, bands·C, H, W]`.
 #[derive(Module, Debug)]
 pub enum Perception {
-    /// The paper's identity and Sobel filters, rotated by an angle; not trained.
+    /// The paper's identity and Sobel filters, rotated by an angle (and the Laplacian); not
+    /// trained.
     Fixed(Sobel),
-    /// Depthwise 3x3 filters `[3C, 1, 3, 3]` learned with the update network, starting from the
-    /// fixed ones.
+    /// Depthwise 3x3 filters `[bands·C, 1, 3, 3]` learned with the update network, starting
+    /// from the fixed ones.
     Learned(Param<Tensor<4>>),
 }
 
-/// The fixed identity + Sobel perception, computed from shifted copies of the grid (the same
-/// numbers as the depthwise convolution with [`SOBEL_X`] and its transpose, at a fraction of the
-/// cost).
+/// The fixed identity + Sobel (+ Laplacian) perception, computed from shifted copies of the grid
+/// (the same numbers as the depthwise convolution with [`SOBEL_X`], its transpose and
+/// [`LAPLACIAN`], at a fraction of the cost).
 #[derive(Module, Debug)]
 pub struct Sobel {
     #[module(skip)]
     angle_deg: f64,
+    #[module(skip)]
+    laplacian: bool,
 }
 
 impl Perception {
-    /// The fixed identity + Sobel filters, rotated by `angle_deg`.
-    pub fn fixed(angle_deg: f64) -> Self {
-        Self::Fixed(Sobel { angle_deg })
+    /// The fixed identity + Sobel filters, rotated by `angle_deg`, and with `laplacian` the
+    /// Laplacian.
+    pub fn fixed(angle_deg: f64, laplacian: bool) -> Self {
+        Self::Fixed(Sobel {
+            angle_deg,
+            laplacian,
+        })
     }
 
     /// Trainable filters for `channels` channels, initialised to the fixed ones.
-    pub fn learned(channels: usize, angle_deg: f64, device: &Device) -> Self {
-        Self::Learned(Param::from_tensor(sobel_kernel(
-            channels, angle_deg, device,
+    pub fn learned(channels: usize, angle_deg: f64, laplacian: bool, device: &Device) -> Self {
+        let filters = fixed_filters(channels, angle_deg, laplacian);
+        let rows = filters.len() / 9;
+        Self::Learned(Param::from_tensor(Tensor::from_data(
+            TensorData::new(filters, [rows, 1, 3, 3]),
+            device,
         )))
     }
 
-    /// The depthwise filters as host values, `[3C, 1, 3, 3]`: for channel `c` and band `b`
-    /// (identity, x, y) the 3x3 filter at `(c * 3 + b) * 9`, applied by cross-correlation.
+    /// The depthwise filters as host values, `[bands·C, 1, 3, 3]`: for channel `c` and band `b`
+    /// the 3x3 filter at `(c · bands + b) · 9`, applied by cross-correlation.
     pub fn filters(&self, channels: usize) -> Vec<f32> {
         match self {
-            Self::Fixed(sobel) => sobel_filters(channels, sobel.angle_deg),
+            Self::Fixed(sobel) => fixed_filters(channels, sobel.angle_deg, sobel.laplacian),
             Self::Learned(kernel) => crate::host_values(kernel.val()),
         }
     }
 
-    /// `[B, C, H, W]` → `[B, 3C, H, W]`.
-    pub fn forward(&self, state: Tensor<4>) -> Tensor<4> {
+    /// `[B, C, H, W]` → `[B, bands·C, H, W]`, with `border` beyond the edge.
+    pub fn forward(&self, state: Tensor<4>, border: Border) -> Tensor<4> {
+        let padded = border.pad(state);
         match self {
-            Self::Fixed(sobel) => sobel.forward(state),
+            Self::Fixed(sobel) => sobel.forward(padded),
             Self::Learned(kernel) => {
-                let channels = state.dims()[1];
+                let channels = padded.dims()[1];
                 conv2d(
-                    state,
+                    padded,
                     kernel.val(),
                     None,
-                    ConvOptions::new([1, 1], [1, 1], [1, 1], channels),
+                    ConvOptions::new([1, 1], [0, 0], [1, 1], channels),
                 )
             }
         }
     }
 }
 
+impl Border {
+    /// `[B, C, H, W]` → `[B, C, H + 2, W + 2]`: the grid with a ring of what lies beyond it.
+    pub fn pad(self, state: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::Zero => state.pad((1, 1, 1, 1), PadMode::Constant(0.0)),
+            Self::Wrap => {
+                let wrap = |tensor: Tensor<4>, dim: usize| {
+                    let len = tensor.dims()[dim];
+                    let last = tensor.clone().narrow(dim, len - 1, 1);
+                    let first = tensor.clone().narrow(dim, 0, 1);
+                    Tensor::cat(vec![last, tensor, first], dim)
+                };
+                wrap(wrap(state, 2), 3)
+            }
+        }
+    }
+}
+
 impl Sobel {
-    /// `[B, C, H, W]` → `[B, 3C, H, W]`: identity, `cos θ·sx − sin θ·sy`, `sin θ·sx + cos θ·sy`.
-    pub fn forward(&self, state: Tensor<4>) -> Tensor<4> {
-        let [batch, channels, height, width] = state.dims();
-        let padded = state.clone().pad((1, 1, 1, 1), PadMode::Constant(0.0));
+    /// A padded grid `[B, C, H + 2, W + 2]` → `[B, bands·C, H, W]`: identity,
+    /// `cos θ·sx − sin θ·sy`, `sin θ·sx + cos θ·sy` (and the Laplacian).
+    pub fn forward(&self, padded: Tensor<4>) -> Tensor<4> {
+        let [batch, channels, height, width] = padded.dims();
+        let (height, width) = (height - 2, width - 2);
         let column = |offset: usize| padded.clone().narrow(3, offset, width);
         let row = |tensor: &Tensor<4>, offset: usize| tensor.clone().narrow(2, offset, height);
         // Sobel x = [1, 2, 1]ᵀ (rows) ⊗ [-1, 0, 1] (columns) / 8; Sobel y is its transpose.
@@ -83,7 +116,15 @@ impl Sobel {
             let (sin, cos) = self.angle_deg.to_radians().sin_cos();
             (sx.clone() * cos - sy.clone() * sin, sx * sin + sy * cos)
         };
-        Tensor::stack::<5>(vec![state, dx, dy], 2).reshape([batch, 3 * channels, height, width])
+        let mut bands = vec![row(&column(1), 1), dx, dy];
+        if self.laplacian {
+            // [1, 2, 1] above and below, [2, −12, 2] between, over 8.
+            let sides = column(0) + column(2);
+            let middle = row(&sides, 1) * 2.0 - row(&column(1), 1) * 12.0;
+            bands.push((row(&smoothed, 0) + middle + row(&smoothed, 2)) / 8.0);
+        }
+        let count = bands.len();
+        Tensor::stack::<5>(bands, 2).reshape([batch, count * channels, height, width])
     }
 }
 
@@ -94,17 +135,17 @@ pub const SOBEL_X: [[f32; 3]; 3] = [
     [-0.125, 0.0, 0.125],
 ];
 
-/// The `[3C, 1, 3, 3]` depthwise kernel of the fixed perception on `device`.
-fn sobel_kernel(channels: usize, angle_deg: f64, device: &Device) -> Tensor<4> {
-    Tensor::from_data(
-        TensorData::new(sobel_filters(channels, angle_deg), [3 * channels, 1, 3, 3]),
-        device,
-    )
-}
+/// The Laplacian of the self-organising textures' notebook, `[[1, 2, 1], [2, −12, 2],
+/// [1, 2, 1]]`, over 8 as [`SOBEL_X`] is (the notebook divides neither, so their ratio is its).
+pub const LAPLACIAN: [[f32; 3]; 3] = [
+    [0.125, 0.25, 0.125],
+    [0.25, -1.5, 0.25],
+    [0.125, 0.25, 0.125],
+];
 
-/// The `[3C, 1, 3, 3]` depthwise filters of the fixed perception: identity,
-/// `cos θ·sx − sin θ·sy`, `sin θ·sx + cos θ·sy`.
-pub(crate) fn sobel_filters(channels: usize, angle_deg: f64) -> Vec<f32> {
+/// The `[bands·C, 1, 3, 3]` depthwise filters of the fixed perception: identity,
+/// `cos θ·sx − sin θ·sy`, `sin θ·sx + cos θ·sy` (and the Laplacian, which no rotation changes).
+pub(crate) fn fixed_filters(channels: usize, angle_deg: f64, laplacian: bool) -> Vec<f32> {
     let (sin, cos) = (angle_deg.to_radians() as f32).sin_cos();
     let mut identity = [[0.0f32; 3]; 3];
     identity[1][1] = 1.0;
@@ -117,11 +158,10 @@ pub(crate) fn sobel_filters(channels: usize, angle_deg: f64) -> Vec<f32> {
             dy[row][col] = sin * sx + cos * sy;
         }
     }
-    let per_channel: Vec<f32> = [identity, dx, dy]
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .collect();
+    let mut filters = vec![identity, dx, dy];
+    if laplacian {
+        filters.push(LAPLACIAN);
+    }
+    let per_channel: Vec<f32> = filters.iter().flatten().flatten().copied().collect();
     per_channel.repeat(channels)
 }

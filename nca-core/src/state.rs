@@ -2,16 +2,24 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::config::Seed;
 use crate::{HostGrid, NcaConfig};
 
 impl NcaConfig {
-    /// `batch` empty grids of `height x width` cells with one live seed cell at
-    /// `[height / 2, width / 2]`: its alpha and hidden channels are 1, its colour 0.
+    /// `batch` grids of `height x width` cells in the config's start state: for [`Seed::Cell`]
+    /// empty but one live seed cell at `[height / 2, width / 2]` (its alpha and hidden channels
+    /// 1, its colour 0), for [`Seed::Zeros`] all zeros.
     pub fn seed(&self, batch: usize, height: usize, width: usize, device: &Device) -> Tensor<4> {
         let shape = [self.channels, height, width];
         let mut values = vec![0.0f32; batch * shape.iter().product::<usize>()];
-        for sample in values.chunks_exact_mut(shape.iter().product()) {
-            HostGrid::new(sample, shape).plant_seed(height / 2, width / 2, self.alpha_channel());
+        if self.seed == Seed::Cell {
+            for sample in values.chunks_exact_mut(shape.iter().product()) {
+                HostGrid::new(sample, shape).plant_seed(
+                    height / 2,
+                    width / 2,
+                    self.alpha_channel(),
+                );
+            }
         }
         Tensor::from_data(
             TensorData::new(values, [batch, self.channels, height, width]),

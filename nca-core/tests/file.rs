@@ -122,7 +122,7 @@ fn a_newer_format_version_is_refused_with_both_versions_named() {
     let err = load_error(&bytes);
     assert!(
         err.to_string()
-            .contains("format version 99; this build reads versions up to 2"),
+            .contains("format version 99; this build reads versions up to 3"),
         "{err}"
     );
 }
@@ -208,6 +208,34 @@ fn files_of_format_version_1_still_load_and_are_saved_as_the_current_version() {
         host_values(again.update.output.weight.val()),
         host_values(model.update.output.weight.val())
     );
+}
+
+#[test]
+fn files_of_format_version_2_load_as_the_papers_growing_nca() {
+    // Version 2 (before border, seed, alive masking and the Laplacian): a shipped gecko.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nca-cli/models/gecko.nca");
+    let old = std::fs::read(&path).unwrap();
+    assert_eq!(old[8..12], 2u32.to_le_bytes());
+    let model = Nca::load(&path, &device()).unwrap();
+    assert!(model.config().is_growing(), "{:?}", model.config());
+    assert_eq!(model.config(), &NcaConfig::default());
+}
+
+#[test]
+fn variant_options_round_trip_through_a_model_file() {
+    let config = NcaConfig {
+        channels: 12,
+        hidden_units: 96,
+        laplacian: true,
+        border: nca_core::Border::Wrap,
+        seed: nca_core::Seed::Zeros,
+        alive_masking: false,
+        ..NcaConfig::default()
+    };
+    let nca = model(config.clone(), 3);
+    let again = Nca::from_bytes(&nca.to_bytes().unwrap(), &device()).unwrap();
+    assert_eq!(again.config(), &config);
+    assert_eq!(again.update.hidden.weight.val().dims(), [48, 96]);
 }
 
 #[test]

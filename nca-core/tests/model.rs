@@ -3,7 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
-use nca_core::{Nca, NcaConfig, Perception, host_values};
+use nca_core::{Border, Nca, NcaConfig, Perception, host_values};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -82,10 +82,10 @@ fn seed_has_one_live_cell_with_alpha_and_hidden_set() {
 
 #[test]
 fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
-    let perception = Perception::fixed(0.0);
+    let perception = Perception::fixed(0.0, false);
     let mut input = vec![0.0; 4 * 5 * 5];
     input[2 * 5 + 2] = 1.0; // channel 0, row 2, column 2
-    let out = host_values(perception.forward(tensor(input, [1, 4, 5, 5])));
+    let out = host_values(perception.forward(tensor(input, [1, 4, 5, 5]), Border::Zero));
     let at = |channel: usize, y: usize, x: usize| out[(channel * 5 + y) * 5 + x];
     // Channel 0 yields outputs 0 (identity), 1 (d/dx), 2 (d/dy).
     assert_eq!(at(0, 2, 2), 1.0);
@@ -105,9 +105,9 @@ fn perception_of_an_impulse_gives_the_hand_computed_sobel_values() {
 
 #[test]
 fn perception_of_a_ramp_is_its_slope_with_zero_padding_at_the_border() {
-    let perception = Perception::fixed(0.0);
+    let perception = Perception::fixed(0.0, false);
     let input: Vec<f32> = (0..4 * 6 * 6).map(|i| (i % 6) as f32).collect(); // value = column
-    let out = host_values(perception.forward(tensor(input, [1, 4, 6, 6])));
+    let out = host_values(perception.forward(tensor(input, [1, 4, 6, 6]), Border::Zero));
     let at = |channel: usize, y: usize, x: usize| out[(channel * 6 + y) * 6 + x];
     assert_eq!(at(1, 3, 3), 1.0, "interior x gradient of f = x");
     assert_eq!(at(2, 3, 3), 0.0, "interior y gradient of f = x");
@@ -125,8 +125,9 @@ fn fixed_perception_equals_the_depthwise_sobel_convolution_at_any_angle() {
         &device(),
     );
     for angle in [0.0, 30.0, 90.0, 200.0] {
-        let shifted = Perception::fixed(angle).forward(input.clone());
-        let convolved = Perception::learned(16, angle, &device()).forward(input.clone());
+        let shifted = Perception::fixed(angle, false).forward(input.clone(), Border::Zero);
+        let convolved =
+            Perception::learned(16, angle, false, &device()).forward(input.clone(), Border::Zero);
         assert_eq!(shifted.dims(), [2, 48, 11, 9]);
         assert!(max_abs_diff(shifted, convolved) < 1e-5, "angle {angle}");
     }
@@ -144,10 +145,10 @@ fn perception_rotated_by_90_degrees_sees_a_rotated_grid_as_the_unrotated_one() {
         burn::tensor::Distribution::Uniform(-1.0, 1.0),
         &device(),
     );
-    let plain = Perception::fixed(0.0);
-    let turned = Perception::fixed(90.0);
-    let expected = rotate(plain.forward(input.clone()));
-    let actual = turned.forward(rotate(input));
+    let plain = Perception::fixed(0.0, false);
+    let turned = Perception::fixed(90.0, false);
+    let expected = rotate(plain.forward(input.clone(), Border::Zero));
+    let actual = turned.forward(rotate(input), Border::Zero);
     assert!(max_abs_diff(actual, expected) < 1e-5);
 }
 

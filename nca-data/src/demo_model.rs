@@ -88,7 +88,7 @@ pub fn import_demo_model(json: &str, source_name: &str, device: &Device) -> Resu
     let second = dequantise(output, 2).map_err(|reason| bad(format!("layer 2: {reason}")))?;
 
     let hidden = perceive.out_ch;
-    let first_weights = perception_rows_to_interleaved(&first.weights, channels);
+    let first_weights = perception_rows_to_interleaved(&first.weights, channels, 3);
     let mut nca = config.init(device, &mut Xoshiro256PlusPlus::seed_from_u64(0))?;
     nca.update.hidden.weight = param(first_weights, [3 * channels, hidden], device);
     nca.update.hidden.bias = Some(param(first.bias, [hidden], device));
@@ -152,6 +152,11 @@ pub fn export_demo_model(nca: &Nca, name: &str) -> Result<String, DataError> {
         name: name.into(),
         reason,
     };
+    if !config.is_growing() {
+        return Err(refuse(
+            "it is not a growing NCA (the demo has only a live seed cell, a zero border, alive masking and no Laplacian)".into(),
+        ));
+    }
     if config.trainable_perception {
         return Err(refuse(
             "it has learned perception filters, the demo only fixed Sobel ones".into(),
@@ -173,7 +178,7 @@ pub fn export_demo_model(nca: &Nca, name: &str) -> Result<String, DataError> {
     let scale = config.update_scale as f32;
     let scaled = |values: Vec<f32>| -> Vec<f32> { values.iter().map(|v| v * scale).collect() };
     let (second, second_bias) = (scaled(weights.output_weight), scaled(weights.output_bias));
-    let first = perception_rows_to_bands(&weights.hidden_weight, channels);
+    let first = perception_rows_to_bands(&weights.hidden_weight, channels, 3);
     let layers = [
         quantise(&first, &weights.hidden_bias, 3 * channels, hidden),
         quantise(&second, &second_bias, hidden, channels),

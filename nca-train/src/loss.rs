@@ -58,7 +58,7 @@ impl RgbaLoss {
 /// The same loss for the fused kernel, whose batch loss is the mean of its samples' (as
 /// [`batch`](RgbaLoss::batch)'s, since every sample has as many values).
 impl HostLoss for RgbaLoss {
-    fn sample_loss(&self, end: &[f32]) -> (f64, Vec<f32>) {
+    fn sample_loss(&self, end: &[f32], _shape: [usize; 3]) -> (f64, Vec<f32>) {
         let count = self.values.len() as f64;
         let mut grad = vec![0.0; end.len()];
         for ((grad, value), target) in grad.iter_mut().zip(end).zip(&self.values) {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 use nca_cli::backend::{Backend, Compute};
-use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception};
+use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception};
 use nca_tests::{assert_gradients_match, max_abs_diff, paper_model, rng};
 use nca_train::{Experiment, GradientMode, RgbaLoss, TrainConfig, Trainer};
 
@@ -83,8 +83,11 @@ fn perception_gives_the_sobel_values_on_every_backend() {
         let mut input = vec![0.0f32; 4 * 25];
         input[2 * 5 + 2] = 1.0;
         let state = Tensor::<4>::from_data(TensorData::new(input, [1, 4, 5, 5]), &device);
-        for perception in [Perception::fixed(0.0), Perception::learned(4, 0.0, &device)] {
-            let out = values(perception.forward(state.clone()));
+        for perception in [
+            Perception::fixed(0.0, false),
+            Perception::learned(4, 0.0, false, &device),
+        ] {
+            let out = values(perception.forward(state.clone(), Border::Zero));
             let at = |channel: usize, y: usize, x: usize| out[(channel * 5 + y) * 5 + x];
             assert_eq!(
                 [

@@ -9,7 +9,7 @@ use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::RngExt;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_core::{Engine, FusedNca, Nca, NcaConfig, Perception, host_values};
+use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception, Seed, host_values};
 use nca_tests::{assert_gradients_match, max_abs_diff, rng};
 use nca_train::RgbaLoss;
 
@@ -89,7 +89,42 @@ fn configs() -> Vec<NcaConfig> {
             hidden_units: 32,
             ..NcaConfig::default()
         },
+        // The variants' options, each in at least one model.
+        NcaConfig {
+            border: Border::Wrap,
+            laplacian: true,
+            ..NcaConfig::default()
+        },
+        NcaConfig {
+            alive_masking: false,
+            seed: Seed::Zeros,
+            ..NcaConfig::default()
+        },
+        texture_config(),
+        NcaConfig {
+            trainable_perception: true,
+            laplacian: true,
+            border: Border::Wrap,
+            alive_masking: false,
+            channels: 8,
+            hidden_units: 32,
+            ..NcaConfig::default()
+        },
     ]
+}
+
+/// The self-organising textures' model: 12 channels, 96 hidden units, identity, Sobel and
+/// Laplacian on a wrapped grid, no alive masking, a zero seed.
+fn texture_config() -> NcaConfig {
+    NcaConfig {
+        channels: 12,
+        hidden_units: 96,
+        laplacian: true,
+        border: Border::Wrap,
+        seed: Seed::Zeros,
+        alive_masking: false,
+        ..NcaConfig::default()
+    }
 }
 
 #[test]
@@ -116,16 +151,94 @@ fn fused_rollouts_equal_the_tensor_rollouts() {
 
 #[test]
 fn frames_of_both_engines_agree() {
-    let config = NcaConfig::default();
-    let nca = random_model(config.clone(), 2);
-    let start = start(&config, 1, [16, 16]);
-    let tensor = nca.frames(start.clone(), 10, 4, &mut rng(3));
-    let fused = nca
-        .with_engine(Engine::Fused)
-        .frames(start, 10, 4, &mut rng(3));
-    assert_eq!(fused.len(), 4, "steps 0, 4, 8 and 10");
-    for (a, b) in tensor.into_iter().zip(fused) {
-        assert!(max_abs_diff(&host_values(a), &host_values(b)) < 1e-5);
+    for config in [NcaConfig::default(), texture_config()] {
+        let nca = random_model(config.clone(), 2);
+        let start = start(&config, 1, [16, 16]);
+        let tensor = nca.frames(start.clone(), 10, 4, &mut rng(3));
+        let fused = nca
+            .with_engine(Engine::Fused)
+            .frames(start, 10, 4, &mut rng(3));
+        assert_eq!(fused.len(), 4, "steps 0, 4, 8 and 10");
+        for (a, b) in tensor.into_iter().zip(fused) {
+            assert!(max_abs_diff(&host_values(a), &host_values(b)) < 1e-5);
+        }
+    }
+}
+
+/// On a wrapped grid a value at the left edge is perceived by the right edge's cells after one
+/// step, on both engines; with a zero border it is not.
+#[test]
+fn wrapped_grids_join_their_left_and_right_columns() {
+    for border in [Border::Wrap, Border::Zero] {
+        let config = NcaConfig {
+            border,
+            fire_rate: 1.0,
+            ..texture_config()
+        };
+        let nca = random_model(config.clone(), 4);
+        let [height, width] = [6, 8];
+        let mut state = vec![0.0f32; config.channels * height * width];
+        state[3 * width] = 1.0; // channel 0, row 3, column 0
+        let state =
+            Tensor::<4>::from_data(TensorData::new(state, [1, 12, height, width]), &device());
+        // Every cell moves by the update of zero perception (the biases); the rest is the value.
+        let empty = Tensor::<4>::zeros([1, 12, height, width], &device());
+        let background = host_values(nca.step(empty, &mut rng(0)));
+        for engine in [Engine::Tensor, Engine::Fused] {
+            let next = host_values(nca.clone().with_engine(engine).advance(
+                state.clone(),
+                1,
+                &mut rng(0),
+            ));
+            let moved = |y: usize, x: usize| {
+                (0..12)
+                    .map(|c| {
+                        let at = (c * height + y) * width + x;
+                        (next[at] - background[at]).abs()
+                    })
+                    .fold(0.0f32, f32::max)
+            };
+            let far_right = moved(3, width - 1);
+            let middle = moved(3, width / 2);
+            assert_eq!(
+                middle, 0.0,
+                "{border:?} {engine:?}: the middle sees nothing"
+            );
+            match border {
+                Border::Wrap => assert!(far_right > 1e-4, "{engine:?}: {far_right}"),
+                Border::Zero => assert_eq!(far_right, 0.0, "{engine:?}"),
+            }
+        }
+    }
+}
+
+/// Without alive masking a cell with no live neighbour still updates (and is not zeroed).
+#[test]
+fn without_alive_masking_dead_cells_update() {
+    for alive_masking in [false, true] {
+        let config = NcaConfig {
+            alive_masking,
+            fire_rate: 1.0,
+            ..NcaConfig::default()
+        };
+        let nca = random_model(config.clone(), 5);
+        let empty = Tensor::<4>::zeros([1, 16, 8, 8], &device());
+        for engine in [Engine::Tensor, Engine::Fused] {
+            let next = host_values(nca.clone().with_engine(engine).advance(
+                empty.clone(),
+                1,
+                &mut rng(0),
+            ));
+            let changed = next.iter().filter(|v| **v != 0.0).count();
+            if alive_masking {
+                assert_eq!(changed, 0, "{engine:?}: nothing lives");
+            } else {
+                assert!(
+                    changed > 8 * 8,
+                    "{engine:?}: every cell updates ({changed})"
+                );
+            }
+        }
     }
 }
 

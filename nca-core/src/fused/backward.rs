@@ -41,7 +41,7 @@ impl FusedNca {
             records.push(record);
         }
         let end = grid.to_channel_major(&states.pop().expect("the end state"));
-        let (sample_loss, grad) = loss.sample_loss(&end);
+        let (sample_loss, grad) = loss.sample_loss(&end, [grid.channels, grid.height, grid.width]);
         assert_eq!(
             grad.len(),
             end.len(),
@@ -73,9 +73,11 @@ impl FusedNca {
     ) {
         let channels = grid.channels;
         // Zeroed cells pass no gradient; the masks themselves have none.
-        for (grad, &keep) in grad.chunks_exact_mut(channels).zip(&record.kept) {
-            if !keep {
-                grad.fill(0.0);
+        if let Some(kept) = &record.kept {
+            for (grad, &keep) in grad.chunks_exact_mut(channels).zip(kept) {
+                if !keep {
+                    grad.fill(0.0);
+                }
             }
         }
         // Every updated cell, with the activations its step kept; those not kept now have a zero
@@ -172,10 +174,14 @@ impl FusedNca {
         // Rows per perception value, back to the model's interleaved order.
         let interleaved = |bands: Array2<f32>| {
             let bands: Vec<f32> = bands.iter().copied().collect();
-            perception_rows_to_interleaved(&bands, self.config.channels)
+            perception_rows_to_interleaved(
+                &bands,
+                self.config.channels,
+                self.config.perception_bands(),
+            )
         };
         FusedGradients {
-            // [9, 3C] → the parameter's [3C, 1, 3, 3].
+            // [9, bands·C] → the parameter's [bands·C, 1, 3, 3].
             perception: total
                 .filters
                 .map(|filters| interleaved(filters.reversed_axes())),

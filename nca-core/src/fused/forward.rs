@@ -20,8 +20,9 @@ pub(super) fn block_size(cells: usize) -> usize {
 pub(super) struct StepRecord {
     /// Cells whose update was computed and applied, ascending.
     pub updated: Vec<usize>,
-    /// Cells alive before and after the step (the others were zeroed).
-    pub kept: Vec<bool>,
+    /// Cells alive before and after the step (the others were zeroed); `None` without alive
+    /// masking, when every cell is kept.
+    pub kept: Option<Vec<bool>>,
     /// When training: the activations of `updated`, block by block ([`block_size`] cells each),
     /// so that the backward pass need not compute them again.
     pub activations: Vec<Activations>,
@@ -29,7 +30,7 @@ pub(super) struct StepRecord {
 
 /// A block of cells' perception and hidden activations.
 pub(super) struct Activations {
-    /// `[cells, 3C]`, band order.
+    /// `[cells, bands·C]`, band order.
     pub perceived: Array2<f32>,
     /// `[cells, hidden]`, after the ReLU.
     pub hidden: Array2<f32>,
@@ -48,16 +49,17 @@ impl FusedNca {
         let alpha = self.config.alpha_channel();
         let threshold = self.config.living_threshold as f32;
         let channels = grid.channels;
-        let alive_before = grid.alive(state, alpha, threshold);
-        let near_life = grid.dilate(&alive_before);
-        let updated = match fired {
-            Some(fired) => cells_where(
-                near_life
-                    .iter()
-                    .zip(fired)
-                    .map(|(&near, &fired)| near & fired),
-            ),
-            None => cells_where(near_life.iter().copied()),
+        let masking = self.config.alive_masking;
+        let alive_before = masking.then(|| grid.alive(state, alpha, threshold));
+        // Without masking every cell may update; with it, only those that can live after.
+        let near_life = alive_before.as_ref().map(|alive| grid.dilate(alive));
+        let updated = match (fired, &near_life) {
+            (Some(fired), Some(near)) => {
+                cells_where(near.iter().zip(fired).map(|(&near, &fired)| near & fired))
+            }
+            (Some(fired), None) => cells_where(fired.iter().copied()),
+            (None, Some(near)) => cells_where(near.iter().copied()),
+            (None, None) => (0..grid.cells()).collect(),
         };
         let (updates, activations) = self.updates(grid, state, &updated, training);
         for (&cell, update) in updated.iter().zip(updates.chunks_exact(channels)) {
@@ -67,17 +69,20 @@ impl FusedNca {
                 .zip(update)
                 .for_each(|(value, delta)| *value += delta);
         }
-        let alive_after = grid.alive(state, alpha, threshold);
-        let kept: Vec<bool> = alive_before
-            .iter()
-            .zip(&alive_after)
-            .map(|(&before, &after)| before && after)
-            .collect();
-        for (values, &keep) in state.chunks_exact_mut(channels).zip(&kept) {
-            if !keep {
-                values.fill(0.0);
+        let kept = alive_before.map(|before| {
+            let after = grid.alive(state, alpha, threshold);
+            let kept: Vec<bool> = before
+                .iter()
+                .zip(&after)
+                .map(|(&before, &after)| before && after)
+                .collect();
+            for (values, &keep) in state.chunks_exact_mut(channels).zip(&kept) {
+                if !keep {
+                    values.fill(0.0);
+                }
             }
-        }
+            kept
+        });
         StepRecord {
             updated,
             kept,

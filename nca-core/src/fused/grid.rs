@@ -8,6 +8,8 @@ pub(crate) struct Grid {
     pub height: usize,
     pub width: usize,
     pub channels: usize,
+    /// Whether the grid wraps around (a torus), or has nothing beyond its edge.
+    pub wrap: bool,
 }
 
 impl Grid {
@@ -70,22 +72,28 @@ impl Grid {
         self.dilate(&living)
     }
 
-    /// Cells with a marked cell in their 3x3 neighbourhood (a 3x3 max filter, rows then columns).
+    /// Cells with a marked cell in their 3x3 neighbourhood (a 3x3 max filter, rows then columns;
+    /// across the edge when the grid wraps).
     pub fn dilate(&self, marked: &[bool]) -> Vec<bool> {
         let width = self.width;
         let mut rows = marked.to_vec();
         for (out, row) in rows.chunks_exact_mut(width).zip(marked.chunks_exact(width)) {
             or_into(&mut out[1..], &row[..width - 1]);
             or_into(&mut out[..width - 1], &row[1..]);
+            if self.wrap {
+                out[0] |= row[width - 1];
+                out[width - 1] |= row[0];
+            }
         }
         let mut out = rows.clone();
-        for (out, rows) in out
-            .chunks_exact_mut(self.plane())
-            .zip(rows.chunks_exact(self.plane()))
-        {
-            let last = self.plane() - width;
+        let (plane, last) = (self.plane(), self.plane() - width);
+        for (out, rows) in out.chunks_exact_mut(plane).zip(rows.chunks_exact(plane)) {
             or_into(&mut out[width..], &rows[..last]);
             or_into(&mut out[..last], &rows[width..]);
+            if self.wrap {
+                or_into(&mut out[..width], &rows[last..]);
+                or_into(&mut out[last..], &rows[..width]);
+            }
         }
         out
     }
@@ -109,19 +117,23 @@ impl Grid {
         }
     }
 
-    /// The neighbourhood of `cell` inside the grid, as `(tap, neighbour)`: `tap` is
-    /// `3 · (dy + 1) + (dx + 1)`, the index into a row-major 3x3 filter.
+    /// The neighbourhood of `cell`, as `(tap, neighbour)`: `tap` is `3 · (dy + 1) + (dx + 1)`,
+    /// the index into a row-major 3x3 filter. Neighbours beyond the edge are left out, or with
+    /// [`wrap`](Self::wrap) taken from the opposite edge.
     #[inline(always)]
     pub fn neighbours(&self, cell: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
         let (height, width) = (self.height as isize, self.width as isize);
-        let plane = self.plane();
+        let (plane, wrap) = (self.plane(), self.wrap);
         let (sample, within) = (cell / plane, cell % plane);
         let (y, x) = (
             (within / self.width) as isize,
             (within % self.width) as isize,
         );
         (0..9).filter_map(move |tap| {
-            let (ny, nx) = (y + tap as isize / 3 - 1, x + tap as isize % 3 - 1);
+            let (mut ny, mut nx) = (y + tap as isize / 3 - 1, x + tap as isize % 3 - 1);
+            if wrap {
+                (ny, nx) = (ny.rem_euclid(height), nx.rem_euclid(width));
+            }
             let inside = (0..height).contains(&ny) && (0..width).contains(&nx);
             inside.then(|| (tap, sample * plane + (ny * width + nx) as usize))
         })
@@ -144,6 +156,7 @@ mod tests {
         height: 3,
         width: 4,
         channels: 5,
+        wrap: false,
     };
 
     #[test]
@@ -179,7 +192,9 @@ mod tests {
                 height: 5,
                 width: 6,
                 channels: 1,
+                wrap: false,
             },
+            Grid { wrap: true, ..GRID },
         ] {
             for cell in 0..grid.cells() {
                 let mut visited = Vec::new();
@@ -191,6 +206,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn wrapped_grids_take_neighbours_from_the_opposite_edge() {
+        let wrapped = Grid { wrap: true, ..GRID };
+        // Cell 0 of sample 1 (y 0, x 0): rows 2, 0, 1 and columns 3, 0, 1 of that sample.
+        let expected: Vec<(usize, usize)> = [2, 0, 1]
+            .iter()
+            .flat_map(|y| [3, 0, 1].map(|x| 12 + y * 4 + x))
+            .enumerate()
+            .collect();
+        assert_eq!(wrapped.neighbours(12).collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn wrapped_alive_masks_reach_across_the_edge() {
+        let wrapped = Grid { wrap: true, ..GRID };
+        let mut state = vec![0.0; GRID.cells() * GRID.channels];
+        state[3] = 0.2; // sample 0, y 0, x 0
+        let alive = wrapped.alive(&state, 3, 0.1);
+        let expected: Vec<bool> = (0..GRID.cells())
+            .map(|cell| cell < 12 && [0, 1, 3].contains(&(cell % 4)))
+            .collect();
+        assert_eq!(alive, expected);
     }
 
     #[test]

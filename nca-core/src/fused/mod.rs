@@ -27,7 +27,7 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::engine::fire_decisions;
-use crate::{Nca, NcaConfig, Perception};
+use crate::{Border, Nca, NcaConfig, Perception};
 use backward::Accumulated;
 pub use band_order::{perception_rows_to_bands, perception_rows_to_interleaved};
 use grid::Grid;
@@ -35,15 +35,16 @@ pub use peak::multiply_add_peak;
 
 /// A model's weights on the host, laid out for the fused kernel.
 ///
-/// Perception values are kept in band order, `[3, C]` (all identities, then all x gradients,
-/// then all y gradients; see [`perception_rows_to_bands`]), where the model interleaves them per
-/// channel, `[C, 3]`: each filter then runs over contiguous channels.
+/// Perception values are kept in band order, `[bands, C]` (all identities, then all x
+/// gradients, then all y gradients, then all Laplacians; see [`perception_rows_to_bands`]), where
+/// the model interleaves them per channel, `[C, bands]`: each filter then runs over contiguous
+/// channels.
 #[derive(Debug, Clone)]
 pub struct FusedNca {
     config: NcaConfig,
-    /// `[9, 3C]` (band order): the perception filters, one row per 3x3 tap.
+    /// `[9, bands·C]` (band order): the perception filters, one row per 3x3 tap.
     filters: Vec<f32>,
-    /// `[3C (band order), hidden]`.
+    /// `[bands·C (band order), hidden]`.
     hidden_weight: Array2<f32>,
     hidden_bias: Array1<f32>,
     /// `[hidden, C]`.
@@ -54,9 +55,9 @@ pub struct FusedNca {
 /// A loss on the end state of each sample of a training rollout, which
 /// [`FusedNca::train_rollout`] backpropagates; the batch's loss is the mean of its samples'.
 pub trait HostLoss: Sync {
-    /// The loss of one sample's end state (`[C, H, W]` values) and its gradient with respect to
-    /// that state (the same layout).
-    fn sample_loss(&self, end: &[f32]) -> (f64, Vec<f32>);
+    /// The loss of one sample's end state (`[C, H, W]` values, of `shape`) and its gradient with
+    /// respect to that state (the same layout).
+    fn sample_loss(&self, end: &[f32], shape: [usize; 3]) -> (f64, Vec<f32>);
 }
 
 /// What one training rollout of the fused kernel gives.
@@ -73,9 +74,9 @@ pub struct FusedIteration {
 /// Gradients of a loss with respect to a model's parameters, each laid out like its parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusedGradients {
-    /// `[3C, 1, 3, 3]`; only for a learned perception.
+    /// `[bands·C, 1, 3, 3]`; only for a learned perception.
     pub perception: Option<Vec<f32>>,
-    /// `[3C, hidden]`.
+    /// `[bands·C, hidden]`.
     pub hidden_weight: Vec<f32>,
     /// `[hidden]`.
     pub hidden_bias: Vec<f32>,
@@ -139,12 +140,12 @@ impl FusedNca {
     /// The weights of `nca`, copied to the host.
     pub fn new(nca: &Nca) -> Self {
         let config = nca.config().clone();
-        let channels = config.channels;
+        let (channels, count) = (config.channels, config.perception_bands());
         let bands = |values: Vec<f32>| {
-            let rows = 3 * channels;
+            let rows = count * channels;
             Array2::from_shape_vec(
                 (rows, values.len() / rows),
-                perception_rows_to_bands(&values, channels),
+                perception_rows_to_bands(&values, channels, count),
             )
             .expect("weights have the model's shape")
         };
@@ -169,7 +170,7 @@ impl FusedNca {
     }
 
     /// `steps` steps from `state` (`[batch, C, height, width]` values), drawing fire decisions from
-    /// `rng` exactly as [`Nca::step`] does.
+    /// `rng` exactly as [`Nca::step`] does, one step at a time.
     ///
     /// # Panics
     /// If `state` does not hold `batch · C · height · width` values.
@@ -181,16 +182,16 @@ impl FusedNca {
         rng: &mut impl Rng,
     ) -> Vec<f32> {
         let grid = self.grid(state, batch, height, width);
-        let fires = self.fire_decisions(grid, steps, rng);
         let mut samples = grid.samples(&grid.to_cell_major(state));
-        samples
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(sample, state)| {
-                for fired in &fires {
-                    self.step(grid.sample(), state, sample_of(fired, grid, sample), false);
-                }
-            });
+        for _ in 0..steps {
+            let fired = fire_decisions(grid.cells(), self.config.fire_rate, rng);
+            samples
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(sample, state)| {
+                    self.step(grid.sample(), state, sample_of(&fired, grid, sample), false);
+                });
+        }
         grid.to_channel_major(&samples.concat())
     }
 
@@ -242,6 +243,7 @@ impl FusedNca {
             height,
             width,
             channels: self.config.channels,
+            wrap: self.config.border == Border::Wrap,
         };
         assert_eq!(
             state.len(),

@@ -8,23 +8,37 @@ use super::grid::Grid;
 use super::simd::{lanes, multiply_add};
 
 impl FusedNca {
-    /// Writes what `cell` perceives (band order, `[3, C]`) into `out`: 16 channels at a time (the
-    /// paper's 16 in one pass, each sum in a vector register), the rest one by one.
+    /// Writes what `cell` perceives (band order, `[bands, C]`) into `out`: 16 channels at a time
+    /// (the paper's 16 in one pass, each sum in a vector register), the rest one by one.
     #[inline(always)]
     pub(super) fn perceive(&self, grid: Grid, state: &[f32], cell: usize, out: &mut [f32]) {
+        match self.config.perception_bands() {
+            3 => self.perceive_bands::<3>(grid, state, cell, out),
+            _ => self.perceive_bands::<4>(grid, state, cell, out),
+        }
+    }
+
+    #[inline(always)]
+    fn perceive_bands<const BANDS: usize>(
+        &self,
+        grid: Grid,
+        state: &[f32],
+        cell: usize,
+        out: &mut [f32],
+    ) {
         let lanes = grid.channels / 16 * 16;
         for first in (0..lanes).step_by(16) {
-            self.perceive_channels::<16>(grid, state, cell, first, out);
+            self.perceive_channels::<16, BANDS>(grid, state, cell, first, out);
         }
         for first in lanes..grid.channels {
-            self.perceive_channels::<1>(grid, state, cell, first, out);
+            self.perceive_channels::<1, BANDS>(grid, state, cell, first, out);
         }
     }
 
     /// [`perceive`](Self::perceive) for channels `first..first + N`, summed over the taps in
     /// order. Every tap and band is summed, zero weights too, as burn's convolution does.
     #[inline(always)]
-    fn perceive_channels<const N: usize>(
+    fn perceive_channels<const N: usize, const BANDS: usize>(
         &self,
         grid: Grid,
         state: &[f32],
@@ -34,20 +48,19 @@ impl FusedNca {
     ) {
         let channels = grid.channels;
         let filter = |tap: usize, band: usize| {
-            lanes::<N>(&self.filters, (3 * tap + band) * channels + first)
+            lanes::<N>(&self.filters, (BANDS * tap + band) * channels + first)
         };
-        let (mut identity, mut x, mut y) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
+        let mut sums = [[0.0f32; N]; BANDS];
         grid.for_each_neighbour(cell, |tap, neighbour| {
             let values = lanes::<N>(state, neighbour * channels + first);
-            let (identity_filter, x_filter, y_filter) =
-                (filter(tap, 0), filter(tap, 1), filter(tap, 2));
-            for lane in 0..N {
-                identity[lane] += identity_filter[lane] * values[lane];
-                x[lane] += x_filter[lane] * values[lane];
-                y[lane] += y_filter[lane] * values[lane];
+            for (band, sums) in sums.iter_mut().enumerate() {
+                let filter = filter(tap, band);
+                for lane in 0..N {
+                    sums[lane] += filter[lane] * values[lane];
+                }
             }
         });
-        for (band, sums) in [identity, x, y].iter().enumerate() {
+        for (band, sums) in sums.iter().enumerate() {
             out[band * channels + first..][..N].copy_from_slice(sums);
         }
     }
@@ -63,18 +76,32 @@ impl FusedNca {
         perceived: &[f32],
         grad: &mut [f32],
     ) {
+        match self.config.perception_bands() {
+            3 => self.perceive_transpose_bands::<3>(grid, cell, perceived, grad),
+            _ => self.perceive_transpose_bands::<4>(grid, cell, perceived, grad),
+        }
+    }
+
+    #[inline(always)]
+    fn perceive_transpose_bands<const BANDS: usize>(
+        &self,
+        grid: Grid,
+        cell: usize,
+        perceived: &[f32],
+        grad: &mut [f32],
+    ) {
         let lanes = grid.channels / 16 * 16;
         for first in (0..lanes).step_by(16) {
-            self.perceive_transpose_channels::<16>(grid, cell, first, perceived, grad);
+            self.perceive_transpose_channels::<16, BANDS>(grid, cell, first, perceived, grad);
         }
         for first in lanes..grid.channels {
-            self.perceive_transpose_channels::<1>(grid, cell, first, perceived, grad);
+            self.perceive_transpose_channels::<1, BANDS>(grid, cell, first, perceived, grad);
         }
     }
 
     /// [`perceive_transpose`](Self::perceive_transpose) for channels `first..first + N`.
     #[inline(always)]
-    fn perceive_transpose_channels<const N: usize>(
+    fn perceive_transpose_channels<const N: usize, const BANDS: usize>(
         &self,
         grid: Grid,
         cell: usize,
@@ -83,25 +110,24 @@ impl FusedNca {
         grad: &mut [f32],
     ) {
         let channels = grid.channels;
-        let band = |band: usize| lanes::<N>(perceived, band * channels + first);
-        let (identity, x, y) = (band(0), band(1), band(2));
+        let bands: [&[f32; N]; BANDS] =
+            std::array::from_fn(|band| lanes::<N>(perceived, band * channels + first));
         let filter = |tap: usize, band: usize| {
-            lanes::<N>(&self.filters, (3 * tap + band) * channels + first)
+            lanes::<N>(&self.filters, (BANDS * tap + band) * channels + first)
         };
         grid.for_each_neighbour(cell, |tap, neighbour| {
             let at = neighbour * channels + first;
-            let (identity_filter, x_filter, y_filter) =
-                (filter(tap, 0), filter(tap, 1), filter(tap, 2));
             let grad: &mut [f32; N] = (&mut grad[at..at + N]).try_into().expect("N values");
-            for lane in 0..N {
-                grad[lane] += identity_filter[lane] * identity[lane];
-                grad[lane] += x_filter[lane] * x[lane];
-                grad[lane] += y_filter[lane] * y[lane];
+            for (band, values) in bands.iter().enumerate() {
+                let filter = filter(tap, band);
+                for lane in 0..N {
+                    grad[lane] += filter[lane] * values[lane];
+                }
             }
         });
     }
 
-    /// Gradient of the filters (`[9, 3C]`, band order) from a block of `cells` and the gradient
+    /// Gradient of the filters (`[9, bands·C]`, band order) from a block of `cells` and the gradient
     /// of what each perceived (`grad_perceived`, a row per cell).
     #[inline(always)]
     pub(super) fn filter_gradient(
