@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use nca_core::NcaConfig;
+use nca_core::{Border, NcaConfig, Seed};
 use nca_data::{TargetOptions, TargetSpec};
+
+use crate::TextureOptions;
 
 /// The largest training config (TOML) nca reads, in bytes: far above any real one.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -25,6 +27,9 @@ pub enum Experiment {
     /// The pool plus 3 damaged samples per batch: learns to regenerate.
     #[default]
     Regenerating,
+    /// Not the paper's: a self-organising texture (Niklasson et al., 2021) from zeros, scored
+    /// by [`TextureLoss`](crate::TextureLoss); needs the config's `texture`.
+    Texture,
 }
 
 impl std::fmt::Display for Experiment {
@@ -34,6 +39,7 @@ impl std::fmt::Display for Experiment {
             Self::Growing => "growing",
             Self::Persistent => "persistent",
             Self::Regenerating => "regenerating",
+            Self::Texture => "texture",
         })
     }
 }
@@ -45,15 +51,20 @@ impl std::str::FromStr for Experiment {
             "growing" => Ok(Self::Growing),
             "persistent" => Ok(Self::Persistent),
             "regenerating" => Ok(Self::Regenerating),
+            "texture" => Ok(Self::Texture),
             other => Err(TrainError::InvalidConfig {
                 field: "experiment",
-                reason: format!("{other:?} is not one of growing, persistent, regenerating"),
+                reason: format!(
+                    "{other:?} is not one of growing, persistent, regenerating, texture"
+                ),
             }),
         }
     }
 }
 
-/// How gradients are conditioned before the optimiser sees them.
+/// How gradients are conditioned before the optimiser sees them. As a table (`[gradient]`), a
+/// field left out takes the paper's value: `mode` per_parameter_norm; `max_norm` (global_clip
+/// only) 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "mode")]
 pub enum GradientMode {
@@ -67,6 +78,38 @@ pub enum GradientMode {
     },
     /// Gradients as they are.
     Raw,
+}
+
+/// `[gradient]` as written, each field optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GradientTable {
+    #[serde(default)]
+    mode: GradientKind,
+    max_norm: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+enum GradientKind {
+    #[default]
+    PerParameterNorm,
+    GlobalClip,
+    Raw,
+}
+
+impl TryFrom<GradientTable> for GradientMode {
+    type Error = &'static str;
+    fn try_from(table: GradientTable) -> Result<Self, Self::Error> {
+        match (table.mode, table.max_norm) {
+            (GradientKind::GlobalClip, max_norm) => Ok(Self::GlobalClip {
+                max_norm: max_norm.unwrap_or(1.0),
+            }),
+            (_, Some(_)) => Err("max_norm applies only with mode = \"global_clip\""),
+            (GradientKind::PerParameterNorm, None) => Ok(Self::PerParameterNorm),
+            (GradientKind::Raw, None) => Ok(Self::Raw),
+        }
+    }
 }
 
 /// A piecewise-constant learning rate: `initial` until the first boundary, then each drop's value.
@@ -138,6 +181,31 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Write a checkpoint every this many iterations (and at the end).
     pub checkpoint_every: usize,
+    /// A texture run's grid and loss (the [`Experiment::Texture`] run); `None` for the paper's
+    /// runs towards a target picture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub texture: Option<TextureRun>,
+}
+
+/// What a texture run adds: its grid (the target picture gives the others theirs) and loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TextureRun {
+    /// Side of the square grid trained on, in cells.
+    pub grid: usize,
+    /// The patch loss's settings.
+    pub loss: TextureOptions,
+}
+
+impl Default for TextureRun {
+    /// A 64-cell grid (the textures paper trained on 128; half the side is a quarter of the
+    /// work, and a texture is the same at any size) and the loss's defaults.
+    fn default() -> Self {
+        Self {
+            grid: 64,
+            loss: TextureOptions::default(),
+        }
+    }
 }
 
 impl Default for TrainConfig {
@@ -147,13 +215,17 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// The paper's settings for one of its experiments.
+    /// The paper's settings for one of its experiments (and the textures paper's for
+    /// [`Experiment::Texture`]).
     pub fn preset(experiment: Experiment) -> Self {
         let (pool_size, damaged_per_batch) = match experiment {
             Experiment::Growing => (0, 0),
-            Experiment::Persistent => (1024, 0),
+            Experiment::Persistent | Experiment::Texture => (1024, 0),
             Experiment::Regenerating => (1024, 3),
         };
+        if experiment == Experiment::Texture {
+            return Self::texture();
+        }
         Self {
             target: None,
             model: NcaConfig::default(),
@@ -169,6 +241,38 @@ impl TrainConfig {
             gradient: GradientMode::PerParameterNorm,
             seed: 0,
             checkpoint_every: 100,
+            texture: None,
+        }
+    }
+
+    /// The self-organising textures' settings (their PyTorch notebook): 12 channels, 96 hidden
+    /// units, identity, Sobel and Laplacian perception on a wrapped grid, no alive masking, a
+    /// zero seed; a pool of 1,024 states, batches of 4, 32–95 steps, learning rate 1e-3 dropped
+    /// by 0.3 at iterations 1,000 and 2,000, per-parameter gradient normalisation.
+    fn texture() -> Self {
+        Self {
+            model: NcaConfig {
+                channels: 12,
+                hidden_units: 96,
+                laplacian: true,
+                border: Border::Wrap,
+                seed: Seed::Zeros,
+                alive_masking: false,
+                ..NcaConfig::default()
+            },
+            experiment: Experiment::Texture,
+            pool_size: 1024,
+            damaged_per_batch: 0,
+            batch_size: 4,
+            min_steps: 32,
+            max_steps: 96,
+            iterations: 2000,
+            learning_rate: LrSchedule {
+                initial: 1e-3,
+                drops: vec![(1000, 3e-4), (2000, 9e-5)],
+            },
+            texture: Some(TextureRun::default()),
+            ..Self::preset(Experiment::Persistent)
         }
     }
 
@@ -213,6 +317,47 @@ impl TrainConfig {
                 return invalid(
                     "target.padding",
                     format!("is {padding}, over {MAX_TARGET_SIDE}"),
+                );
+            }
+        }
+        match (self.experiment, self.texture.is_some()) {
+            (Experiment::Texture, false) => {
+                return invalid(
+                    "texture",
+                    "is missing: a texture run needs its grid and loss ([texture])".into(),
+                );
+            }
+            (experiment, true) if experiment != Experiment::Texture => {
+                return invalid(
+                    "texture",
+                    format!(
+                        "is given, but the run is the paper's {experiment} experiment, which grows a target picture"
+                    ),
+                );
+            }
+            _ => {}
+        }
+        if let Some(texture) = &self.texture {
+            texture.loss.validate()?;
+            if self.model.visible_channels != 3 {
+                return invalid(
+                    "visible_channels",
+                    format!(
+                        "is {}, but a texture is compared in RGB (3)",
+                        self.model.visible_channels
+                    ),
+                );
+            }
+            let smallest = texture.loss.smallest_side();
+            if !(smallest..=MAX_TARGET_SIDE as usize).contains(&texture.grid) {
+                return invalid(
+                    "grid",
+                    format!(
+                        "is {}, outside {smallest}..={MAX_TARGET_SIDE} (the texture loss's {patch}x{patch} patches at {} scales need {smallest} cells a side)",
+                        texture.grid,
+                        texture.loss.scales,
+                        patch = texture.loss.patch
+                    ),
                 );
             }
         }

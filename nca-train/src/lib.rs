@@ -32,11 +32,12 @@ mod trainer;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, MAX_CHECKPOINT_BYTES};
 pub use config::{
-    Experiment, GradientMode, LrSchedule, MAX_CONFIG_BYTES, MemoryNeed, MemoryUse, TrainConfig,
+    Experiment, GradientMode, LrSchedule, MAX_CONFIG_BYTES, MemoryNeed, MemoryUse, TextureRun,
+    TrainConfig,
 };
 pub use error::TrainError;
 pub use gradients::condition;
-pub use loss::RgbaLoss;
+pub use loss::{Loss, RgbaLoss, TextureLoss, TextureOptions};
 pub use pool::{SamplePool, damage, random_disc};
 pub use run_dir::{
     CHECKPOINT_FILE, CONFIG_FILE, GROWTH_PICTURE, LOSS_PICTURE, METRICS_FILE, MODEL_FILE,

@@ -3,8 +3,6 @@
 use nca_core::HostGrid;
 use rand::{Rng, RngExt};
 
-use crate::RgbaLoss;
-
 /// States kept between iterations on the host, each `channels x height x width` values.
 ///
 /// Batches are drawn from it and written back after training on them, so the model learns to
@@ -60,7 +58,7 @@ impl SamplePool {
     }
 
     /// A training batch as the paper draws it: `batch_size` states sampled without replacement,
-    /// sorted by their `loss` (highest first); the highest-loss one replaced
+    /// sorted by `rank` (a state's loss; highest first); the highest-loss one replaced
     /// by `seed`, the `damaged` lowest-loss ones damaged by a random disc. Returns each state
     /// with the pool index it is written back to.
     pub fn draw(
@@ -68,7 +66,7 @@ impl SamplePool {
         batch_size: usize,
         damaged: usize,
         seed: &[f32],
-        loss: &RgbaLoss,
+        rank: impl Fn(&[f32]) -> f64,
         rng: &mut impl Rng,
     ) -> Vec<(usize, Vec<f32>)> {
         let mut drawn: Vec<(usize, Vec<f32>, f64)> = self
@@ -76,7 +74,7 @@ impl SamplePool {
             .into_iter()
             .map(|index| {
                 let state = &self.states[index];
-                (index, state.clone(), loss.state(state))
+                (index, state.clone(), rank(state))
             })
             .collect();
         drawn.sort_by(|a, b| b.2.total_cmp(&a.2));

@@ -12,14 +12,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::gradients::gradients_params;
 use crate::run_dir::{CHECKPOINT_FILE, MODEL_FILE};
-use crate::{Checkpoint, RgbaLoss, RunDir, SamplePool, TrainConfig, TrainError, condition};
+use crate::{
+    Checkpoint, Loss, RgbaLoss, RunDir, SamplePool, TextureLoss, TrainConfig, TrainError, condition,
+};
 
 /// What one iteration did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// The iteration (counted from 0).
     pub iteration: usize,
-    /// RGBA mean squared error of the batch after the rollout.
+    /// The run's loss of the batch after the rollout (the RGBA mean squared error in the
+    /// paper's runs).
     pub loss: f64,
     /// Learning rate used.
     pub lr: f64,
@@ -56,13 +59,19 @@ pub trait Observer {
 /// An observer that ignores everything.
 impl Observer for () {}
 
-/// Trains an [`Nca`] towards a target, as in the paper.
+/// Trains an [`Nca`] towards a target, as in the paper (or towards a texture).
 pub struct Trainer {
     config: TrainConfig,
     device: Device,
     model: Nca,
     optimizer: ModuleOptimizer,
-    loss: RgbaLoss,
+    loss: Box<dyn Loss>,
+    /// The picture the loss was made from, `[visible + 1, h, w]` values (premultiplied): the
+    /// target, or the texture; kept in checkpoints.
+    picture: Vec<f32>,
+    picture_shape: [usize; 3],
+    /// Height and width of the grid trained on.
+    grid: [usize; 2],
     seed_state: Vec<f32>,
     pool: Option<SamplePool>,
     rng: Xoshiro256PlusPlus,
@@ -71,7 +80,8 @@ pub struct Trainer {
 
 impl Trainer {
     /// A new run towards `target` (`[visible + 1, H, W]`, premultiplied), training on `device`
-    /// (autodiff is switched on for it).
+    /// (autodiff is switched on for it). For a texture run (the config's `texture`) `target` is
+    /// the texture, and the grid is the config's.
     pub fn new(
         config: TrainConfig,
         target: Tensor<3>,
@@ -146,27 +156,40 @@ impl Trainer {
                 got: [channels, height, width],
             });
         }
+        let grid = match &config.texture {
+            Some(texture) => [texture.grid, texture.grid],
+            None => [height, width],
+        };
         if let Some(pool) = &pool
-            && pool.shape() != [config.model.channels, height, width]
+            && pool.shape() != [config.model.channels, grid[0], grid[1]]
         {
             return Err(TrainError::InvalidConfig {
                 field: "pool_size",
                 reason: format!(
-                    "pool states of shape {:?} do not fit the model and target",
+                    "pool states of shape {:?} do not fit the model and grid",
                     pool.shape()
                 ),
             });
         }
         let device = device.clone().autodiff();
-        let loss = RgbaLoss::new(target_values, [channels, height, width], &device);
-        let seed_state = host_values(model.seed(1, height, width));
+        let shape = [channels, height, width];
+        let loss: Box<dyn Loss> = match &config.texture {
+            None => Box::new(RgbaLoss::new(target_values.clone(), shape, &device)),
+            Some(texture) => {
+                let colours = over_white(&target_values, shape);
+                let loss = TextureLoss::new(&colours, [height, width], texture.loss.clone())?;
+                loss.check_grid(grid)?;
+                Box::new(loss)
+            }
+        };
+        let seed_state = host_values(model.seed(1, grid[0], grid[1]));
         // A new run fills its pool with seeds; a resumed one brings its own.
         let pool = pool.or_else(|| {
             (config.pool_size > 0).then(|| {
                 SamplePool::new(
                     config.pool_size,
                     seed_state.clone(),
-                    [config.model.channels, height, width],
+                    [config.model.channels, grid[0], grid[1]],
                 )
             })
         });
@@ -176,11 +199,24 @@ impl Trainer {
             device,
             optimizer,
             loss,
+            picture: target_values,
+            picture_shape: shape,
+            grid,
             seed_state,
             pool,
             rng,
             iteration,
         })
+    }
+
+    /// The same run minimising `loss` instead of the config's (a library user's own loss). A
+    /// checkpoint keeps the run's picture but not the loss: give it again after
+    /// [`resume`](Self::resume).
+    pub fn with_loss(self, loss: impl Loss + 'static) -> Self {
+        Self {
+            loss: Box::new(loss),
+            ..self
+        }
     }
 
     /// The same run computing its iterations with `engine` ([`Engine::Fused`]: nca's CPU
@@ -223,10 +259,9 @@ impl Trainer {
         self.iteration
     }
 
-    /// Height and width of the grid (the padded target's).
+    /// Height and width of the grid (the padded target's, or a texture run's).
     pub fn grid(&self) -> [usize; 2] {
-        let [_, height, width] = self.loss.shape();
-        [height, width]
+        self.grid
     }
 
     /// The sample pool, if the run has one.
@@ -243,8 +278,7 @@ impl Trainer {
     /// 64–95), compare with the target,
     /// condition the gradients, take an Adam step, write the batch back into the pool.
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
-        let started = Instant::now();
-        let steps = self.draw_steps();
+        let (started, steps) = self.begin();
         let (batch, indices) = self.draw_batch();
         self.iterate(batch, indices, steps, started)
     }
@@ -260,15 +294,19 @@ impl Trainer {
             self.batch_shape().iter().product::<usize>(),
             "start states must be [batch, channels, height, width]"
         );
-        let started = Instant::now();
-        let steps = self.draw_steps();
+        let (started, steps) = self.begin();
         self.iterate(start, None, steps, started)
     }
 
-    /// The rollout length of an iteration, drawn from the config's range.
-    fn draw_steps(&mut self) -> usize {
-        self.rng
-            .random_range(self.config.min_steps..self.config.max_steps)
+    /// The start of an iteration: the loss's draws (if it has any), then the rollout length,
+    /// drawn from the config's range.
+    fn begin(&mut self) -> (Instant, usize) {
+        let started = Instant::now();
+        self.loss.prepare(&mut self.rng);
+        let steps = self
+            .rng
+            .random_range(self.config.min_steps..self.config.max_steps);
+        (started, steps)
     }
 
     /// One iteration of `steps` steps from `batch`, whose end states go back to the pool at
@@ -351,7 +389,7 @@ impl Trainer {
             batch,
             [batch_size, height, width],
             steps,
-            &self.loss,
+            &*self.loss,
             &mut self.rng,
         );
         let device = self.device.clone().without_autodiff();
@@ -365,7 +403,7 @@ impl Trainer {
 
     /// `[B, C, H, W]` of a training batch.
     fn batch_shape(&self) -> [usize; 4] {
-        let [_, height, width] = self.loss.shape();
+        let [height, width] = self.grid;
         [
             self.config.batch_size,
             self.config.model.channels,
@@ -380,11 +418,13 @@ impl Trainer {
         let Some(pool) = &self.pool else {
             return (self.seed_state.repeat(self.config.batch_size), None);
         };
+        let shape = pool.shape();
+        let loss = &self.loss;
         let batch = pool.draw(
             self.config.batch_size,
             self.config.damaged_per_batch,
             &self.seed_state,
-            &self.loss,
+            |state| loss.rank(state, shape),
             &mut self.rng,
         );
         let indices = batch.iter().map(|(index, _)| *index).collect();
@@ -409,8 +449,8 @@ impl Trainer {
             rng: self.rng.clone(),
             model: self.model().to_bytes()?,
             optimizer: optimizer.to_vec(),
-            target: self.loss.target().to_vec(),
-            target_shape: self.loss.shape(),
+            target: self.picture.clone(),
+            target_shape: self.picture_shape,
             pool: self.pool.clone(),
         })
     }
@@ -453,6 +493,16 @@ impl Trainer {
         self.model().save(dir.file(MODEL_FILE))?;
         Ok(())
     }
+}
+
+/// A premultiplied `[visible + 1, H, W]` picture over white: `[visible, H, W]` colours.
+fn over_white(picture: &[f32], [channels, height, width]: [usize; 3]) -> Vec<f32> {
+    let plane = height * width;
+    let alpha = &picture[(channels - 1) * plane..];
+    picture[..(channels - 1) * plane]
+        .chunks_exact(plane)
+        .flat_map(|colour| colour.iter().zip(alpha).map(|(c, a)| c + 1.0 - a))
+        .collect()
 }
 
 /// Adam with the config's epsilon (β₁ 0.9, β₂ 0.999 as in Keras and the paper's notebook).

@@ -19,7 +19,7 @@ fn a_batch_is_sorted_by_loss_the_worst_reseeded_the_best_damaged() {
     let seed = filled(-1.0);
     let target = RgbaLoss::new(vec![0.0; 4 * 36], [4, 6, 6], &Device::flex());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-    let batch = pool.draw(8, 2, &seed, &target, &mut rng);
+    let batch = pool.draw(8, 2, &seed, |state| target.state(state), &mut rng);
 
     let indices: Vec<usize> = batch.iter().map(|(index, _)| *index).collect();
     assert_eq!(

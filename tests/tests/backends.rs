@@ -15,7 +15,7 @@ use burn::tensor::{Tensor, TensorData};
 use nca_cli::backend::{Backend, Compute};
 use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception};
 use nca_tests::{assert_gradients_match, max_abs_diff, paper_model, rng};
-use nca_train::{Experiment, GradientMode, RgbaLoss, TrainConfig, Trainer};
+use nca_train::{Experiment, GradientMode, Loss, RgbaLoss, TrainConfig, Trainer};
 
 /// Every compiled backend with its engine and device.
 fn backends() -> Vec<Compute> {

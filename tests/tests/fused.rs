@@ -11,7 +11,7 @@ use nca_core::rand::RngExt;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception, Seed, host_values};
 use nca_tests::{assert_gradients_match, max_abs_diff, rng};
-use nca_train::RgbaLoss;
+use nca_train::{Loss, RgbaLoss, TextureLoss, TextureOptions};
 
 fn device() -> Device {
     Device::flex()
@@ -291,14 +291,11 @@ fn autodiff_iteration(
     nca: &Nca,
     start: Tensor<4>,
     steps: usize,
-    target: &[f32],
+    loss: &dyn Loss,
 ) -> (f64, Vec<Vec<f32>>) {
     let nca = nca.clone().train();
-    let device = nca.device();
-    let [_, _, height, width] = start.dims();
-    let target = RgbaLoss::new(target.to_vec(), [4, height, width], &device);
     let end = nca.rollout(start.autodiff(), steps, &mut rng(8));
-    let loss = target.batch(end);
+    let loss = loss.batch(end);
     let loss_value = loss.clone().into_scalar::<f64>();
     let grads = loss.backward();
     let grad = |param: &Param<Tensor<2>>| host_values(param.grad(&grads).unwrap());
@@ -326,9 +323,9 @@ fn fused_training_gradients_equal_autodiff() {
                 .iter()
                 .map(|v| v.abs())
                 .collect();
-            let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &target);
+            let loss_fn = RgbaLoss::new(target, [4, height, width], &device().autodiff());
+            let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &loss_fn);
 
-            let loss_fn = RgbaLoss::new(target, [4, height, width], &device());
             let iteration = FusedNca::new(&nca).train_rollout(
                 &host_values(start),
                 [2, height, width],
@@ -353,4 +350,46 @@ fn fused_training_gradients_equal_autodiff() {
             assert_gradients_match(&case, &got, &expected);
         }
     }
+}
+
+/// The texture loss's gradients through a texture model's rollout: the fused kernel and burn's
+/// autodiff agree.
+#[test]
+fn fused_texture_gradients_equal_autodiff() {
+    let config = texture_config();
+    let nca = random_model(config.clone(), 6);
+    let [height, width] = [24, 20];
+    let start = start(&config, 2, [height, width]);
+    let texture: Vec<f32> = uniform(3 * 16 * 16, 1.0, &mut rng(7))
+        .iter()
+        .map(|v| v.abs())
+        .collect();
+    let options = TextureOptions {
+        patch: 3,
+        scales: 2,
+        projections: 8,
+        overflow: 1.0,
+    };
+    let loss = TextureLoss::new(&texture, [16, 16], options).unwrap();
+    let (expected_loss, expected) = autodiff_iteration(&nca, start.clone(), 16, &loss);
+    let iteration = FusedNca::new(&nca).train_rollout(
+        &host_values(start),
+        [2, height, width],
+        16,
+        &loss,
+        &mut rng(8),
+    );
+    let grads = iteration.gradients;
+    let got = vec![
+        grads.hidden_weight,
+        grads.hidden_bias,
+        grads.output_weight,
+        grads.output_bias,
+    ];
+    assert!(
+        (iteration.loss - expected_loss).abs() < 1e-5 * expected_loss,
+        "loss {} vs {expected_loss}",
+        iteration.loss
+    );
+    assert_gradients_match("texture", &got, &expected);
 }

@@ -28,7 +28,7 @@ impl FusedNca {
         grid: Grid,
         start: Vec<f32>,
         fires: impl ExactSizeIterator<Item = Option<&'a [bool]>>,
-        loss: &impl HostLoss,
+        loss: &(impl HostLoss + ?Sized),
         batch: usize,
     ) -> (f64, Vec<f32>, Accumulated) {
         let mut states = Vec::with_capacity(fires.len() + 1);

@@ -207,7 +207,7 @@ impl FusedNca {
         start: &[f32],
         [batch, height, width]: [usize; 3],
         steps: usize,
-        loss: &impl HostLoss,
+        loss: &(impl HostLoss + ?Sized),
         rng: &mut impl Rng,
     ) -> FusedIteration {
         let grid = self.grid(start, batch, height, width);

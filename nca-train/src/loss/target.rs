@@ -1,10 +1,11 @@
-//! The training loss, as in the paper: the mean squared error of a state's RGBA channels
-//! against the target (premultiplied). One home for its three uses: burn's autodiff
-//! ([`RgbaLoss::batch`]), the fused kernel ([`HostLoss`]) and the pool's ranking
-//! ([`RgbaLoss::state`]).
+//! The paper's loss: the mean squared error of a state's RGBA channels against the target
+//! (premultiplied). One home for its three uses: burn's autodiff ([`Loss::batch`]), the fused
+//! kernel ([`HostLoss`]) and the pool's ranking ([`RgbaLoss::state`]).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::HostLoss;
+
+use super::Loss;
 
 /// The RGBA mean squared error against one target, shared by every sample of a batch.
 #[derive(Debug, Clone)]
@@ -36,14 +37,6 @@ impl RgbaLoss {
         self.target.dims()
     }
 
-    /// The loss of a batch of states (`[B, C, H, W]`) on the target's device, for autodiff.
-    pub fn batch(&self, states: Tensor<4>) -> Tensor<1> {
-        let [rgba, ..] = self.shape();
-        (states.narrow(1, 0, rgba) - self.target.clone().unsqueeze::<4>())
-            .square()
-            .mean()
-    }
-
     /// The loss of one state (`[C, H, W]` values), the pool's ranking.
     pub fn state(&self, state: &[f32]) -> f64 {
         let sum: f64 = state[..self.values.len()]
@@ -55,8 +48,22 @@ impl RgbaLoss {
     }
 }
 
+impl Loss for RgbaLoss {
+    /// The loss of a batch of states (`[B, C, H, W]`) on the target's device, for autodiff.
+    fn batch(&self, states: Tensor<4>) -> Tensor<1> {
+        let [rgba, ..] = self.shape();
+        (states.narrow(1, 0, rgba) - self.target.clone().unsqueeze::<4>())
+            .square()
+            .mean()
+    }
+
+    fn rank(&self, state: &[f32], _shape: [usize; 3]) -> f64 {
+        self.state(state)
+    }
+}
+
 /// The same loss for the fused kernel, whose batch loss is the mean of its samples' (as
-/// [`batch`](RgbaLoss::batch)'s, since every sample has as many values).
+/// [`batch`](Loss::batch)'s, since every sample has as many values).
 impl HostLoss for RgbaLoss {
     fn sample_loss(&self, end: &[f32], _shape: [usize; 3]) -> (f64, Vec<f32>) {
         let count = self.values.len() as f64;
@@ -88,7 +95,7 @@ mod tests {
     fn host_and_tensor_losses_agree_with_the_gradient() {
         let state = vec![0.0, 1.0, 0.5, 1.5, 9.0, 9.0, 9.0, 9.0];
         let loss = loss();
-        let (value, grad) = loss.sample_loss(&state);
+        let (value, grad) = loss.sample_loss(&state, [4, 1, 2]);
         let tensor = Tensor::<4>::from_data(TensorData::new(state, [1, 4, 1, 2]), &Device::flex());
         let batch = loss.batch(tensor).into_scalar::<f64>();
         assert!((value - batch).abs() < 1e-7, "{value} vs {batch}");
