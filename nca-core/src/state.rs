@@ -33,10 +33,15 @@ impl NcaConfig {
         state.narrow(1, 0, self.alpha_channel() + 1)
     }
 
-    /// The state as it looks over a white background, `1 − alpha + colour`, clipped to
-    /// `[0, 1]`: `[B, visible, H, W]`.
+    /// The state as it looks, `[B, visible, H, W]` clipped to `[0, 1]`: over a white
+    /// background, `1 − alpha + colour` (the growing NCA's alpha says where the pattern is);
+    /// without alive masking, which gives alpha no such meaning (textures), `colour + 0.5`, as the
+    /// textures paper shows its states.
     pub fn over_white(&self, state: Tensor<4>) -> Tensor<4> {
         let colour = state.clone().narrow(1, 0, self.visible_channels);
+        if !self.alive_masking {
+            return (colour + 0.5).clamp(0.0, 1.0);
+        }
         let alpha = state.narrow(1, self.alpha_channel(), 1).clamp(0.0, 1.0);
         (colour - alpha + 1.0).clamp(0.0, 1.0)
     }
