@@ -24,6 +24,13 @@ Workloads (--workload, as `nca bench`): seed, the runs start from seeds; full,
 from grids whose every cell is alive (alpha 1, colour and hidden channels
 random). PyTorch computes every cell either way; jax-nca runs only seeds.
 
+Models (--model): growing, the paper's; texture, the self-organising textures'
+model (Niklasson et al., Distill 2021, as nca trains it: 12 channels, 96 hidden
+units, identity, Sobel and Laplacian filters on a wrapped grid, no alive mask,
+a zero seed) trained with nca's texture loss (sliced Wasserstein between the
+5x5 patches of the grid's colours and a texture's at 3 scales, 64 random
+directions each, plus the overflow loss). PyTorch only.
+
 Each task gets one untimed warm-up run (for jax-nca this is where jit
 compiles), then --runs timed runs; min and median are reported. Progress goes
 to stderr, results to stdout. Build the environment with setup.sh first.
@@ -40,9 +47,10 @@ def log(message):
     print(f"[peers] {message}", file=sys.stderr, flush=True)
 
 
-def emit(implementation, backend, task, workload, batch, steps, grid, seconds):
+def emit(implementation, backend, task, workload, batch, steps, grid, seconds, model="growing"):
     record = {
         "impl": implementation,
+        "model": model,
         "backend": backend,
         "task": task,
         "workload": workload,
@@ -195,6 +203,107 @@ def bench_pytorch(args):
                 emit("pytorch", backend, "rollout", args.workload, batch, args.rollout_steps, args.grid, seconds)
 
 
+TEXTURE_CHANNELS = 12
+TEXTURE_HIDDEN = 96
+TEXTURE_LEARNING_RATE = 1e-3
+PATCH, SCALES, PROJECTIONS = 5, 3, 64
+
+
+def bench_pytorch_texture(args):
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    class TextureCa(torch.nn.Module):
+        """The self-organising textures' model as nca trains it, NCHW layout."""
+
+        def __init__(self):
+            super().__init__()
+            identity = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float32)
+            sobel_x = np.outer([1, 2, 1], [-1, 0, 1]).astype(np.float32) / 8.0
+            laplacian = np.array([[1, 2, 1], [2, -12, 2], [1, 2, 1]], dtype=np.float32) / 8.0
+            filters = torch.from_numpy(np.stack([identity, sobel_x, sobel_x.T, laplacian]))
+            self.register_buffer(
+                "perception", filters.repeat(TEXTURE_CHANNELS, 1, 1).unsqueeze(1).contiguous()
+            )
+            self.w1 = torch.nn.Conv2d(4 * TEXTURE_CHANNELS, TEXTURE_HIDDEN, 1)
+            self.w2 = torch.nn.Conv2d(TEXTURE_HIDDEN, TEXTURE_CHANNELS, 1)
+
+        def forward(self, x):
+            y = F.conv2d(F.pad(x, (1, 1, 1, 1), "circular"), self.perception, groups=TEXTURE_CHANNELS)
+            dx = self.w2(torch.relu(self.w1(y)))
+            fire = (torch.rand_like(x[:, :1]) < FIRE_RATE).to(x.dtype)
+            return x + dx * fire
+
+    def patch_loss(x, texture):
+        """nca's TextureLoss: sorted patch projections against the texture's quantiles."""
+        colours, reference = x[:, :3], texture
+        total = 0.0
+        for scale in range(SCALES):
+            if scale:
+                colours = F.avg_pool2d(colours, 2)
+                reference = F.avg_pool2d(reference, 2)
+            directions = torch.randn(PROJECTIONS, 3, PATCH, PATCH)
+            directions /= directions.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            projected = F.conv2d(colours, directions).flatten(2).sort(dim=2).values
+            with torch.no_grad():
+                wanted = F.conv2d(reference, directions).flatten(2).sort(dim=2).values
+                count, available = projected.shape[2], wanted.shape[2]
+                picks = ((2 * torch.arange(count) + 1) * available) // (2 * count)
+                wanted = wanted[:, :, picks]
+            total = total + ((projected - wanted) ** 2).mean()
+        overflow = (x - x.clamp(-1.0, 1.0)).abs().sum() / x.shape[0]
+        return total + overflow
+
+    def seed(batch):
+        return torch.zeros(batch, TEXTURE_CHANNELS, args.grid, args.grid)
+
+    def full(batch):
+        generator = torch.Generator().manual_seed(7)
+        return torch.rand((batch, TEXTURE_CHANNELS, args.grid, args.grid), generator=generator) * 2 - 1
+
+    start = full if args.workload == "full" else seed
+    texture = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(3)) - 0.5
+
+    for threads in args.torch_threads:
+        torch.set_num_threads(threads)
+        backend = f"cpu-{threads}-thread" if threads == 1 else f"cpu-{threads}-threads"
+        torch.manual_seed(0)
+        model = TextureCa()
+        optimiser = torch.optim.Adam(model.parameters(), lr=TEXTURE_LEARNING_RATE)
+
+        if "train_step" in args.tasks:
+
+            def train_step():
+                x = start(args.batch)
+                for _ in range(args.steps):
+                    x = model(x)
+                loss = patch_loss(x, texture)
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                with torch.no_grad():
+                    for parameter in model.parameters():
+                        parameter.grad /= parameter.grad.norm() + 1e-8
+                optimiser.step()
+                return loss.item()
+
+            seconds = time_runs(f"pytorch texture {backend} train_step", args.runs, train_step)
+            emit("pytorch", backend, "train_step", args.workload, args.batch, args.steps, args.grid, seconds, "texture")
+
+        if "rollout" in args.tasks:
+            for batch in args.rollout_batches:
+
+                def rollout():
+                    with torch.no_grad():
+                        x = start(batch)
+                        for _ in range(args.rollout_steps):
+                            x = model(x)
+                    return x
+
+                seconds = time_runs(f"pytorch texture {backend} rollout batch {batch}", args.runs, rollout)
+                emit("pytorch", backend, "rollout", args.workload, batch, args.rollout_steps, args.grid, seconds, "texture")
+
+
 # --------------------------------------------------------------------------
 # jax-nca, through its own API.
 # --------------------------------------------------------------------------
@@ -314,6 +423,12 @@ def main():
         help="start from seeds or from full grids, as `nca bench --workload` (default seed)",
     )
     parser.add_argument(
+        "--model",
+        choices=["growing", "texture"],
+        default="growing",
+        help="the paper's growing model or the textures' (PyTorch only; default growing)",
+    )
+    parser.add_argument(
         "--torch-threads",
         default="1,2",
         help="comma-separated PyTorch thread counts (default 1,2)",
@@ -334,6 +449,11 @@ def main():
         parser.error("--torch-threads needs at least one count, each at least 1")
     args.rollout_batches = sorted({1, args.batch})
 
+    if args.model == "texture":
+        if args.only == "jax-nca":
+            parser.error("jax-nca has no texture model; --model texture times PyTorch only")
+        bench_pytorch_texture(args)
+        return
     if args.only in (None, "pytorch"):
         bench_pytorch(args)
     if args.only in (None, "jax-nca"):

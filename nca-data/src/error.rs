@@ -44,6 +44,14 @@ pub enum DataError {
         /// The text.
         text: String,
     },
+    /// No built-in texture has this name.
+    #[error("{name:?} is not one of nca's textures ({known})")]
+    UnknownTexture {
+        /// The name asked for.
+        name: String,
+        /// The names there are, comma separated.
+        known: String,
+    },
     /// The emoji is well formed but Noto Emoji has no image of it.
     #[error("Noto Emoji has no image for {emoji} ({url} answered 404)")]
     UnknownEmoji {

@@ -22,6 +22,7 @@ mod error;
 mod http;
 mod picture;
 mod target;
+mod textures;
 mod thumbnail;
 
 pub use demo_model::{export_demo_model, import_demo_model, import_demo_model_file};
@@ -38,4 +39,5 @@ pub use picture::{
 pub use target::{
     MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, TargetSpec, decode,
 };
+pub use textures::{TEXTURES, texture_png};
 pub use thumbnail::{thumbnail, thumbnail_size};

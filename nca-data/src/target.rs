@@ -24,6 +24,8 @@ pub enum TargetSource {
     File(PathBuf),
     /// An http(s) URL of an image.
     Url(String),
+    /// One of nca's built-in textures by name ([`TEXTURES`](crate::TEXTURES)), such as `"dots"`.
+    Texture(String),
 }
 
 impl Default for TargetSource {
@@ -39,6 +41,7 @@ impl std::fmt::Display for TargetSource {
             Self::Emoji(emoji) => write!(f, "emoji {emoji}"),
             Self::File(path) => write!(f, "{}", path.display()),
             Self::Url(url) => f.write_str(url),
+            Self::Texture(name) => write!(f, "texture {name}"),
         }
     }
 }
@@ -67,7 +70,7 @@ impl Default for TargetOptions {
 ///
 /// ```toml
 /// [target]
-/// emoji = "🦎"   # or image = "/path/to/picture.png", or url = "https://…"
+/// emoji = "🦎"   # or image = "/path/to/picture.png", url = "https://…", texture = "dots"
 /// size = 40
 /// padding = 16
 /// noto = "2020"  # or "current"
@@ -94,8 +97,8 @@ impl TargetSpec {
     }
 }
 
-/// [`TargetSpec`] as TOML writes it: one of `emoji`, `image`, `url`; missing fields take the
-/// paper's values.
+/// [`TargetSpec`] as TOML writes it: one of `emoji`, `image`, `url`, `texture`; missing fields
+/// take the paper's values.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TargetTable {
@@ -105,6 +108,8 @@ struct TargetTable {
     image: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    texture: Option<String>,
     #[serde(default = "paper_size")]
     size: u32,
     #[serde(default = "paper_padding")]
@@ -124,12 +129,13 @@ fn paper_padding() -> u32 {
 impl TryFrom<TargetTable> for TargetSpec {
     type Error = String;
     fn try_from(table: TargetTable) -> Result<Self, String> {
-        let source = match (table.emoji, table.image, table.url) {
-            (Some(emoji), None, None) => TargetSource::Emoji(emoji),
-            (None, Some(path), None) => TargetSource::File(path),
-            (None, None, Some(url)) => TargetSource::Url(url),
-            (None, None, None) => TargetSource::default(),
-            _ => return Err("give one of emoji, image and url, not several".into()),
+        let source = match (table.emoji, table.image, table.url, table.texture) {
+            (Some(emoji), None, None, None) => TargetSource::Emoji(emoji),
+            (None, Some(path), None, None) => TargetSource::File(path),
+            (None, None, Some(url), None) => TargetSource::Url(url),
+            (None, None, None, Some(name)) => TargetSource::Texture(name),
+            (None, None, None, None) => TargetSource::default(),
+            _ => return Err("give one of emoji, image, url and texture, not several".into()),
         };
         Ok(Self {
             source,
@@ -144,16 +150,18 @@ impl TryFrom<TargetTable> for TargetSpec {
 
 impl From<TargetSpec> for TargetTable {
     fn from(spec: TargetSpec) -> Self {
-        let (mut emoji, mut image, mut url) = (None, None, None);
+        let (mut emoji, mut image, mut url, mut texture) = (None, None, None, None);
         match spec.source {
             TargetSource::Emoji(text) => emoji = Some(text),
             TargetSource::File(path) => image = Some(path),
             TargetSource::Url(address) => url = Some(address),
+            TargetSource::Texture(name) => texture = Some(name),
         }
         Self {
             emoji,
             image,
             url,
+            texture,
             size: spec.options.size,
             padding: spec.options.padding,
             noto: spec.edition,
@@ -186,6 +194,13 @@ impl Target {
             TargetSource::Emoji(text) => emoji.image(text)?,
             TargetSource::File(path) => decode(&read_capped(path)?, &path.display().to_string())?,
             TargetSource::Url(url) => decode(&http::fetch(url, http::DEFAULT_TIMEOUT)?, url)?,
+            TargetSource::Texture(name) => {
+                let bytes = crate::texture_png(name).ok_or_else(|| DataError::UnknownTexture {
+                    name: name.clone(),
+                    known: crate::TEXTURES.map(|(name, _)| name).join(", "),
+                })?;
+                decode(bytes, &source.to_string())?
+            }
         };
         Ok(Self::from_image(&image, options))
     }

@@ -246,3 +246,34 @@ fn the_papers_lizard_is_the_2020_drawing_and_todays_is_an_option() {
     assert_eq!(live(&load(nca_data::NotoEdition::Paper)), 663);
     assert_eq!(live(&load(nca_data::NotoEdition::Current)), 527);
 }
+
+#[test]
+fn built_in_textures_load_by_name_and_round_trip_through_toml() {
+    let spec = nca_data::TargetSpec {
+        source: TargetSource::Texture("dots".into()),
+        options: TargetOptions {
+            size: 128,
+            padding: 0,
+        },
+        ..Default::default()
+    };
+    let target = spec.load().unwrap();
+    assert_eq!([target.height, target.width], [128, 128]);
+    assert!(!target.had_alpha, "an opaque texture");
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Holder {
+        target: nca_data::TargetSpec,
+    }
+    let text = toml::to_string(&Holder {
+        target: spec.clone(),
+    })
+    .unwrap();
+    assert!(text.contains("texture = \"dots\""), "{text}");
+    assert_eq!(toml::from_str::<Holder>(&text).unwrap().target, spec);
+    let unknown = nca_data::TargetSpec {
+        source: TargetSource::Texture("stripes".into()),
+        ..spec
+    };
+    let err = unknown.load().unwrap_err().to_string();
+    assert_eq!(err, "\"stripes\" is not one of nca's textures (dots)");
+}
