@@ -13,7 +13,7 @@ use nca_train::{Experiment, MemoryUse, TrainConfig, Trainer};
 use serde::Serialize;
 
 use nca_cli::backend::Compute;
-use nca_cli::{memory, say};
+use nca_cli::{memory, note, say};
 
 /// What to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,8 +46,11 @@ pub struct BenchArgs {
     #[arg(long, default_value = "gecko")]
     model: PathBuf,
     /// Samples per training batch (rollouts run with 1 and with this many).
-    #[arg(long = "batch-size", alias = "batch", default_value_t = 8, value_parser = at_least(1))]
+    #[arg(long = "batch-size", default_value_t = 8, value_parser = at_least(1))]
     batch: usize,
+    /// Old name of --batch-size.
+    #[arg(long = "batch", hide = true, conflicts_with = "batch", value_parser = at_least(1))]
+    old_batch: Option<usize>,
     /// Steps per training iteration.
     #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_STEPS))]
     steps: usize,
@@ -88,7 +91,11 @@ struct Record<'a> {
 }
 
 /// Runs `nca bench`.
-pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
+pub fn run(mut args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
+    if let Some(batch) = args.old_batch {
+        note!("note: bench's --batch is now --batch-size (samples per batch, as in train)");
+        args.batch = batch;
+    }
     if args.task == Task::Peak {
         let record = serde_json::json!({
             "impl": "nca",
@@ -138,7 +145,13 @@ pub fn run(args: BenchArgs, compute: &Compute) -> anyhow::Result<()> {
     if matches!(args.task, Task::TrainStep | Task::All) {
         let train = train_config(&args, &config);
         let rgba = config.alpha_channel() + 1;
-        let target = Tensor::<3>::zeros([rgba, grid, grid], &compute.device);
+        // The picture's content costs nothing; a texture run's is the texture (any size).
+        let picture = if train.texture.is_some() {
+            TEXTURE_SIDE
+        } else {
+            grid
+        };
+        let target = Tensor::<3>::zeros([rgba, picture, picture], &compute.device);
         // A fresh run each time: training changes the weights, and with them how much of the
         // grid lives.
         let trainer = || -> anyhow::Result<(Trainer, Vec<f32>)> {
@@ -185,14 +198,26 @@ fn at_least(min: usize) -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::<usize>::new().range(min as u64..)
 }
 
-/// The training config of the timed iterations: the growing preset, one step count.
+/// The side of the texture a texture model's timed iterations compare with.
+const TEXTURE_SIDE: usize = 128;
+
+/// The training config of the timed iterations: the growing preset (for a model without alive
+/// masking the texture preset, on the bench's grid), one step count.
 fn train_config(args: &BenchArgs, config: &NcaConfig) -> TrainConfig {
+    let mut preset = if config.alive_masking {
+        TrainConfig::preset(Experiment::Growing)
+    } else {
+        TrainConfig::preset(Experiment::Texture)
+    };
+    if let Some(texture) = &mut preset.texture {
+        texture.grid = args.grid;
+    }
     TrainConfig {
         model: config.clone(),
         batch_size: args.batch,
         min_steps: args.steps,
         max_steps: args.steps + 1,
-        ..TrainConfig::preset(Experiment::Growing)
+        ..preset
     }
 }
 

@@ -11,8 +11,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{GifOptions, NotoEdition, Target, TargetOptions, TargetSource, TargetSpec};
 use nca_train::{
-    CHECKPOINT_FILE, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE, METRICS_FILE,
-    MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError, Trainer,
+    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE,
+    METRICS_FILE, MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError,
+    Trainer,
 };
 
 use crate::pictures::growth_frames;
@@ -35,11 +36,19 @@ pub struct TrainArgs {
     /// Target image URL (http or https).
     #[arg(long, group = "target")]
     url: Option<String>,
+    /// Train a self-organising texture on this image (PNG, JPEG, GIF, WebP, BMP, or `dots`, the
+    /// texture nca ships) instead of growing a target: the textures paper's model (12 channels, identity, Sobel and Laplacian
+    /// perception, a wrapped grid, no alive masking, a zero seed) and a patch loss.
+    #[arg(long, group = "target", conflicts_with_all = ["padding", "noto", "quick"])]
+    texture: Option<PathBuf>,
+    /// A texture run's grid side, in cells [default: 64].
+    #[arg(long, value_name = "CELLS", value_parser = clap::value_parser!(u32).range(8..=1024))]
+    grid: Option<u32>,
     /// The drawing of the paper's ten emoji: Noto of February 2020 as the paper, or today's
     /// [default: 2020].
     #[arg(long, value_enum)]
     noto: Option<Noto>,
-    /// The target is scaled to fit a SIZE x SIZE box [default: 40, the paper's].
+    /// The target is scaled to fit a SIZE x SIZE box [default: 40, the paper's; a texture 128].
     #[arg(long, value_name = "SIZE", value_parser = clap::value_parser!(u32).range(1..=1024))]
     target_size: Option<u32>,
     /// Old name of --target-size.
@@ -48,7 +57,8 @@ pub struct TrainArgs {
     /// Empty cells around the target on every side [default: 16, the paper's].
     #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1024))]
     padding: Option<u32>,
-    /// The paper's experiment: sets the pool and damage [default: regenerating].
+    /// The paper's experiment: sets the pool and damage [default: regenerating; texture with
+    /// --texture].
     #[arg(long, value_enum)]
     experiment: Option<Experiment>,
     /// Training config (TOML, e.g. a run's config.toml, which holds the target too); flags
@@ -226,11 +236,28 @@ impl Overrides {
 
 impl TrainArgs {
     fn experiment(&self) -> Experiment {
-        self.experiment.unwrap_or_default()
+        match self.texture {
+            Some(_) => Experiment::Texture,
+            None => self.experiment.unwrap_or_default(),
+        }
+    }
+
+    /// Refuses a texture flag in a growing run and the reverse.
+    fn check_kind(&self) -> anyhow::Result<()> {
+        match (self.texture.is_some(), self.experiment) {
+            (true, Some(experiment)) if experiment != Experiment::Texture => bail!(
+                "--texture trains a texture, but --experiment {experiment} grows a target picture; leave one out"
+            ),
+            (false, Some(Experiment::Texture)) if self.config.is_none() => {
+                bail!("--experiment texture needs the texture: pass --texture IMAGE")
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The config of a new run: preset or file, then `--quick`, then the flags.
     fn new_config(&self) -> anyhow::Result<TrainConfig> {
+        self.check_kind()?;
         let mut config = match &self.config {
             Some(path) => {
                 let text = nca_core::io::read_text_limited(
@@ -270,7 +297,22 @@ impl TrainArgs {
         if let Some(every) = self.checkpoint_every {
             config.checkpoint_every = every;
         }
+        let fresh_texture = self.texture.is_some() && config.target.is_none();
         config.target = Some(self.target_spec(config.target.take())?);
+        if let Some(spec) = config.target.as_mut().filter(|_| fresh_texture) {
+            // A texture keeps its pixels: a larger box, nothing around it.
+            spec.options = TargetOptions {
+                size: self.target_size.unwrap_or(TEXTURE_SIZE),
+                padding: 0,
+            };
+        }
+        match (&mut config.texture, self.grid) {
+            (Some(texture), Some(grid)) => texture.grid = grid as usize,
+            (None, Some(_)) => bail!(
+                "--grid sets a texture run's grid; a growing run's grid is its target with --padding around"
+            ),
+            _ => {}
+        }
         let config = self.overrides.apply(config)?;
         config.validate()?;
         Ok(config)
@@ -285,6 +327,9 @@ impl TrainArgs {
             (_, Some(path), _) => spec.source = TargetSource::File(path.clone()),
             (_, _, Some(url)) => spec.source = TargetSource::Url(url.clone()),
             _ => {}
+        }
+        if let Some(path) = &self.texture {
+            spec.source = texture_source(path);
         }
         if let TargetSource::File(path) = &spec.source
             && path.to_str().is_none()
@@ -310,15 +355,15 @@ impl TrainArgs {
         Ok(spec)
     }
 
-    /// Loads the run's target, refusing one with no shape to grow.
-    fn target(spec: &TargetSpec) -> anyhow::Result<Target> {
+    /// Loads the run's target (or texture), refusing one with no shape to grow.
+    fn target(spec: &TargetSpec, texture: bool) -> anyhow::Result<Target> {
         let target = spec.load()?;
         let source = &spec.source;
         let cells = target.height * target.width;
         if target.rgba[3 * cells..].iter().all(|&alpha| alpha == 0.0) {
             bail!("{source} is fully transparent: it has no shape to grow");
         }
-        if !target.had_alpha {
+        if !target.had_alpha && !texture {
             note!(
                 "note: {source} has no alpha channel; the whole image is taken as the shape to grow"
             );
@@ -327,17 +372,81 @@ impl TrainArgs {
     }
 }
 
+/// `--texture`: an image file, or when no such file exists, one of nca's built-in textures.
+pub(crate) fn texture_source(path: &std::path::Path) -> TargetSource {
+    match path
+        .to_str()
+        .filter(|name| !path.exists() && nca_data::texture_png(name).is_some())
+    {
+        Some(name) => TargetSource::Texture(name.into()),
+        None => TargetSource::File(path.into()),
+    }
+}
+
+/// The box a texture image is scaled into by default, in pixels (one pixel per cell).
+pub(crate) const TEXTURE_SIZE: u32 = 128;
+
 /// A refused run directory with what to do instead, in this command's flags.
 fn with_hint(err: TrainError) -> anyhow::Error {
-    let hint = match &err {
-        TrainError::RunExists { path } => format!(
-            "continue it with --resume {} or choose another --out",
-            path.display()
+    let message = match &err {
+        TrainError::RunExists { path } => {
+            let shown = path.display();
+            match Checkpoint::progress(&path.join(CHECKPOINT_FILE)) {
+                Some((done, total)) if done >= total => format!(
+                    "{shown} has finished its {}; pass --resume {shown} --iterations N \
+                     (N > {done}) to train on, or choose another --out",
+                    iterations(done)
+                ),
+                Some((done, total)) => format!(
+                    "{shown} already holds a run, stopped at iteration {done} of {total}; \
+                     continue it with --resume {shown} or choose another --out"
+                ),
+                None => format!("{err}; continue it with --resume {shown} or choose another --out"),
+            }
+        }
+        TrainError::NotEmpty { .. } => format!("{err}; choose a new or empty directory with --out"),
+        TrainError::RunDir { path, .. } if path.exists() && !path.is_dir() => format!(
+            "{} is {}; choose a new or empty directory with --out",
+            path.display(),
+            if path.is_file() {
+                "a file, not a run directory"
+            } else {
+                "not a directory"
+            }
         ),
-        TrainError::NotEmpty { .. } => "choose a new or empty directory with --out".into(),
         _ => return err.into(),
     };
-    anyhow::anyhow!("{err}; {hint}")
+    anyhow::anyhow!(message)
+}
+
+/// Refuses to resume a run with nothing left to train: one that has `done` the iterations its
+/// config, as `--iterations` (`given`) may have changed it, asks for.
+fn check_left(
+    dir: &std::path::Path,
+    done: usize,
+    wanted: &TrainConfig,
+    given: Option<usize>,
+) -> anyhow::Result<()> {
+    if done < wanted.iterations {
+        return Ok(());
+    }
+    let dir = dir.display();
+    match given {
+        Some(given) if given < done => bail!(
+            "{dir} has done {}, more than --iterations {given}; pass --iterations N \
+             (N > {done}) to train on",
+            iterations(done)
+        ),
+        _ => bail!(
+            "{dir} has finished its {}; pass --iterations N (N > {done}) to train on",
+            iterations(done)
+        ),
+    }
+}
+
+/// "1 iteration", "2 iterations".
+fn iterations(count: usize) -> String {
+    format!("{count} iteration{}", if count == 1 { "" } else { "s" })
 }
 
 /// Runs `nca train`.
@@ -355,8 +464,15 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
             let mut wanted = checkpoint.config.clone();
             wanted.checkpoint_every = args.checkpoint_every.unwrap_or(wanted.checkpoint_every);
             let wanted = args.overrides.apply(wanted)?;
-            let checkpoint = checkpoint
-                .with_config(wanted)
+            check_left(
+                dir,
+                checkpoint.iteration,
+                &wanted,
+                args.overrides.iterations,
+            )?;
+            // config.toml then says what the checkpoint says.
+            let checkpoint = run_dir
+                .resume(checkpoint, wanted)
                 .with_context(|| format!("cannot resume {}", dir.display()))?;
             (Trainer::resume(checkpoint, &device)?, run_dir)
         }
@@ -377,13 +493,22 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
             // Refused before the target is fetched and anything allocated.
             RunDir::check_new(&dir).map_err(with_hint)?;
             let spec = config.target.as_mut().expect("set by new_config");
-            let target = TrainArgs::target(spec)?;
+            let target = TrainArgs::target(spec, config.texture.is_some())?;
             // Kept as an absolute path, so that the run's config.toml trains it again from
             // anywhere.
             if let TargetSource::File(path) = &spec.source {
                 spec.source = TargetSource::File(std::path::absolute(path)?);
             }
-            check_memory(&config, [target.height, target.width])?;
+            let grid = config
+                .texture
+                .as_ref()
+                .map_or([target.height, target.width], |texture| {
+                    [texture.grid, texture.grid]
+                });
+            if let Some(texture) = &config.texture {
+                texture.loss.check_texture([target.height, target.width])?;
+            }
+            check_memory(&config, grid)?;
             let tensor = target.tensor(&device);
             let run_dir = RunDir::create(&dir, &config).map_err(with_hint)?;
             let trainer = Trainer::new(config, tensor, &device)?;
@@ -441,6 +566,8 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     note!("  metrics     {}", path(METRICS_FILE));
     note!("  pictures    {} ({pictures})", dir.display());
     let dir = dir.display();
+    // The run is over: its lock goes (`process::exit` below would skip the drop).
+    let _keep = &run_dir;
     if interrupted {
         note!("continue with `nca train --resume {dir}`");
         // As a Unix tool stopped by SIGINT, so that scripts tell it from a finished run.

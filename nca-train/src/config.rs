@@ -66,7 +66,7 @@ impl std::str::FromStr for Experiment {
 /// field left out takes the paper's value: `mode` per_parameter_norm; `max_norm` (global_clip
 /// only) 1.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "mode")]
+#[serde(rename_all = "snake_case", tag = "mode", try_from = "GradientTable")]
 pub enum GradientMode {
     /// The paper: each parameter tensor's gradient divided by its own L2 norm (+1e-8).
     PerParameterNorm,
@@ -291,6 +291,22 @@ impl TrainConfig {
                 reason: format!("{}{}", place.unwrap_or_default(), err.message().trim()),
             }
         })?;
+        // Fields left out take the values of the experiment the file names (so far they took
+        // the default experiment's): the file over that preset.
+        let preset = Self::preset(config.experiment);
+        let config = if preset == Self::default() {
+            config
+        } else {
+            let mut merged = toml::Table::try_from(&preset).expect("a config always serialises");
+            let given: toml::Table = toml::from_str(text).expect("parsed above");
+            overlay(&mut merged, given);
+            merged
+                .try_into()
+                .map_err(|err: toml::de::Error| TrainError::InvalidConfig {
+                    field: "toml",
+                    reason: err.message().trim().to_string(),
+                })?
+        };
         config.validate()?;
         Ok(config)
     }
@@ -440,6 +456,21 @@ impl TrainConfig {
             );
         }
         Ok(())
+    }
+}
+
+/// `given` over `base`: its values replace `base`'s, its tables go into `base`'s key by key,
+/// except `[gradient]`, whose fields belong together (a mode and its settings).
+fn overlay(base: &mut toml::Table, given: toml::Table) {
+    for (key, value) in given {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) if key != "gradient" => {
+                overlay(inner, value)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 

@@ -191,3 +191,49 @@ fn experiment_names_parse() {
         "{err}"
     );
 }
+
+#[test]
+fn fields_left_out_take_the_named_experiments_preset() {
+    let texture = TrainConfig::from_toml("experiment = \"texture\"\niterations = 5\n").unwrap();
+    assert_eq!(
+        texture,
+        TrainConfig {
+            iterations: 5,
+            ..TrainConfig::preset(Experiment::Texture)
+        }
+    );
+    let growing =
+        TrainConfig::from_toml("experiment = \"growing\"\n[model]\nchannels = 8\n").unwrap();
+    assert_eq!(growing.pool_size, 0, "the growing experiment has no pool");
+    assert_eq!(growing.model.channels, 8);
+    assert_eq!(
+        growing.model.hidden_units, 128,
+        "the rest of [model] as the preset's"
+    );
+    let texture_loss = TrainConfig::from_toml(
+        "experiment = \"texture\"\n[texture.loss]\npatch = 3\n[learning_rate]\ninitial = 5e-4\n",
+    )
+    .unwrap();
+    let preset = TrainConfig::preset(Experiment::Texture);
+    let run = texture_loss.texture.unwrap();
+    assert_eq!((run.grid, run.loss.patch, run.loss.scales), (64, 3, 3));
+    assert_eq!(texture_loss.learning_rate.drops, preset.learning_rate.drops);
+    assert_eq!(texture_loss.learning_rate.initial, 5e-4);
+}
+
+#[test]
+fn texture_settings_in_a_growing_run_and_the_reverse_are_refused() {
+    let err =
+        TrainConfig::from_toml("experiment = \"growing\"\n[texture]\ngrid = 64\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`texture` is given, but the run is the paper's growing experiment"),
+        "{err}"
+    );
+    let config = TrainConfig {
+        texture: None,
+        ..TrainConfig::preset(Experiment::Texture)
+    };
+    let err = config.validate().unwrap_err();
+    assert!(err.to_string().contains("`texture` is missing"), "{err}");
+}

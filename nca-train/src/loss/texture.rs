@@ -56,6 +56,21 @@ impl TextureOptions {
         self.patch << (self.scales.max(1) - 1)
     }
 
+    /// Refuses a texture (`[height, width]` pixels) whose coarsest scale holds no patch.
+    pub fn check_texture(&self, [height, width]: [usize; 2]) -> Result<(), TrainError> {
+        let smallest = self.smallest_side();
+        if height.min(width) < smallest {
+            return Err(TrainError::InvalidConfig {
+                field: "texture",
+                reason: format!(
+                    "is {width}x{height} pixels, too small for {0}x{0} patches at {1} scales: it needs at least {smallest} pixels a side",
+                    self.patch, self.scales
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Checks that every value is possible, naming the first that is not.
     pub fn validate(&self) -> Result<(), TrainError> {
         let invalid = |field: &'static str, reason: String| {
@@ -121,16 +136,7 @@ impl TextureLoss {
             COLOURS * height * width,
             "a texture is [3, height, width]"
         );
-        let smallest = options.smallest_side();
-        if height.min(width) < smallest {
-            return Err(TrainError::InvalidConfig {
-                field: "texture",
-                reason: format!(
-                    "is {width}x{height} pixels, too small for {0}x{0} patches at {1} scales: it needs at least {smallest} pixels a side",
-                    options.patch, options.scales
-                ),
-            });
-        }
+        options.check_texture([height, width])?;
         let mut loss = Self {
             options,
             texture: texture.iter().map(|value| value - 0.5).collect(),
@@ -139,6 +145,22 @@ impl TextureLoss {
         };
         loss.prepare(&mut Xoshiro256PlusPlus::seed_from_u64(0));
         Ok(loss)
+    }
+
+    /// The loss towards a premultiplied picture (`[visible + 1, height, width]`, as targets are
+    /// loaded) as it looks over white: how a texture run and `nca eval` take their texture.
+    pub fn of_picture(
+        picture: &[f32],
+        [channels, height, width]: [usize; 3],
+        options: TextureOptions,
+    ) -> Result<Self, TrainError> {
+        let plane = height * width;
+        let alpha = &picture[(channels - 1) * plane..];
+        let colours: Vec<f32> = picture[..(channels - 1) * plane]
+            .chunks_exact(plane)
+            .flat_map(|colour| colour.iter().zip(alpha).map(|(c, a)| c + 1.0 - a))
+            .collect();
+        Self::new(&colours, [height, width], options)
     }
 
     /// Refuses a grid whose coarsest scale holds no patch, naming its size.

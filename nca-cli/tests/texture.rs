@@ -1,0 +1,99 @@
+//! `nca train --texture` as a user runs it: a small texture run trains, shows its pictures and
+//! grows in `nca grow`; texture flags in a growing run (and the reverse) get one clear line.
+
+mod support;
+
+use support::{fails, ok, ok_notes};
+
+/// A texture run small enough for a test: a 24-cell grid, 3x3 patches at 2 scales, 3 iterations.
+fn train_small(dir: &std::path::Path, out: &str) -> String {
+    let config = dir.join("texture.toml");
+    std::fs::write(
+        &config,
+        "experiment = \"texture\"\nbatch_size = 2\npool_size = 8\nmin_steps = 4\nmax_steps = 6\n\
+         iterations = 3\n[texture]\ngrid = 24\n[texture.loss]\npatch = 3\nscales = 2\nprojections = 4\n",
+    )
+    .unwrap();
+    ok_notes(
+        &[
+            "train",
+            "--config",
+            "texture.toml",
+            "--texture",
+            "dots",
+            "--target-size",
+            "32",
+            "--out",
+            out,
+        ],
+        dir,
+    )
+}
+
+#[test]
+fn a_texture_run_trains_from_a_built_in_texture_and_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = train_small(dir.path(), "run");
+    assert!(notes.contains("training texture"), "{notes}");
+    let run = dir.path().join("run");
+    for file in ["model.nca", "growth.gif", "pool.png", "loss.svg"] {
+        assert!(run.join(file).is_file(), "{file} missing: {notes}");
+    }
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    for line in [
+        "texture = \"dots\"",
+        "border = \"wrap\"",
+        "alive_masking = false",
+        "grid = 24",
+    ] {
+        assert!(config.contains(line), "{line} not in {config}");
+    }
+    ok(
+        &[
+            "grow",
+            "--model",
+            "run",
+            "--out",
+            "grown.png",
+            "--steps",
+            "8",
+        ],
+        dir.path(),
+    );
+    let picture = image::open(dir.path().join("grown.png")).unwrap();
+    assert!(picture.width() >= 24);
+}
+
+#[test]
+fn texture_flags_in_a_growing_run_and_the_reverse_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let err = fails(
+        &["train", "--texture", "dots", "--experiment", "growing"],
+        cwd,
+    );
+    assert!(
+        err.contains("--texture trains a texture, but --experiment growing grows a target picture"),
+        "{err}"
+    );
+    let err = fails(&["train", "--experiment", "texture"], cwd);
+    assert!(err.contains("pass --texture IMAGE"), "{err}");
+    let err = fails(&["train", "--emoji", "🦎", "--grid", "64"], cwd);
+    assert!(err.contains("--grid sets a texture run's grid"), "{err}");
+    let err = fails(&["train", "--texture", "stripes"], cwd);
+    assert!(err.contains("stripes"), "{err}");
+}
+
+#[test]
+fn textures_and_grids_too_small_for_the_patches_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    let err = fails(&["train", "--texture", "dots", "--target-size", "12"], cwd);
+    assert!(
+        err.contains("12x12 pixels, too small for 5x5 patches at 3 scales"),
+        "{err}"
+    );
+    assert!(!cwd.join("runs/texture").exists(), "nothing is left behind");
+    let err = fails(&["train", "--texture", "dots", "--grid", "16"], cwd);
+    assert!(err.contains("grid") && err.contains("16"), "{err}");
+}
