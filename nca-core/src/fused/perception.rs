@@ -9,7 +9,8 @@ use super::simd::{lanes, multiply_add};
 
 impl FusedNca {
     /// Writes what `cell` perceives (band order, `[bands, C]`) into `out`: 16 channels at a time
-    /// (the paper's 16 in one pass, each sum in a vector register), the rest one by one.
+    /// (the paper's 16 in one pass, each sum in a vector register), then 4 at a time (a texture's
+    /// 12), the rest one by one.
     #[inline(always)]
     pub(super) fn perceive(&self, grid: Grid, state: &[f32], cell: usize, out: &mut [f32]) {
         match self.config.perception_bands() {
@@ -26,11 +27,14 @@ impl FusedNca {
         cell: usize,
         out: &mut [f32],
     ) {
-        let lanes = grid.channels / 16 * 16;
-        for first in (0..lanes).step_by(16) {
+        let (sixteens, fours) = lane_groups(grid.channels);
+        for first in (0..sixteens).step_by(16) {
             self.perceive_channels::<16, BANDS>(grid, state, cell, first, out);
         }
-        for first in lanes..grid.channels {
+        for first in (sixteens..fours).step_by(4) {
+            self.perceive_channels::<4, BANDS>(grid, state, cell, first, out);
+        }
+        for first in fours..grid.channels {
             self.perceive_channels::<1, BANDS>(grid, state, cell, first, out);
         }
     }
@@ -90,11 +94,14 @@ impl FusedNca {
         perceived: &[f32],
         grad: &mut [f32],
     ) {
-        let lanes = grid.channels / 16 * 16;
-        for first in (0..lanes).step_by(16) {
+        let (sixteens, fours) = lane_groups(grid.channels);
+        for first in (0..sixteens).step_by(16) {
             self.perceive_transpose_channels::<16, BANDS>(grid, cell, first, perceived, grad);
         }
-        for first in lanes..grid.channels {
+        for first in (sixteens..fours).step_by(4) {
+            self.perceive_transpose_channels::<4, BANDS>(grid, cell, first, perceived, grad);
+        }
+        for first in fours..grid.channels {
             self.perceive_transpose_channels::<1, BANDS>(grid, cell, first, perceived, grad);
         }
     }
@@ -159,4 +166,12 @@ impl FusedNca {
         }
         grad
     }
+}
+
+/// Where a cell's channels switch from groups of 16 to groups of 4, and from those to single
+/// channels: `(16 · ⌊C / 16⌋, that + 4 · ⌊rest / 4⌋)`.
+#[inline(always)]
+fn lane_groups(channels: usize) -> (usize, usize) {
+    let sixteens = channels / 16 * 16;
+    (sixteens, sixteens + (channels - sixteens) / 4 * 4)
 }
