@@ -1,4 +1,5 @@
-//! `nca targets`: the embedded emoji, the shipped models and the paper's.
+//! `nca targets`: the embedded emoji, the built-in textures, the shipped models and the
+//! paper's.
 
 use nca_cli::say;
 
@@ -19,6 +20,11 @@ pub fn run() {
     say!(
         "any other emoji is fetched from Noto Emoji once and cached (set {} for a mirror)",
         nca_data::BASE_URL_ENV
+    );
+    let textures: Vec<&str> = nca_data::TEXTURES.iter().map(|(name, _)| *name).collect();
+    say!(
+        "built-in textures (give the name to train --texture): {}",
+        textures.join(", ")
     );
     let shipped: Vec<&str> = nca_cli::models::SHIPPED
         .iter()

@@ -97,3 +97,13 @@ fn textures_and_grids_too_small_for_the_patches_are_refused_in_one_line() {
     let err = fails(&["train", "--texture", "dots", "--grid", "16"], cwd);
     assert!(err.contains("grid") && err.contains("16"), "{err}");
 }
+
+#[test]
+fn targets_lists_the_built_in_textures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&["targets"], dir.path());
+    assert!(
+        out.contains("built-in textures (give the name to train --texture): dots"),
+        "{out}"
+    );
+}
