@@ -106,6 +106,13 @@ impl NcaConfig {
             && self.alive_masking
     }
 
+    /// A self-organising texture (Niklasson et al., 2021) rather than a pattern that grows: no
+    /// alive masking, so alpha says nothing of where a pattern is; its state shows as colour +
+    /// 0.5 ([`over_white`](Self::over_white)) and `nca eval` scores it against a texture.
+    pub fn is_texture(&self) -> bool {
+        !self.alive_masking
+    }
+
     /// Checks that every value is possible, naming the first that is not.
     pub fn validate(&self) -> Result<(), NcaError> {
         let invalid =

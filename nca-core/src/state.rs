@@ -39,7 +39,7 @@ impl NcaConfig {
     /// textures paper shows its states.
     pub fn over_white(&self, state: Tensor<4>) -> Tensor<4> {
         let colour = state.clone().narrow(1, 0, self.visible_channels);
-        if !self.alive_masking {
+        if self.is_texture() {
             return (colour + 0.5).clamp(0.0, 1.0);
         }
         let alpha = state.narrow(1, self.alpha_channel(), 1).clamp(0.0, 1.0);

@@ -176,8 +176,7 @@ impl Trainer {
         let loss: Box<dyn Loss> = match &config.texture {
             None => Box::new(RgbaLoss::new(target_values.clone(), shape, &device)),
             Some(texture) => {
-                let colours = over_white(&target_values, shape);
-                let loss = TextureLoss::new(&colours, [height, width], texture.loss.clone())?;
+                let loss = TextureLoss::of_picture(&target_values, shape, texture.loss.clone())?;
                 loss.check_grid(grid)?;
                 Box::new(loss)
             }
@@ -493,16 +492,6 @@ impl Trainer {
         self.model().save(dir.file(MODEL_FILE))?;
         Ok(())
     }
-}
-
-/// A premultiplied `[visible + 1, H, W]` picture over white: `[visible, H, W]` colours.
-fn over_white(picture: &[f32], [channels, height, width]: [usize; 3]) -> Vec<f32> {
-    let plane = height * width;
-    let alpha = &picture[(channels - 1) * plane..];
-    picture[..(channels - 1) * plane]
-        .chunks_exact(plane)
-        .flat_map(|colour| colour.iter().zip(alpha).map(|(c, a)| c + 1.0 - a))
-        .collect()
 }
 
 /// Adam with the config's epsilon (β₁ 0.9, β₂ 0.999 as in Keras and the paper's notebook).
