@@ -567,7 +567,7 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
     note!("  pictures    {} ({pictures})", dir.display());
     let dir = dir.display();
     // The run is over: its lock goes (`process::exit` below would skip the drop).
-    let _keep = &run_dir;
+    drop(run_dir);
     if interrupted {
         note!("continue with `nca train --resume {dir}`");
         // As a Unix tool stopped by SIGINT, so that scripts tell it from a finished run.

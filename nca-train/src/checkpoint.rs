@@ -20,6 +20,8 @@ pub const CHECKPOINT_VERSION: u32 = 2;
 /// The largest checkpoint [`Checkpoint::load`] reads (64 GiB); it reads no more than the length
 /// the file's header gives.
 pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 30;
+/// The largest header [`Checkpoint::progress`] reads.
+const MAX_HEADER_BYTES: u32 = 1 << 20;
 
 /// A training run frozen between two iterations.
 #[derive(Debug, Clone)]
@@ -78,6 +80,45 @@ impl Checkpoint {
         });
         nca_core::io::write_atomic(path, &bytes)?;
         Ok(())
+    }
+
+    /// How far the run saved at `path` went, `(iterations done, iterations in all)`, from the
+    /// checkpoint's header alone (the weights and the pool are not read, nor checked); `None`
+    /// when the file does not start as a checkpoint.
+    pub fn progress(path: &Path) -> Option<(usize, usize)> {
+        use std::io::Read;
+        #[derive(Deserialize)]
+        struct Length {
+            iterations: usize,
+        }
+        #[derive(Deserialize)]
+        struct Progress {
+            config: Length,
+            iteration: usize,
+        }
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut prefix = [0u8; 24];
+        file.read_exact(&mut prefix[..16]).ok()?;
+        let u32_at =
+            |at: usize| u32::from_le_bytes(prefix[at..at + 4].try_into().expect("4 bytes"));
+        let (version, header_len) = (u32_at(8), u32_at(12));
+        if &prefix[..8] != CHECKPOINT_MAGIC || version == 0 || version > CHECKPOINT_VERSION {
+            return None;
+        }
+        if version >= 2 {
+            // The payload's length, before the header.
+            file.read_exact(&mut prefix[16..24]).ok()?;
+        }
+        // A header holds a config and a few numbers: a few KiB.
+        if header_len > MAX_HEADER_BYTES {
+            return None;
+        }
+        let mut header = Vec::new();
+        file.take(u64::from(header_len))
+            .read_to_end(&mut header)
+            .ok()?;
+        let progress: Progress = serde_json::from_slice(&header).ok()?;
+        Some((progress.iteration, progress.config.iterations))
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`], reading no more of the file than its

@@ -1,8 +1,9 @@
 //! A run directory, the one owner of a training run's files: its layout (config, model,
 //! checkpoint, metrics, pictures), and the rules that keep it whole: a new run only in a new or
-//! empty directory, one run at a time (a lock, held while a [`RunDir`] lives: [`Trainer::run`]
-//! writes only into a locked one), temporary files of a killed run cleaned, and a resumed run
-//! changing only what may change.
+//! empty directory, one run at a time (a lock, held while a [`RunDir`] lives and removed with it:
+//! [`Trainer::run`] writes only into a locked one), temporary files of a killed run cleaned, a
+//! resumed run changing only what may change, and a `config.toml` that says what the checkpoint
+//! says.
 //!
 //! [`Trainer::run`]: crate::Trainer::run
 
@@ -28,18 +29,41 @@ pub const POOL_PICTURE: &str = "pool.png";
 /// Held (locked) by the run using the directory.
 const LOCK_FILE: &str = ".lock";
 
-/// A run directory in use by this process: locked until dropped.
+/// A run directory in use by this process: locked until dropped, when its lock file is removed.
 #[derive(Debug)]
 pub struct RunDir {
     path: PathBuf,
-    _lock: File,
+    lock: File,
 }
 
 impl RunDir {
     /// Whether `path` can take a new run: it does not exist, is empty, or holds only what a run
-    /// that failed to start left (its config and lock). Cheap; [`create`](Self::create) checks
-    /// again.
+    /// that failed to start left (its config and lock); not while another process holds its lock.
+    /// Cheap; [`create`](Self::create) checks again, holding the lock.
     pub fn check_new(path: &Path) -> Result<(), TrainError> {
+        if path.exists() && !path.is_dir() {
+            let what = if path.is_file() {
+                "is a file, not a run directory"
+            } else {
+                "is not a directory"
+            };
+            return Err(refused(
+                path,
+                format!("{what}: a new run needs a new or empty directory"),
+            ));
+        }
+        // What another run is writing there is no reason to refuse: that run is.
+        Self::check_contents(path).map_err(|err| {
+            if in_use(path) {
+                in_use_refusal(path)
+            } else {
+                err
+            }
+        })
+    }
+
+    /// Whether what `path` holds leaves room for a new run (see [`check_new`](Self::check_new)).
+    fn check_contents(path: &Path) -> Result<(), TrainError> {
         if path.join(CHECKPOINT_FILE).exists() {
             return Err(TrainError::RunExists { path: path.into() });
         }
@@ -59,7 +83,9 @@ impl RunDir {
     }
 
     /// A new run in `path` with `config`: checked as [`check_new`](Self::check_new) says,
-    /// created, locked, its config written.
+    /// created, locked, checked again (another process may have started a run there meanwhile:
+    /// whichever takes the lock first has it, the other is told the directory is in use), its
+    /// config written.
     pub fn create(path: &Path, config: &TrainConfig) -> Result<Self, TrainError> {
         Self::check_new(path)?;
         std::fs::create_dir_all(path).map_err(|source| TrainError::Io {
@@ -67,12 +93,16 @@ impl RunDir {
             source,
         })?;
         let dir = Self::lock(path)?;
+        Self::check_contents(path)?;
         nca_core::io::write_atomic(&dir.file(CONFIG_FILE), config.to_toml().as_bytes())?;
         Ok(dir)
     }
 
     /// The run in `path`, locked, with its checkpoint. A path that is not a run directory is
-    /// refused before anything is written there (no lock file is left behind).
+    /// refused before anything is written there (no lock file is left behind); so is a run whose
+    /// checkpoint and `config.toml` are not of the same run, naming the first difference. Where
+    /// they differ only in what a resume may change (a run stopped after its config was
+    /// rewritten, before its next checkpoint), `config.toml` is rewritten from the checkpoint.
     pub fn open(path: &Path) -> Result<(Self, Checkpoint), TrainError> {
         if !path.exists() {
             return Err(refused(
@@ -94,7 +124,79 @@ impl RunDir {
         }
         let dir = Self::lock(path)?;
         let checkpoint = Checkpoint::load(&dir.file(CHECKPOINT_FILE))?;
+        dir.agree(&checkpoint.config)?;
         Ok((dir, checkpoint))
+    }
+
+    /// The run's checkpoint continued under `wanted` ([`Checkpoint::with_config`]: only the
+    /// iterations and the checkpoint interval may change); `config.toml` is rewritten to say so.
+    pub fn resume(
+        &self,
+        checkpoint: Checkpoint,
+        wanted: TrainConfig,
+    ) -> Result<Checkpoint, TrainError> {
+        let before = checkpoint.config.clone();
+        let checkpoint = checkpoint.with_config(wanted)?;
+        if checkpoint.config != before {
+            self.write_config(&checkpoint.config)?;
+        }
+        Ok(checkpoint)
+    }
+
+    /// Checks that `config.toml` is the config of the checkpoint (`config`): refused, naming both
+    /// files and the first difference, when it is another run's; rewritten when it is missing or
+    /// differs only in what a resume may change.
+    fn agree(&self, config: &TrainConfig) -> Result<(), TrainError> {
+        let path = self.file(CONFIG_FILE);
+        let text = match nca_core::io::read_text_limited(
+            &path,
+            crate::MAX_CONFIG_BYTES,
+            "training config",
+        ) {
+            Err(nca_core::NcaError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return self.write_config(config);
+            }
+            other => other?,
+        };
+        let on_disk = TrainConfig::from_toml(&text).map_err(|err| {
+            refused(
+                &path,
+                format!(
+                    "cannot be read ({err}); it must be the config of {}",
+                    self.file(CHECKPOINT_FILE).display()
+                ),
+            )
+        })?;
+        let comparable = TrainConfig {
+            iterations: config.iterations,
+            checkpoint_every: config.checkpoint_every,
+            ..on_disk.clone()
+        };
+        if let Some(difference) = first_difference(config, &comparable) {
+            return Err(TrainError::Checkpoint {
+                path: self.file(CHECKPOINT_FILE),
+                reason: format!(
+                    "not this run's checkpoint: `{}` is {} in it and {} in {}; put back the \
+                     run's own checkpoint (or its {CONFIG_FILE})",
+                    difference.field,
+                    difference.ours,
+                    difference.theirs,
+                    path.display(),
+                ),
+            });
+        }
+        if &on_disk != config {
+            self.write_config(config)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `config` as the run's `config.toml`, atomically.
+    fn write_config(&self, config: &TrainConfig) -> Result<(), TrainError> {
+        nca_core::io::write_atomic(&self.file(CONFIG_FILE), config.to_toml().as_bytes())?;
+        Ok(())
     }
 
     /// The directory.
@@ -165,25 +267,24 @@ impl RunDir {
             path: lock_path.clone(),
             source,
         };
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_error)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(refused(
-                    path,
-                    format!(
-                        "is in use by another `nca train` (it holds {})",
-                        lock_path.display()
-                    ),
-                ));
+        let lock = loop {
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(io_error)?;
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Err(in_use_refusal(path)),
+                Err(std::fs::TryLockError::Error(err)) => return Err(io_error(err)),
             }
-            Err(std::fs::TryLockError::Error(err)) => return Err(io_error(err)),
-        }
+            // The holder before us removes the lock file as it ends: a lock taken on the file it
+            // removed would be no lock; take it again on the file now there.
+            if same_file(&lock, &lock_path) {
+                break lock;
+            }
+        };
         for entry in std::fs::read_dir(path).map_err(io_error)?.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -193,8 +294,57 @@ impl RunDir {
         }
         Ok(Self {
             path: path.into(),
-            _lock: lock,
+            lock,
         })
+    }
+}
+
+/// The lock file goes with the run: removed while still held, so that no other process can take
+/// a lock on it that the next one would not see.
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let lock_path = self.path.join(LOCK_FILE);
+        if same_file(&self.lock, &lock_path) {
+            let _ = std::fs::remove_file(lock_path);
+        }
+    }
+}
+
+/// Whether another process holds the lock of the run directory `path`.
+fn in_use(path: &Path) -> bool {
+    let Ok(lock) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path.join(LOCK_FILE))
+    else {
+        return false;
+    };
+    matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+fn in_use_refusal(path: &Path) -> TrainError {
+    refused(
+        path,
+        format!(
+            "is in use by another `nca train` (it holds {})",
+            path.join(LOCK_FILE).display()
+        ),
+    )
+}
+
+/// Whether `file` is the file at `path` (on Unix, the same inode; elsewhere assumed).
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 
@@ -208,8 +358,10 @@ impl Checkpoint {
             checkpoint_every: self.config.checkpoint_every,
             ..wanted.clone()
         };
-        if let Some(field) = first_difference(&self.config, &comparable) {
-            return Err(TrainError::ResumeChange { field });
+        if let Some(difference) = first_difference(&self.config, &comparable) {
+            return Err(TrainError::ResumeChange {
+                field: difference.field,
+            });
         }
         wanted.validate()?;
         Ok(Self {
@@ -219,25 +371,51 @@ impl Checkpoint {
     }
 }
 
-/// The first config field (dotted path) whose value differs, if any.
-fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<String> {
-    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<String> {
-        match (a, b) {
-            (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
-                a.iter().find_map(|(key, value)| {
-                    let path = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    walk(value, b.get(key)?, &path)
-                })
-            }
-            _ => (a != b).then(|| path.to_string()),
+/// A config field whose value differs between two configs.
+struct Difference {
+    /// Its dotted path, such as `model.channels`.
+    field: String,
+    /// Its value in the first config (JSON, shortened), `absent` where it has none.
+    ours: String,
+    /// Its value in the second.
+    theirs: String,
+}
+
+/// The first config field (dotted path) whose value differs, if any: a field that one config has
+/// and the other lacks differs too.
+fn first_difference(a: &TrainConfig, b: &TrainConfig) -> Option<Difference> {
+    use serde_json::Value;
+    fn walk(a: Option<&Value>, b: Option<&Value>, path: &str) -> Option<Difference> {
+        if let (Some(Value::Object(a)), Some(Value::Object(b))) = (a, b) {
+            return a.keys().chain(b.keys()).find_map(|key| {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                walk(a.get(key), b.get(key), &path)
+            });
+        }
+        (a != b).then(|| Difference {
+            field: path.to_string(),
+            ours: shown(a),
+            theirs: shown(b),
+        })
+    }
+    /// A value as a message shows it: its JSON (control characters escaped), at most 40
+    /// characters of it.
+    fn shown(value: Option<&Value>) -> String {
+        let Some(value) = value else {
+            return "absent".into();
+        };
+        let text = value.to_string();
+        match text.char_indices().nth(40) {
+            Some((end, _)) => format!("{}…", &text[..end]),
+            None => text,
         }
     }
     let json = |config: &TrainConfig| serde_json::to_value(config).expect("configs serialise");
-    walk(&json(a), &json(b), "")
+    walk(Some(&json(a)), Some(&json(b)), "")
 }
 
 fn refused(path: &Path, reason: String) -> TrainError {

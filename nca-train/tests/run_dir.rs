@@ -121,3 +121,70 @@ fn only_a_run_directory_is_opened_and_nothing_is_left_in_what_is_not() {
         "no lock is left in a directory that holds no run"
     );
 }
+
+#[test]
+fn the_lock_goes_with_the_run_dir() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    finished_run(&dir);
+    assert!(!dir.join(".lock").exists(), "a finished run leaves no lock");
+    let (run, _) = RunDir::open(&dir).unwrap();
+    assert!(dir.join(".lock").is_file());
+    assert!(
+        RunDir::check_new(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("in use")
+    );
+    drop(run);
+    assert!(!dir.join(".lock").exists());
+    let file = root.path().join("file");
+    std::fs::write(&file, "mine").unwrap();
+    let err = RunDir::create(&file, &small()).unwrap_err().to_string();
+    assert!(err.contains("file is a file, not a run directory"), "{err}");
+}
+
+#[test]
+fn config_toml_says_what_the_checkpoint_says() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("run");
+    finished_run(&dir);
+    let config = || {
+        TrainConfig::from_toml(&std::fs::read_to_string(dir.join(CONFIG_FILE)).unwrap()).unwrap()
+    };
+    // A resume to more iterations rewrites it at once; stopped before its next checkpoint, the
+    // run opens again with the checkpoint's length, and config.toml says that again.
+    let (run, checkpoint) = RunDir::open(&dir).unwrap();
+    let longer = TrainConfig {
+        iterations: 10,
+        ..checkpoint.config.clone()
+    };
+    let checkpoint = run.resume(checkpoint, longer).unwrap();
+    assert_eq!(checkpoint.config.iterations, 10);
+    assert_eq!(config().iterations, 10);
+    drop(run);
+    let (run, checkpoint) = RunDir::open(&dir).unwrap();
+    assert_eq!(checkpoint.config.iterations, 2);
+    assert_eq!(config().iterations, 2);
+    drop(run);
+    // A missing config.toml is written again.
+    std::fs::remove_file(dir.join(CONFIG_FILE)).unwrap();
+    drop(RunDir::open(&dir).unwrap());
+    assert_eq!(config(), small());
+    // Another run's config is refused, naming both files and the first difference.
+    let wider = TrainConfig {
+        batch_size: 5,
+        ..small()
+    };
+    std::fs::write(dir.join(CONFIG_FILE), wider.to_toml()).unwrap();
+    let err = RunDir::open(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "{}: not this run's checkpoint: `batch_size` is 4 in it and 5 in {}",
+            dir.join(CHECKPOINT_FILE).display(),
+            dir.join(CONFIG_FILE).display()
+        )),
+        "{err}"
+    );
+    assert!(!dir.join(".lock").exists());
+}
