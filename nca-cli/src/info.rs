@@ -8,7 +8,7 @@ use nca_core::Nca;
 use nca_train::Checkpoint;
 
 use nca_cli::backend::Compute;
-use nca_cli::say;
+use nca_cli::{out, say};
 
 /// Arguments of `nca info`.
 #[derive(Args, Debug)]
@@ -29,7 +29,7 @@ pub fn run(args: InfoArgs, compute: &Compute) -> anyhow::Result<()> {
         let checkpoint = Checkpoint::load(&path)?;
         let model = Nca::from_bytes(&checkpoint.model, device)
             .map_err(|problem| anyhow::anyhow!("the model in {} {problem}", path.display()))?;
-        say!("checkpoint {}", path.display());
+        say!("checkpoint {}", out::path(&path));
         say!(
             "iteration: {} of {}",
             checkpoint.iteration,
@@ -50,7 +50,7 @@ pub fn run(args: InfoArgs, compute: &Compute) -> anyhow::Result<()> {
         say!("\n[training config]\n{}", checkpoint.config.to_toml());
     } else {
         let model = compute.load_model(&args.path)?;
-        say!("model {}", args.path.display());
+        say!("model {}", out::path(&args.path));
         print_model(&model);
     }
     Ok(())

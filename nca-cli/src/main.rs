@@ -23,14 +23,14 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 use nca_cli::backend::{Backend, Compute};
-use nca_cli::note;
+use nca_cli::{note, out};
 
-/// Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) in Rust, on burn.
+/// Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020) in Rust, on burn
 ///
 /// Train a tiny network that every cell of a grid runs on its neighbourhood, so that one seed
 /// cell grows into a target image, keeps it and regrows it after damage.
 #[derive(Parser, Debug)]
-#[command(name = "nca", version, about, long_about)]
+#[command(name = "nca", version)]
 struct Cli {
     /// Compute backend (default: the first compiled in, CPU first).
     #[arg(long, global = true, value_enum)]
@@ -43,15 +43,15 @@ struct Cli {
 enum Command {
     /// Train a model on an emoji, an image file or an image URL.
     Train(Box<train::TrainArgs>),
-    /// Grow a model from its seed and save the growth as a GIF (or the last state as a PNG).
+    /// Grow a model from its seed: the growth as a GIF, the last state as PNG, the states as .npy.
     Grow(grow::GrowArgs),
-    /// Grow a model, cut part of it away, and watch it regrow (GIF).
+    /// Grow a model, cut part of it away, and watch it regrow (GIF, or PNG: grown, cut, regrown).
     Regenerate(regenerate::RegenerateArgs),
     /// Convert a model of the paper's web demo (JSON) into an nca model file.
     Import(import::ImportArgs),
     /// Score models side by side on a fixed protocol: growth, persistence, regeneration, rotation.
     Eval(eval::EvalArgs),
-    /// Export models: the paper's web-demo format, or one HTML page that runs them in any browser.
+    /// Export models: an HTML page that runs them in a browser, the web-demo JSON, or .safetensors.
     Export(export::ExportArgs),
     /// Show what a model file, run directory or checkpoint holds.
     Info(info::InfoArgs),
@@ -85,9 +85,9 @@ fn main() -> ExitCode {
             note!(
                 "{} (see --help)",
                 if message.is_empty() {
-                    "error: invalid arguments"
+                    "error: invalid arguments".into()
                 } else {
-                    &message
+                    out::cut_echoes(&message)
                 }
             );
             return ExitCode::from(2);
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            note!("error: {}", one_line(&err));
+            note!("error: {}", out::cut_echoes(&one_line(&err)));
             ExitCode::FAILURE
         }
     }

@@ -196,7 +196,24 @@ pub fn load(path: &Path, device: &Device) -> anyhow::Result<Nca> {
     if file.extension().is_some_and(|ext| ext == "json") {
         return Ok(nca_data::import_demo_model_file(&file, device)?);
     }
-    Nca::load(&file, device).with_context(|| format!("cannot load a model from {}", path.display()))
+    Nca::load(&file, device).map_err(|err| match err {
+        // The path said once: "cannot load a model from x.nca: No such file or directory".
+        nca_core::NcaError::Io {
+            path: failed,
+            source,
+        } if failed == path => {
+            anyhow::anyhow!("cannot load a model from {}: {source}", path.display())
+        }
+        // The error names the file itself ("x.nca is not an nca model file").
+        err @ (nca_core::NcaError::File { .. } | nca_core::NcaError::TooLarge { .. })
+            if file == path =>
+        {
+            err.into()
+        }
+        err => {
+            anyhow::Error::new(err).context(format!("cannot load a model from {}", path.display()))
+        }
+    })
 }
 
 /// The most models one command takes (`nca eval`, `nca export`, `nca serve`): each is loaded
@@ -225,8 +242,9 @@ fn unknown_name(name: &str) -> String {
         .min()
         .filter(|(distance, _)| *distance <= 3);
     let mut message = format!(
-        "{name} is neither a model file nor a shipped model ({}, and the paper's \
+        "{} is neither a model file nor a shipped model ({}, and the paper's \
          paper-<subject>-<experiment>: `nca targets` lists them)",
+        crate::out::shown(name),
         names.join(", ")
     );
     if let Some((_, candidate)) = nearest {
@@ -235,11 +253,12 @@ fn unknown_name(name: &str) -> String {
     message
 }
 
-/// The name to show for the model at `path`: its file or directory name without extension.
+/// The name to show for the model at `path`: its file or directory name without extension, its
+/// control characters escaped ([`out::escaped`](crate::out::escaped)).
 pub fn name(path: &Path) -> String {
     path.file_stem().map_or_else(
-        || path.display().to_string(),
-        |stem| stem.to_string_lossy().into_owned(),
+        || crate::out::path(path),
+        |stem| crate::out::escaped(&stem.to_string_lossy()).into_owned(),
     )
 }
 
