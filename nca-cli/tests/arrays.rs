@@ -3,7 +3,6 @@
 //! (safetensors), checked against what nca-core computes and holds.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use burn::module::Param;
 use burn::tensor::TensorData;
@@ -13,37 +12,8 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Nca, NcaConfig, Perception, host_values};
 use safetensors::{Dtype, SafeTensors};
 
-fn nca(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nca"))
-        .args(args)
-        .current_dir(cwd)
-        // Offline: nothing may reach the network; the cache is the test's own.
-        .env("NCA_EMOJI_BASE_URL", "http://127.0.0.1:9/")
-        .env("NCA_CACHE_DIR", cwd.join("cache"))
-        .output()
-        .expect("the nca binary runs")
-}
-
-fn ok(args: &[&str], cwd: &Path) -> String {
-    let output = nca(args, cwd);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "nca {args:?} failed: {stderr}");
-    stderr.into_owned()
-}
-
-/// Runs a command that must fail; returns its one-line error message.
-fn fails(args: &[&str], cwd: &Path) -> String {
-    let output = nca(args, cwd);
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(!output.status.success(), "nca {args:?} should fail");
-    assert!(
-        !stderr.contains("panicked"),
-        "nca {args:?} panicked: {stderr}"
-    );
-    let line = stderr.trim();
-    assert_eq!(line.lines().count(), 1, "one line expected: {stderr}");
-    line.to_string()
-}
+mod support;
+use support::{fails, ok, ok_notes};
 
 /// A model as the binary loads it by default (same backend and engine).
 fn load(model: &Path) -> Nca {
@@ -92,7 +62,7 @@ fn grow_writes_the_gifs_frames_as_npy_states() {
             "grow", "--model", "gecko", "--grid", "24", "--steps", "21", "--every", "4", "--seed",
             "7", "--scale", "1", "--out", out,
         ];
-        ok(&args, dir.path())
+        ok_notes(&args, dir.path())
     };
     let said = run("states.npy");
     assert!(said.contains("7 frames of 16x24x24 float32"), "{said}");

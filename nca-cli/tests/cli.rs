@@ -3,45 +3,12 @@
 //! overwritten.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use image::AnimationDecoder;
 
-fn nca(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nca"))
-        .args(args)
-        .current_dir(cwd)
-        // Offline: nothing may reach the network; the cache is the test's own.
-        .env("NCA_EMOJI_BASE_URL", "http://127.0.0.1:9/")
-        .env("NCA_CACHE_DIR", cwd.join("cache"))
-        .output()
-        .expect("the nca binary runs")
-}
-
-fn ok(args: &[&str], cwd: &Path) -> String {
-    let output = nca(args, cwd);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "nca {args:?} failed: {stderr}");
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Runs a command that must fail; returns its one-line error message.
-fn fails(args: &[&str], cwd: &Path) -> String {
-    let output = nca(args, cwd);
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(!output.status.success(), "nca {args:?} should fail");
-    assert!(
-        !stderr.contains("panicked"),
-        "nca {args:?} panicked: {stderr}"
-    );
-    let line = stderr.trim();
-    assert_eq!(
-        line.lines().count(),
-        1,
-        "one line expected from nca {args:?}: {stderr}"
-    );
-    line.to_string()
-}
+mod support;
+use support::{error_line, fails, nca, ok};
 
 /// One of the paper's models, as a command-line argument.
 fn paper_model(name: &str) -> String {
@@ -813,7 +780,7 @@ fn os_errors_are_said_once() {
     ] {
         let line = fails(args, dir.path());
         assert_eq!(line.matches("(os error 2)").count(), 1, "{args:?}: {line}");
-        assert!(line.contains("missing."), "{args:?}: {line}");
+        assert_eq!(line.matches("missing.").count(), 1, "{args:?}: {line}");
     }
 }
 
@@ -1101,11 +1068,8 @@ fn export_writes_the_demo_format_and_a_self_contained_page() {
 /// Runs a command that must fail within `seconds`, with `env` set: its one-line error message
 /// and its largest resident memory in bytes (Linux; 0 elsewhere).
 fn fails_quickly(args: &[&str], env: &[(&str, &str)], cwd: &Path, seconds: u64) -> (String, u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
+    let mut child = support::command(cwd)
         .args(args)
-        .current_dir(cwd)
-        .env("NCA_EMOJI_BASE_URL", "http://127.0.0.1:9/")
-        .env("NCA_CACHE_DIR", cwd.join("cache"))
         .env("RUST_BACKTRACE", "0")
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
@@ -1124,24 +1088,14 @@ fn fails_quickly(args: &[&str], env: &[(&str, &str)], cwd: &Path, seconds: u64) 
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
     // An abort (allocation failure) exits 134 or by a signal; nca's errors exit 1 or 2.
     assert!(
         matches!(output.status.code(), Some(1 | 2)),
-        "nca {args:?} should fail with an error, not {:?}: {stderr}",
-        output.status
+        "nca {args:?} should fail with an error, not {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        !stderr.contains("panicked"),
-        "nca {args:?} panicked: {stderr}"
-    );
-    let line = stderr.trim();
-    assert_eq!(
-        line.lines().count(),
-        1,
-        "one line expected from nca {args:?}: {stderr}"
-    );
-    (line.to_string(), peak)
+    (error_line(args, &output), peak)
 }
 
 #[test]
@@ -1486,4 +1440,351 @@ fn outputs_are_never_replaced_without_force() {
         dir.path(),
     );
     assert!(image::open(dir.path().join("holiday.png")).is_ok());
+}
+
+#[test]
+fn a_file_given_as_the_run_directory_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gecko.html"), b"<html>").unwrap();
+    let mut args = TINY.to_vec();
+    args.extend(["--iterations", "1", "--out", "gecko.html"]);
+    let line = fails(&args, dir.path());
+    assert!(
+        line.contains("gecko.html is a file, not a run directory")
+            && line.contains("choose a new or empty directory with --out"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("gecko.html")).unwrap(),
+        b"<html>"
+    );
+}
+
+/// The lines of `metrics.jsonl` in `run`: one per iteration trained.
+fn metrics_lines(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count()
+}
+
+#[test]
+fn a_finished_run_says_how_to_train_it_further() {
+    let dir = tempfile::tempdir().unwrap();
+    // The quick start run twice: the second says how to go on.
+    let quick = [
+        "train",
+        "--quick",
+        "--iterations",
+        "1",
+        "--checkpoint-every",
+        "1",
+    ];
+    ok(&quick, dir.path());
+    let line = fails(&quick, dir.path());
+    assert!(
+        line.contains(
+            "runs/regenerating has finished its 1 iteration; pass --resume runs/regenerating \
+             --iterations N (N > 1) to train on"
+        ),
+        "{line}"
+    );
+
+    let run = tiny_run(dir.path(), "2");
+    let shown = run.to_str().unwrap();
+    let mut again = TINY.to_vec();
+    again.extend(["--iterations", "2", "--out", shown]);
+    let line = fails(&again, dir.path());
+    assert!(
+        line.contains(&format!(
+            "{shown} has finished its 2 iterations; pass --resume {shown} --iterations N (N > 2) \
+             to train on, or choose another --out"
+        )),
+        "{line}"
+    );
+    // Resumed as it is, or to fewer iterations, it says so instead of training nothing.
+    let line = fails(&["train", "--resume", shown], dir.path());
+    assert!(
+        line.contains(&format!(
+            "{shown} has finished its 2 iterations; pass --iterations N (N > 2) to train on"
+        )),
+        "{line}"
+    );
+    let line = fails(
+        &["train", "--resume", shown, "--iterations", "1"],
+        dir.path(),
+    );
+    assert!(
+        line.contains("has done 2 iterations, more than --iterations 1"),
+        "{line}"
+    );
+    assert_eq!(metrics_lines(&run), 2);
+    ok(
+        &["train", "--resume", shown, "--iterations", "3"],
+        dir.path(),
+    );
+    assert_eq!(metrics_lines(&run), 3);
+}
+
+#[test]
+fn the_lock_lives_as_long_as_the_run_and_others_are_told_it_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tiny_run(dir.path(), "1");
+    assert!(!run.join(".lock").exists(), "a finished run leaves no lock");
+
+    // While a run trains, a resume or a new run there is told that the directory is in use.
+    let live = dir.path().join("live");
+    let mut args = TINY.to_vec();
+    args.extend(["--iterations", "100000", "--out", live.to_str().unwrap()]);
+    let mut running = support::Running(
+        support::command(dir.path())
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut running.0;
+    let started = std::time::Instant::now();
+    while !live.join("checkpoint.nckpt").exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "nca train exited early"
+        );
+        assert!(started.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let resume = ["train", "--resume", "live", "--iterations", "5"];
+    let mut new = TINY.to_vec();
+    new.extend(["--iterations", "1", "--out", "live"]);
+    for args in [&resume[..], &new] {
+        let line = fails(args, dir.path());
+        assert!(
+            line.contains("live is in use by another `nca train`"),
+            "{args:?}: {line}"
+        );
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(
+        !live.join(".lock").exists(),
+        "an interrupted run leaves no lock"
+    );
+
+    // Two starts racing for a new directory: the one without the lock is told that the directory
+    // is in use, not what the other is writing there (a temporary file, here).
+    let racing = dir.path().join("racing");
+    std::fs::create_dir(&racing).unwrap();
+    let lock = std::fs::File::create(racing.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    std::fs::write(racing.join(".nca-AbC123.tmp"), b"config").unwrap();
+    let mut args = TINY.to_vec();
+    args.extend(["--iterations", "1", "--out", "racing"]);
+    let line = fails(&args, dir.path());
+    assert!(
+        line.contains("racing is in use by another `nca train`"),
+        "{line}"
+    );
+    drop(lock);
+
+    // And as it happens: one of two starts trains, the other is told the directory is taken.
+    for attempt in 0..3 {
+        let out = format!("race{attempt}");
+        let mut args = TINY.to_vec();
+        args.extend(["--iterations", "3", "--out", &out]);
+        let spawn = || {
+            support::command(dir.path())
+                .args(&args)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(), spawn());
+        let outputs = [
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        ];
+        let won = outputs.iter().filter(|o| o.status.success()).count();
+        assert!(won >= 1, "neither run started");
+        for output in outputs.iter().filter(|o| !o.status.success()) {
+            let line = error_line(&args, output);
+            assert!(
+                line.contains("is in use by another `nca train`")
+                    || line.contains("has finished its 3 iterations"),
+                "{line}"
+            );
+        }
+        assert!(!dir.path().join(&out).join(".lock").exists());
+    }
+}
+
+#[test]
+fn bare_nca_and_help_describe_the_same_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = nca(&[], dir.path());
+    assert!(!bare.status.success());
+    let bare = String::from_utf8(bare.stderr).unwrap();
+    let help = ok(&["--help"], dir.path());
+    let commands = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|line| !line.starts_with("Commands:"))
+            .take_while(|line| !line.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(commands(&help).len() > 10, "{help}");
+    assert_eq!(commands(&bare), commands(&help));
+    assert_eq!(bare.lines().next(), help.lines().next());
+    let grow = commands(&help)
+        .into_iter()
+        .find(|line| line.trim_start().starts_with("grow "))
+        .unwrap();
+    assert!(grow.contains(".npy") && grow.contains("GIF"), "{grow}");
+}
+
+#[test]
+fn bench_takes_its_old_batch_flag_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "bench",
+        "--task",
+        "rollout",
+        "--grid",
+        "8",
+        "--rollout-steps",
+        "1",
+        "--runs",
+        "1",
+        "--batch",
+        "2",
+    ];
+    let output = nca(&args, dir.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("note: bench's --batch is now --batch-size"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("\"batch\":2"), "{stdout}");
+    args.extend(["--batch-size", "3"]);
+    let line = fails(&args, dir.path());
+    assert!(line.contains("cannot be used with"), "{line}");
+}
+
+#[test]
+fn echoed_inputs_are_cut_and_control_characters_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long value in a config is echoed by its first 80 characters.
+    let long = "a".repeat(500_000);
+    std::fs::write(
+        dir.path().join("big.toml"),
+        format!("iterations = \"{long}\"\n"),
+    )
+    .unwrap();
+    let line = fails(&["train", "--config", "big.toml"], dir.path());
+    assert!(
+        line.len() < 300
+            && line.contains(&format!("\"{}…\"", "a".repeat(80)))
+            && line.contains("expected usize"),
+        "{}",
+        &line[..line.len().min(400)]
+    );
+    // A name with a line break or an escape sequence stays on its line and never reaches the
+    // terminal raw, in errors and in results.
+    for name in ["two\nlines.nca", "clear\x1b[2J.nca"] {
+        let line = fails(&["grow", "--model", name], dir.path());
+        assert!(!line.contains('\x1b'), "{line:?}");
+        assert!(line.contains(&name.escape_debug().to_string()), "{line:?}");
+        std::fs::write(dir.path().join(name), b"not a model").unwrap();
+        let line = fails(&["info", name], dir.path());
+        assert!(
+            line.contains(&format!("{} is not an nca model file", name.escape_debug())),
+            "{line:?}"
+        );
+    }
+    let gecko = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/gecko.nca");
+    std::fs::copy(gecko, dir.path().join("g\x1b[2J\n.nca")).unwrap();
+    let said = ok(&["info", "g\x1b[2J\n.nca"], dir.path());
+    assert!(said.starts_with("model g\\u{1b}[2J\\n.nca\n"), "{said:?}");
+}
+
+#[test]
+fn a_gradient_table_takes_the_papers_values_for_what_it_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |name: &str, table: &str| {
+        std::fs::write(dir.path().join(format!("{name}.toml")), table).unwrap();
+        let config = format!("{name}.toml");
+        let mut args = TINY.to_vec();
+        args.extend(["--config", &config, "--iterations", "1", "--out", name]);
+        let output = nca(&args, dir.path());
+        output
+            .status
+            .success()
+            .then(|| std::fs::read_to_string(dir.path().join(name).join("config.toml")).unwrap())
+    };
+    let saved = train("paper", "[gradient]\n").expect("[gradient] alone trains");
+    assert!(
+        saved.contains("[gradient]\nmode = \"per_parameter_norm\""),
+        "{saved}"
+    );
+    let saved = train("clip", "[gradient]\nmode = \"global_clip\"\n").unwrap();
+    assert!(saved.contains("max_norm = 1.0"), "{saved}");
+    std::fs::write(dir.path().join("norm.toml"), "[gradient]\nmax_norm = 2\n").unwrap();
+    let line = fails(&["train", "--config", "norm.toml"], dir.path());
+    assert!(
+        line.contains("max_norm applies only with mode = \"global_clip\""),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_runs_checkpoint_and_config_toml_never_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = tiny_run(dir.path(), "2");
+    let shown = run.to_str().unwrap();
+    // A resume that trains longer says so in config.toml too.
+    ok(
+        &[
+            "train",
+            "--resume",
+            shown,
+            "--iterations",
+            "3",
+            "--checkpoint-every",
+            "2",
+        ],
+        dir.path(),
+    );
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("iterations = 3") && config.contains("checkpoint_every = 2"),
+        "{config}"
+    );
+    // Another run's checkpoint (8 channels) in this run (16) is refused, naming both files.
+    let mut other = TINY.to_vec();
+    other.extend(["--channels", "8", "--iterations", "1", "--out", "other"]);
+    ok(&other, dir.path());
+    std::fs::copy(
+        dir.path().join("other/checkpoint.nckpt"),
+        run.join("checkpoint.nckpt"),
+    )
+    .unwrap();
+    let line = fails(
+        &["train", "--resume", shown, "--iterations", "5"],
+        dir.path(),
+    );
+    assert!(
+        line.contains(&format!(
+            "{}: not this run's checkpoint: `model.channels` is 8 in it and 16 in {}",
+            run.join("checkpoint.nckpt").display(),
+            run.join("config.toml").display()
+        )),
+        "{line}"
+    );
+    assert!(!run.join(".lock").exists());
 }

@@ -1,8 +1,80 @@
-//! What the browser tests share: whether Chromium and playwright are here, and the rule that a
-//! missing browser is a visible skip, or a failure when `NCA_REQUIRE_BROWSER` is set (CI).
+//! What the binary's tests share: running `nca` as a user would (offline, in a directory of the
+//! test's own), the asserts on its outcome (`ok`, `fails`: one line, no panic), and whether the
+//! browser tests can run: Chromium and playwright are here, or a missing browser is a visible
+//! skip (a failure when `NCA_REQUIRE_BROWSER` is set, as in CI). Each test crate uses part of it.
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+
+/// The `nca` binary, run in `cwd` and offline: nothing may reach the network; the cache of
+/// fetched emoji is the test's own.
+pub fn command(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nca"));
+    command
+        .current_dir(cwd)
+        .env("NCA_EMOJI_BASE_URL", "http://127.0.0.1:9/")
+        .env("NCA_CACHE_DIR", cwd.join("cache"));
+    command
+}
+
+/// A child process killed when dropped: a failing test leaves nothing running.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `nca args` in `cwd` to its end.
+pub fn nca(args: &[&str], cwd: &Path) -> Output {
+    command(cwd)
+        .args(args)
+        .output()
+        .expect("the nca binary runs")
+}
+
+/// Runs a command that must succeed; returns what it wrote to standard output (its results).
+pub fn ok(args: &[&str], cwd: &Path) -> String {
+    String::from_utf8(succeeds(args, cwd).stdout).expect("UTF-8 results")
+}
+
+/// Runs a command that must succeed; returns what it wrote to standard error (its messages).
+pub fn ok_notes(args: &[&str], cwd: &Path) -> String {
+    String::from_utf8_lossy(&succeeds(args, cwd).stderr).into_owned()
+}
+
+fn succeeds(args: &[&str], cwd: &Path) -> Output {
+    let output = nca(args, cwd);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "nca {args:?} failed: {stderr}");
+    output
+}
+
+/// Runs a command that must fail; returns its one-line error message.
+pub fn fails(args: &[&str], cwd: &Path) -> String {
+    error_line(args, &nca(args, cwd))
+}
+
+/// The one-line error message of `nca args`, which must have failed without a panic.
+pub fn error_line(args: &[&str], output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "nca {args:?} should fail");
+    assert!(
+        !stderr.contains("panicked"),
+        "nca {args:?} panicked: {stderr}"
+    );
+    let line = stderr.trim();
+    assert_eq!(
+        line.lines().count(),
+        1,
+        "one line expected from nca {args:?}: {stderr}"
+    );
+    line.to_string()
+}
 
 /// The directory of the browser test scripts, or `None` (after one line on the terminal) when
 /// Chromium or playwright is missing and skipping is allowed.
