@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::Device;
-use nca_core::Nca;
-use nca_core::rand::SeedableRng;
+use burn::module::Param;
+use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
+use nca_core::rand::{RngExt, SeedableRng};
+use nca_core::{Nca, NcaConfig, Perception, host_values};
 
 /// A model shipped in `nca-cli/models/`, by name, on flex.
 pub fn shipped(name: &str) -> Nca {
@@ -27,6 +28,41 @@ pub fn paper_model(name: &str) -> PathBuf {
 /// The tests' random number generator, seeded.
 pub fn rng(seed: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed)
+}
+
+/// `count` values drawn uniformly from `(-limit, limit)`.
+pub fn uniform(count: usize, limit: f32, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
+    (0..count)
+        .map(|_| rng.random_range(-limit..limit))
+        .collect()
+}
+
+/// A parameter of `values` in `shape`, on flex.
+pub fn param<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Param<Tensor<D>> {
+    Param::from_data(TensorData::new(values, shape), &Device::flex())
+}
+
+/// A model of `config` on flex whose every parameter is random (the fresh model's last layer is
+/// zero, which would leave the seed unchanged), small enough that 40 steps stay bounded.
+pub fn random_model(config: NcaConfig, seed: u64) -> Nca {
+    let mut rng = rng(seed);
+    let mut nca = config.clone().init(&Device::flex(), &mut rng).unwrap();
+    let [hidden, channels] = [config.hidden_units, config.channels];
+    nca.update.output.weight = param(
+        uniform(hidden * channels, 0.05, &mut rng),
+        [hidden, channels],
+    );
+    let mut output_bias = uniform(channels, 0.02, &mut rng);
+    output_bias[config.alpha_channel()] = 0.03; // so that the pattern lives and grows
+    nca.update.output.bias = Some(param(output_bias, [channels]));
+    nca.update.hidden.bias = Some(param(uniform(hidden, 0.1, &mut rng), [hidden]));
+    if let Perception::Learned(kernel) = &nca.perception {
+        let sobel = host_values(kernel.val());
+        let noise = uniform(sobel.len(), 0.1, &mut rng);
+        let perturbed = sobel.iter().zip(noise).map(|(s, n)| s + n).collect();
+        nca.perception = Perception::Learned(param(perturbed, [sobel.len() / 9, 1, 3, 3]));
+    }
+    nca
 }
 
 /// The largest absolute difference between two equally long lists of values.

@@ -8,46 +8,12 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::RngExt;
-use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception, Seed, host_values};
-use nca_tests::{assert_gradients_match, max_abs_diff, rng};
+use nca_tests::{assert_gradients_match, max_abs_diff, param, random_model, rng, uniform};
 use nca_train::{Loss, RgbaLoss, TextureLoss, TextureOptions};
 
 fn device() -> Device {
     Device::flex()
-}
-
-fn param<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Param<Tensor<D>> {
-    Param::from_data(TensorData::new(values, shape), &device())
-}
-
-fn uniform(count: usize, limit: f32, rng: &mut Xoshiro256PlusPlus) -> Vec<f32> {
-    (0..count)
-        .map(|_| rng.random_range(-limit..limit))
-        .collect()
-}
-
-/// A model whose every parameter is random (the fresh model's last layer is zero, which would
-/// leave the seed unchanged), small enough that 40 steps stay bounded.
-fn random_model(config: NcaConfig, seed: u64) -> Nca {
-    let mut rng = rng(seed);
-    let mut nca = config.clone().init(&device(), &mut rng).unwrap();
-    let [hidden, channels] = [config.hidden_units, config.channels];
-    nca.update.output.weight = param(
-        uniform(hidden * channels, 0.05, &mut rng),
-        [hidden, channels],
-    );
-    let mut output_bias = uniform(channels, 0.02, &mut rng);
-    output_bias[config.alpha_channel()] = 0.03; // so that the pattern lives and grows
-    nca.update.output.bias = Some(param(output_bias, [channels]));
-    nca.update.hidden.bias = Some(param(uniform(hidden, 0.1, &mut rng), [hidden]));
-    if let Perception::Learned(kernel) = &nca.perception {
-        let sobel = host_values(kernel.val());
-        let noise = uniform(sobel.len(), 0.1, &mut rng);
-        let perturbed = sobel.iter().zip(noise).map(|(s, n)| s + n).collect();
-        nca.perception = Perception::Learned(param(perturbed, [sobel.len() / 9, 1, 3, 3]));
-    }
-    nca
 }
 
 /// Seeds plus a few random live patches, `[batch, C, height, width]`.
