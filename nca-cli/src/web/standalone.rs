@@ -1,7 +1,7 @@
 //! The standalone page: models as JSON in one HTML file that runs them with WebGL2, with no
 //! server (`nca export --format html`, and `nca serve`'s "Download as a page").
 
-use nca_core::Nca;
+use nca_core::{Border, Nca, Seed};
 use serde::Serialize;
 
 use super::{STYLE_CSS, with_controls};
@@ -50,9 +50,17 @@ struct PageModel {
     update_scale: f64,
     angle_deg: f64,
     learned_perception: bool,
-    /// `[3C, 1, 3, 3]`.
+    /// A fourth perception band, the Laplacian (textures): `bands` is 3 or 4.
+    laplacian: bool,
+    /// `"zero"` or `"wrap"` (the grid is a torus).
+    border: Border,
+    /// `"cell"` (a live seed cell in the centre) or `"zeros"`.
+    seed: Seed,
+    /// Zero cells not alive before and after a step (the growing NCA); off, no mask pass.
+    alive_masking: bool,
+    /// `[bands·C, 1, 3, 3]`, channel by channel (`c · bands + band`).
     filters: Vec<f32>,
-    /// `[3C][hidden]`.
+    /// `[bands·C][hidden]`, rows in the filters' order.
     w1: Vec<f32>,
     b1: Vec<f32>,
     /// `[hidden][C]`.
@@ -74,6 +82,10 @@ impl PageModel {
             update_scale: config.update_scale,
             angle_deg: config.perception_angle_deg,
             learned_perception: config.trainable_perception,
+            laplacian: config.laplacian,
+            border: config.border,
+            seed: config.seed,
+            alive_masking: config.alive_masking,
             filters: model.perception.filters(config.channels),
             w1: weights.hidden_weight,
             b1: weights.hidden_bias,
