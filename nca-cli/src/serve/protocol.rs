@@ -4,6 +4,7 @@
 //! ([`ServerMessage`]) and binary frames ([`encode_frame`]): the step as u32, width and height as
 //! u16 (little endian), then RGBA bytes row by row.
 
+use nca_core::Seed;
 use serde::{Deserialize, Serialize};
 
 /// Largest message the server reads from a page; anything longer closes that connection.
@@ -47,7 +48,8 @@ pub enum ClientMessage {
         /// Radius as a fraction of the grid size.
         radius: f64,
     },
-    /// Plant a seed cell at a point, fractions of the grid as for [`ClientMessage::Erase`].
+    /// Plant a seed cell at a point, fractions of the grid as for [`ClientMessage::Erase`];
+    /// refused for a model seeded with zeros.
     Seed {
         /// 0 (left) to 1 (right).
         x: f64,
@@ -121,6 +123,9 @@ pub enum ServerMessage {
         size: usize,
         /// The running model's fire rate.
         fire_rate: f64,
+        /// The running model's start: `"cell"` (a seed cell, which [`ClientMessage::Seed`]
+        /// plants) or `"zeros"` (a texture: erasing is resetting, and there is no seed cell).
+        seed: Seed,
     },
     /// Sent about once a second.
     Status {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_core::{Nca, host_values};
+use nca_core::{Nca, Seed, host_values};
 
 use super::protocol::{ClientMessage, ServerMessage};
 
@@ -59,6 +59,7 @@ impl Session {
             current: self.current,
             size: self.size,
             fire_rate: self.model.config().fire_rate,
+            seed: self.model.config().seed,
         }
     }
 
@@ -89,6 +90,11 @@ impl Session {
                 HostGrid::new(values, shape)
                     .erase_disc((2.0 * x - 1.0, 2.0 * y - 1.0), 2.0 * radius);
             }),
+            ClientMessage::Seed { .. } if self.model.config().seed != Seed::Cell => {
+                return Some(ServerMessage::Refused {
+                    reason: "this model starts from zeros: it has no seed cell to plant".into(),
+                });
+            }
             ClientMessage::Seed { x, y } => {
                 let alpha = self.model.config().alpha_channel();
                 let (column, row) = (self.cell(x), self.cell(y));
@@ -307,6 +313,42 @@ mod tests {
         let refused = session.handle(ClientMessage::Model { index: 7 });
         assert!(
             matches!(refused, Some(ServerMessage::Refused { reason }) if reason.contains("no model 7"))
+        );
+    }
+
+    #[test]
+    fn a_texture_model_starts_from_zeros_and_has_no_seed_cell_to_plant() {
+        let texture = nca_train::TrainConfig::preset(nca_train::Experiment::Texture)
+            .model
+            .init(&Device::flex(), &mut Xoshiro256PlusPlus::seed_from_u64(2))
+            .unwrap();
+        let models = vec![NamedModel {
+            name: "texture".into(),
+            model: texture,
+        }];
+        let mut session = Session::new(Arc::new(models), 16, 0);
+        assert!(matches!(
+            session.hello(),
+            ServerMessage::Hello {
+                seed: Seed::Zeros,
+                ..
+            }
+        ));
+        assert!(session.values().iter().all(|&v| v == 0.0));
+        let refused = session.handle(ClientMessage::Seed { x: 0.5, y: 0.5 });
+        assert!(
+            matches!(refused, Some(ServerMessage::Refused { reason }) if reason.contains("no seed cell")),
+        );
+        assert!(
+            session.values().iter().all(|&v| v == 0.0),
+            "nothing planted"
+        );
+        // Shown as colour + 0.5: zeros are mid-grey, not white.
+        let (_, pixels) = session.pixels();
+        assert!(
+            pixels.chunks(4).all(|p| p[..3] == [128, 128, 128]),
+            "{:?}",
+            &pixels[..4]
         );
     }
 

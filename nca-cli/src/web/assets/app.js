@@ -12,6 +12,7 @@ let playing = true;
 let stepsPerSecond = 0;
 let step = 0;
 let delayMs = 0; // for speeds below 1x: wait before asking for the next frame
+let plants = true; // whether the running model starts from a seed cell, which a double-click plants
 const offscreen = document.createElement("canvas");
 
 function send(message) {
@@ -31,6 +32,8 @@ socket.onmessage = (event) => {
       select.replaceChildren(...modelOptions(message.models, message.current));
       document.getElementById("fire-rate").value = message.fire_rate;
       document.getElementById("fire-rate-value").textContent = message.fire_rate;
+      plants = message.seed === "cell"; // a model seeded with zeros (a texture) has no seed cell
+      document.getElementById("plant-hint").hidden = !plants;
     } else if (message.type === "status") {
       stepsPerSecond = message.steps_per_second;
       playing = message.playing;
@@ -70,7 +73,7 @@ let erasing = false;
 canvas.addEventListener("pointerdown", (event) => { erasing = true; send({ type: "erase", ...position(event), radius: 0.08 }); });
 canvas.addEventListener("pointermove", (event) => { if (erasing) send({ type: "erase", ...position(event), radius: 0.08 }); });
 window.addEventListener("pointerup", () => { erasing = false; });
-canvas.addEventListener("dblclick", (event) => send({ type: "seed", ...position(event) }));
+canvas.addEventListener("dblclick", (event) => { if (plants) send({ type: "seed", ...position(event) }); });
 
 document.getElementById("play").addEventListener("click", (event) => {
   playing = !playing;
