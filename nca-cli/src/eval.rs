@@ -1,20 +1,25 @@
-//! `nca eval`: the scorecard of one or more models, side by side (protocol in
-//! [`nca_train::eval`]).
+//! `nca eval`: the scorecard of one or more models, side by side (protocols in
+//! [`nca_train::eval`]): growing models by the growing protocol, texture models by the texture
+//! protocol, each kind in its own table, JSON section and sheet.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use image::RgbImage;
-use nca_core::Nca;
+use nca_core::{Nca, NcaConfig};
 use nca_data::{EmojiSource, NotoEdition, Target, TargetOptions, TargetSource};
-use nca_train::eval::{Cut, Frames, ModelReport, PROTOCOL, Reference, Report, Scorecard, Stat};
+use nca_train::eval::{
+    Course, Cut, Frames, ModelReport, PROTOCOL, Reference, Report, Scorecard, Stat,
+    TEXTURE_PROTOCOL, TextureScorecard,
+};
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
 
 use crate::noto::Noto;
 use crate::pictures::{GridArg, check_output};
+use crate::train::{TEXTURE_SIZE, texture_source};
 use nca_cli::backend::Compute;
 use nca_cli::{memory, models};
 use nca_cli::{note, say};
@@ -38,24 +43,31 @@ pub struct EvalArgs {
     /// With --emoji: the drawing of the paper's ten emoji, Noto of February 2020 or today's.
     #[arg(long, value_enum, default_value_t)]
     noto: Noto,
-    /// With --emoji or --image: the target is scaled to fit a SIZE x SIZE box.
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    target_size: u32,
+    /// Score texture models against this image file, or `dots`, the texture nca ships (default:
+    /// each one's own texture where it is known).
+    #[arg(long, value_name = "IMAGE")]
+    texture: Option<PathBuf>,
+    /// With --emoji or --image: the target is scaled to fit a SIZE x SIZE box; with --texture,
+    /// the texture, with nothing around it [default: 40, the paper's; a texture 128].
+    #[arg(long, value_name = "SIZE", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    target_size: Option<u32>,
     /// With --emoji or --image: empty cells around the target on every side.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1024))]
     padding: u32,
-    /// Models whose target is known score on its grid; the others on this one.
+    /// Models whose target is known score on its grid; the others on this one; texture models on
+    /// this one or the texture protocol's (64).
     #[command(flatten)]
     grid: GridArg,
     /// Print one row per model (growth @96, persistence @2000, recovered over discs / halves /
-    /// all, rotation) as a Markdown table, instead of the full table.
+    /// all, rotation; a texture's loss @96 and @500 and recovered) as Markdown tables, instead of
+    /// the full tables.
     #[arg(long)]
     summary: bool,
     /// Write every number and the exact protocol as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
     /// Write a contact sheet (PNG): per model, its growth and persistence, then each cut and its
-    /// regrowth.
+    /// regrowth (a texture model: one strip of its states).
     #[arg(long)]
     sheet: Option<PathBuf>,
     /// Replace the --json or --sheet file if it exists.
@@ -73,15 +85,53 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
     }
     models::check_count(&args.model)?;
     let explicit = explicit_target(&args)?;
-    let grid = args
-        .grid
-        .given(MIN_GRID as u32..=1024)?
-        .unwrap_or(models::PAPER_GRID);
+    let explicit_texture = explicit_texture(&args)?;
+    let grid = args.grid.given(MIN_GRID as u32..=1024)?;
     let seeds: Vec<u64> = (0..args.seeds).collect();
     let mut reports = Vec::new();
+    let mut textures = Vec::new();
     let mut sheets = Vec::new();
     for path in &args.model {
         let model = compute.load_model(path)?;
+        let name = path.display().to_string();
+        if model.config().is_texture() {
+            let texture = match &explicit_texture {
+                Some(texture) => texture.clone(),
+                None => known_target(path)?.ok_or_else(|| {
+                    anyhow!(
+                        "{name} is a texture model, and eval scores it against its texture, which is not known for it: give it with --texture IMAGE"
+                    )
+                })?,
+            };
+            let side = grid.map_or(TEXTURE_PROTOCOL.grid, |side| side as usize);
+            let smallest = TEXTURE_PROTOCOL.loss.smallest_side();
+            if side < smallest {
+                bail!(
+                    "--grid {side} is too small for the texture protocol's patches, which need at least {smallest} cells a side"
+                );
+            }
+            let grid = [side; 2];
+            check_memory(model.config(), grid, &seeds, compute, &sheets, &args)?;
+            note!(
+                "scoring {name} against its texture on a {side}x{side} grid over {} …",
+                seeds_phrase(seeds.len())
+            );
+            let picture = (texture.rgba.as_slice(), [4, texture.height, texture.width]);
+            let (scorecard, course) = TEXTURE_PROTOCOL
+                .evaluate(&model, picture, texture.description.clone(), grid, &seeds)
+                .with_context(|| format!("cannot score {name} against its texture"))?;
+            if args.sheet.is_some() {
+                let device = &compute.device;
+                let texture = texture_frame(&texture, grid, device);
+                sheets.push(texture_sheet(&name, &model, texture, &course, grid, device));
+            }
+            textures.push(ModelReport {
+                model: name,
+                parameters: model.num_params(),
+                scorecard,
+            });
+            continue;
+        }
         let target = match &explicit {
             Some(target) => Some(target.clone()),
             None => known_target(path)?,
@@ -98,7 +148,7 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
                 }
                 [target.height, target.width]
             }
-            None => [grid as usize; 2],
+            None => [grid.unwrap_or(models::PAPER_GRID) as usize; 2],
         };
         if grid.iter().any(|&side| side < MIN_GRID) {
             bail!(
@@ -107,17 +157,7 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
                 grid[1]
             );
         }
-        memory::check(&memory::eval(
-            model.config(),
-            grid,
-            seeds.len(),
-            compute.engine,
-            sheets
-                .iter()
-                .map(|sheet: &RgbImage| sheet.len() as u128)
-                .sum(),
-            args.sheet.is_some(),
-        ))?;
+        check_memory(model.config(), grid, &seeds, compute, &sheets, &args)?;
         note!(
             "scoring {} on a {}x{} grid over {} …",
             path.display(),
@@ -130,25 +170,19 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
             .map(|t| (t.rgba.as_slice(), t.description.clone()));
         let (scorecard, frames) = PROTOCOL.evaluate(&model, target_values, grid, &seeds);
         if args.sheet.is_some() {
-            sheets.push(sheet(
-                &path.display().to_string(),
-                &model,
-                &frames,
-                grid,
-                &compute.device,
-            ));
+            sheets.push(sheet(&name, &model, &frames, grid, &compute.device));
         }
         reports.push(ModelReport {
-            model: path.display().to_string(),
+            model: name,
             parameters: model.num_params(),
             scorecard,
         });
     }
-    let report = Report::new(reports);
+    let report = Report::new(reports, textures);
     let text = if args.summary {
-        summary(&report)
+        sections(&report, growing_summary, texture_summary)
     } else {
-        table(&report)
+        sections(&report, growing_table, texture_table)
     };
     say!("{}", text.trim_end());
     if let Some(path) = &args.json {
@@ -161,6 +195,25 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
         note!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Refuses a model whose scoring on `grid` cannot fit in memory, after the earlier `sheets`.
+fn check_memory(
+    config: &NcaConfig,
+    grid: [usize; 2],
+    seeds: &[u64],
+    compute: &Compute,
+    sheets: &[RgbImage],
+    args: &EvalArgs,
+) -> anyhow::Result<()> {
+    memory::check(&memory::eval(
+        config,
+        grid,
+        seeds.len(),
+        compute.engine,
+        sheets.iter().map(|sheet| sheet.len() as u128).sum(),
+        args.sheet.is_some(),
+    ))
 }
 
 /// The smallest grid side the protocol runs on (its cuts need room).
@@ -210,10 +263,23 @@ fn explicit_target(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
         _ => return Ok(None),
     };
     let options = TargetOptions {
-        size: args.target_size,
+        size: args.target_size.unwrap_or(TargetOptions::default().size),
         padding: args.padding,
     };
     KnownTarget::load(source, options, args.noto.into()).map(Some)
+}
+
+/// The texture given by `--texture`, if any: fitted into `--target-size` (a texture run's box
+/// by default), nothing around it, as `nca train --texture` takes it.
+fn explicit_texture(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
+    let Some(path) = &args.texture else {
+        return Ok(None);
+    };
+    let options = TargetOptions {
+        size: args.target_size.unwrap_or(TEXTURE_SIZE),
+        padding: 0,
+    };
+    KnownTarget::load(texture_source(path), options, NotoEdition::default()).map(Some)
 }
 
 /// What the model at `path` was trained on, where that is known: a run directory's checkpoint
@@ -238,41 +304,50 @@ fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
     }
 }
 
-/// The terminal table: one column per model.
-fn table(report: &Report) -> String {
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let mut row = |label: String, cell: &dyn Fn(&Scorecard) -> String| {
-        rows.push((
-            label,
-            report.models.iter().map(|m| cell(&m.scorecard)).collect(),
-        ));
-    };
-    row("reference".into(), &|card| match &card.reference {
+/// The report's text: the growing models' part by `growing`, then the texture models' by
+/// `texture`, each where there are such models.
+fn sections(
+    report: &Report,
+    growing: fn(&[ModelReport]) -> String,
+    texture: fn(&[ModelReport<TextureScorecard>]) -> String,
+) -> String {
+    let mut parts = Vec::new();
+    if !report.models.is_empty() {
+        parts.push(growing(&report.models));
+    }
+    if let Some(section) = &report.texture {
+        parts.push(texture(&section.models));
+    }
+    parts.join("\n")
+}
+
+/// The growing protocol's table: one column per model.
+fn growing_table(models: &[ModelReport]) -> String {
+    let mut table = Table::new(models);
+    table.row("reference", |card| match &card.reference {
         Reference::Target { description } => format!("target: {description}"),
         Reference::OwnState { step } => format!("own state at step {step} (no target known)"),
     });
-    row("grid".into(), &|card| {
-        format!("{}x{}", card.grid[0], card.grid[1])
-    });
+    table.row("grid", |card| format!("{}x{}", card.grid[0], card.grid[1]));
     for (index, step) in PROTOCOL.growth_steps.iter().enumerate() {
-        row(format!("growth MSE @{step}"), &|card| {
+        table.row(format!("growth MSE @{step}"), |card| {
             mse(&card.growth[index].mse)
         });
     }
     for (index, step) in PROTOCOL.persistence_steps.iter().enumerate() {
-        row(format!("persistence MSE @{step}"), &|card| {
+        table.row(format!("persistence MSE @{step}"), |card| {
             mse(&card.persistence[index].mse)
         });
     }
     let last_growth = PROTOCOL.growth_steps.len() - 1;
     let last_persistence = PROTOCOL.persistence_steps.len() - 1;
-    row(
+    table.row(
         format!(
             "live cells @{} → @{}",
             PROTOCOL.last_growth_step(),
             PROTOCOL.last_persistence_step()
         ),
-        &|card| {
+        |card| {
             format!(
                 "{:.0} → {:.0}",
                 card.growth[last_growth].live_cells.mean,
@@ -280,86 +355,138 @@ fn table(report: &Report) -> String {
             )
         },
     );
-    row("persistence".into(), &|card| {
+    table.row("persistence", |card| {
         card.persistence_verdict.describe().into()
     });
     for (index, cut) in PROTOCOL.battery().iter().enumerate() {
-        row(format!("recovered, {}", cut.name()), &|card| {
+        table.row(format!("recovered, {}", cut.name()), |card| {
             share(&card.regeneration[index].recovered)
         });
-        row(
+        table.row(
             format!("  shape IoU after {}", PROTOCOL.regrow_steps),
-            &|card| share(&card.regeneration[index].iou_end),
+            |card| share(&card.regeneration[index].iou_end),
         );
     }
-    row("recovered, mean of the discs".into(), &|card| {
+    table.row("recovered, mean of the discs", |card| {
         format!("{:.2}", recovered_of(card, true))
     });
-    row("recovered, mean of the halves".into(), &|card| {
+    table.row("recovered, mean of the halves", |card| {
         format!("{:.2}", recovered_of(card, false))
     });
-    row("recovered, mean of all cuts".into(), &|card| {
+    table.row("recovered, mean of all cuts", |card| {
         share(&card.recovered_mean)
     });
-    row(
+    table.row(
         format!(
             "rotation {}° MSE @{}",
             PROTOCOL.rotation_deg(),
             PROTOCOL.last_growth_step()
         ),
-        &|card| {
+        |card| {
             card.rotation_mse
                 .as_ref()
                 .map_or("n/a (learned perception)".into(), mse)
         },
     );
-
-    let mut table = vec![(
-        "".to_string(),
-        report.models.iter().map(|m| m.model.clone()).collect(),
-    )];
-    table.append(&mut rows);
-    let label_width = table
-        .iter()
-        .map(|(l, _)| l.chars().count())
-        .max()
-        .unwrap_or(0);
-    let widths: Vec<usize> = (0..report.models.len())
-        .map(|column| {
-            table
-                .iter()
-                .map(|(_, cells)| cells[column].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let seeds = report.models.first().map_or(0, |m| m.scorecard.seeds.len());
-    let mut out = format!(
-        "{}: mean ± sd over {} of the fire decisions; MSE of RGBA as the paper's loss\n",
+    let seeds = models.first().map_or(0, |m| m.scorecard.seeds.len());
+    table.render(format!(
+        "{}: mean ± sd over {} of the fire decisions; MSE of RGBA as the paper's loss",
         PROTOCOL.name,
         seeds_phrase(seeds)
-    );
-    // Models side by side as far as TABLE_WIDTH allows, then the next block below.
-    let mut first = 0;
-    while first < widths.len() {
-        let mut end = first + 1;
-        let mut used = label_width + 2 + widths[first];
-        while end < widths.len() && used + 2 + widths[end] <= TABLE_WIDTH {
-            used += 2 + widths[end];
-            end += 1;
-        }
-        out.push('\n');
-        for (label, cells) in &table {
-            let mut line = format!("{label:<label_width$}");
-            for (cell, width) in cells[first..end].iter().zip(&widths[first..end]) {
-                line.push_str(&format!("  {cell:<width$}"));
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        first = end;
+    ))
+}
+
+/// The texture protocol's table: one column per model.
+fn texture_table(models: &[ModelReport<TextureScorecard>]) -> String {
+    let mut table = Table::new(models);
+    table.row("texture", |card| card.texture.clone());
+    table.row("grid", |card| format!("{}x{}", card.grid[0], card.grid[1]));
+    for (index, step) in TEXTURE_PROTOCOL.steps.iter().enumerate() {
+        table.row(format!("texture loss @{step}"), |card| {
+            mse(&card.steps[index].loss)
+        });
     }
-    out
+    for (index, cut) in TEXTURE_PROTOCOL.cuts.iter().enumerate() {
+        table.row(
+            format!("after a {} @{}", cut.name(), TEXTURE_PROTOCOL.cut_at),
+            |card| mse(&card.cuts[index].loss_cut),
+        );
+        table.row(
+            format!("  {} steps later", TEXTURE_PROTOCOL.regrow_steps),
+            |card| mse(&card.cuts[index].loss_end),
+        );
+        table.row("  recovered", |card| share(&card.cuts[index].recovered));
+    }
+    let seeds = models.first().map_or(0, |m| m.scorecard.seeds.len());
+    table.render(format!(
+        "{}: mean ± sd over {} of the fire decisions; texture loss from zeros",
+        TEXTURE_PROTOCOL.name,
+        seeds_phrase(seeds)
+    ))
+}
+
+/// A terminal table with one column per model, its rows added one at a time.
+struct Table<'a, S> {
+    models: &'a [ModelReport<S>],
+    /// Label and one cell per model, the models' names first.
+    rows: Vec<(String, Vec<String>)>,
+}
+
+impl<'a, S> Table<'a, S> {
+    fn new(models: &'a [ModelReport<S>]) -> Self {
+        let names = models.iter().map(|m| m.model.clone()).collect();
+        Self {
+            models,
+            rows: vec![(String::new(), names)],
+        }
+    }
+
+    /// A row: its label, and `cell` of each model's scorecard.
+    fn row(&mut self, label: impl Into<String>, cell: impl Fn(&S) -> String) {
+        let cells = self.models.iter().map(|m| cell(&m.scorecard)).collect();
+        self.rows.push((label.into(), cells));
+    }
+
+    /// The table under `heading`: models side by side as far as [`TABLE_WIDTH`] allows, then
+    /// the next block below.
+    fn render(self, heading: String) -> String {
+        let label_width = self
+            .rows
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        let widths: Vec<usize> = (0..self.models.len())
+            .map(|column| {
+                self.rows
+                    .iter()
+                    .map(|(_, cells)| cells[column].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = heading + "\n";
+        let mut first = 0;
+        while first < widths.len() {
+            let mut end = first + 1;
+            let mut used = label_width + 2 + widths[first];
+            while end < widths.len() && used + 2 + widths[end] <= TABLE_WIDTH {
+                used += 2 + widths[end];
+                end += 1;
+            }
+            out.push('\n');
+            for (label, cells) in &self.rows {
+                let mut line = format!("{label:<label_width$}");
+                for (cell, width) in cells[first..end].iter().zip(&widths[first..end]) {
+                    line.push_str(&format!("  {cell:<width$}"));
+                }
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            first = end;
+        }
+        out
+    }
 }
 
 /// "1 seed", "4 seeds".
@@ -381,18 +508,18 @@ fn recovered_of(card: &Scorecard, discs: bool) -> f64 {
     shares.iter().sum::<f64>() / shares.len().max(1) as f64
 }
 
-/// The summary: one Markdown row per model with the headline figures.
-fn summary(report: &Report) -> String {
+/// The growing models' summary: one Markdown row per model with the headline figures.
+fn growing_summary(models: &[ModelReport]) -> String {
     let growth = PROTOCOL.last_growth_step();
     let persistence = PROTOCOL.last_persistence_step();
     let mut out = format!(
         "{}, mean over {}\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
          recovered: discs / halves / all | rotation {}° MSE @{growth} |\n|---|---|---|---|---|\n",
         PROTOCOL.name,
-        seeds_phrase(report.models.first().map_or(0, |m| m.scorecard.seeds.len())),
+        seeds_phrase(models.first().map_or(0, |m| m.scorecard.seeds.len())),
         PROTOCOL.rotation_deg()
     );
-    for model in &report.models {
+    for model in models {
         let card = &model.scorecard;
         out.push_str(&format!(
             "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |\n",
@@ -405,6 +532,44 @@ fn summary(report: &Report) -> String {
             card.rotation_mse
                 .as_ref()
                 .map_or("n/a".into(), |stat| format!("{:.1e}", stat.mean)),
+        ));
+    }
+    out
+}
+
+/// The texture models' summary: one Markdown row per model, the loss at each step and the
+/// recovered shares.
+fn texture_summary(models: &[ModelReport<TextureScorecard>]) -> String {
+    let joined = |parts: Vec<String>| parts.join(" / ");
+    let steps = joined(
+        TEXTURE_PROTOCOL
+            .steps
+            .map(|step| format!("@{step}"))
+            .to_vec(),
+    );
+    let cuts = joined(TEXTURE_PROTOCOL.cuts.map(|cut| cut.name()).to_vec());
+    let mut out = format!(
+        "{}, mean over {}\n\n| model | texture loss {steps} | recovered: {cuts} |\n|---|---|---|\n",
+        TEXTURE_PROTOCOL.name,
+        seeds_phrase(models.first().map_or(0, |m| m.scorecard.seeds.len())),
+    );
+    for model in models {
+        let card = &model.scorecard;
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            model.model,
+            joined(
+                card.steps
+                    .iter()
+                    .map(|at| format!("{:.1e}", at.loss.mean))
+                    .collect()
+            ),
+            joined(
+                card.cuts
+                    .iter()
+                    .map(|cut| format!("{:.2}", cut.recovered.mean))
+                    .collect()
+            ),
         ));
     }
     out
@@ -435,25 +600,14 @@ fn with_spread(mean: String, stat: &Stat, sd: String) -> String {
 /// One model's contact sheet, 2x scale, every picture captioned, under a line naming the model:
 /// the reference, growth, persistence and the rotated growth in the first row; each cut in the
 /// second; its regrowth in the third. Seed 0.
-fn sheet(
-    name: &str,
-    model: &Nca,
-    frames: &Frames,
-    [height, width]: [usize; 2],
-    device: &Device,
-) -> RgbImage {
+fn sheet(name: &str, model: &Nca, frames: &Frames, grid: [usize; 2], device: &Device) -> RgbImage {
     let picture = |state: &[f32], caption: &str| {
-        let tensor = Tensor::<4>::from_data(
-            TensorData::new(state.to_vec(), [1, model.config().channels, height, width]),
-            device,
-        );
-        let image =
-            nca_data::scale_up(&nca_data::white_images(model.config(), tensor).remove(0), 2);
-        nca_data::captioned(&image, caption)
+        nca_data::captioned(&frame(model, state, grid, device), caption)
     };
     let mut first = vec![picture(&frames.reference, "target")];
     first.extend(
         frames
+            .course
             .timeline
             .iter()
             .map(|(step, state)| picture(state, &format!("@{step}"))),
@@ -466,7 +620,7 @@ fn sheet(
         );
         first.push(picture(rotated, &caption));
     }
-    let columns = first.len().max(frames.cuts.len());
+    let columns = first.len().max(frames.course.cuts.len());
     let blank = RgbImage::from_pixel(first[0].width(), first[0].height(), image::Rgb([255; 3]));
     let pad = |mut row: Vec<RgbImage>| {
         row.resize(columns, blank.clone());
@@ -475,6 +629,7 @@ fn sheet(
     let battery = PROTOCOL.battery();
     let mut images = pad(first);
     images.extend(pad(frames
+        .course
         .cuts
         .iter()
         .zip(&battery)
@@ -483,6 +638,7 @@ fn sheet(
         .collect()));
     let regrown = format!("+{}", PROTOCOL.regrow_steps);
     images.extend(pad(frames
+        .course
         .cuts
         .iter()
         .map(|(_, end)| picture(end, &regrown))
@@ -493,6 +649,65 @@ fn sheet(
         PROTOCOL.cut_at, PROTOCOL.regrow_steps
     );
     nca_data::captioned(&grid, &title)
+}
+
+/// A texture model's contact sheet, one strip under a line naming the model, 2x scale, every
+/// picture captioned: the texture, the states at each scored step, each cut and its regrowth.
+/// Seed 0.
+fn texture_sheet(
+    name: &str,
+    model: &Nca,
+    texture: RgbImage,
+    course: &Course,
+    grid: [usize; 2],
+    device: &Device,
+) -> RgbImage {
+    let picture = |state: &[f32], caption: &str| {
+        nca_data::captioned(&frame(model, state, grid, device), caption)
+    };
+    let mut images = vec![nca_data::captioned(&texture, "texture")];
+    images.extend(
+        course
+            .timeline
+            .iter()
+            .map(|(step, state)| picture(state, &format!("@{step}"))),
+    );
+    let regrown = format!("+{}", TEXTURE_PROTOCOL.regrow_steps);
+    for (index, ((cut, end), kind)) in course.cuts.iter().zip(&TEXTURE_PROTOCOL.cuts).enumerate() {
+        images.push(picture(cut, &short_name(kind, index)));
+        images.push(picture(end, &regrown));
+    }
+    let strip = nca_data::grid_image(&images, images.len());
+    let title = format!(
+        "{name}: texture from zeros @step; cuts at step {}, then {} steps",
+        TEXTURE_PROTOCOL.cut_at, TEXTURE_PROTOCOL.regrow_steps
+    );
+    nca_data::captioned(&strip, &title)
+}
+
+/// A `[C, H, W]` state of `model` on a `[H, W]` grid as a sheet shows it: as it looks, 2 pixels
+/// a cell.
+fn frame(model: &Nca, state: &[f32], [height, width]: [usize; 2], device: &Device) -> RgbImage {
+    let tensor = Tensor::<4>::from_data(
+        TensorData::new(state.to_vec(), [1, model.config().channels, height, width]),
+        device,
+    );
+    nca_data::scale_up(&nca_data::white_images(model.config(), tensor).remove(0), 2)
+}
+
+/// The texture as a sheet shows it beside a model's states on a `[H, W]` grid: over white, 2
+/// pixels a pixel (a texture run learns it one pixel a cell), tiled or cut to the frame's size.
+fn texture_frame(texture: &KnownTarget, [height, width]: [usize; 2], device: &Device) -> RgbImage {
+    let tensor = Tensor::<4>::from_data(
+        TensorData::new(texture.rgba.clone(), [1, 4, texture.height, texture.width]),
+        device,
+    );
+    // The premultiplied RGBA picture over white, as a growing model's target is shown.
+    let shown = nca_data::white_images(&NcaConfig::default(), tensor).remove(0);
+    let shown = nca_data::scale_up(&shown, 2);
+    RgbImage::from_fn(2 * width as u32, 2 * height as u32, |x, y| {
+        *shown.get_pixel(x % shown.width(), y % shown.height())
+    })
 }
 
 /// A cut's name that fits under a picture: `disc 1` to `disc 4`, `left`, `right`, `top`,

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 use nca_core::{Engine, NcaConfig};
-use nca_train::eval::PROTOCOL;
+use nca_train::eval::{PROTOCOL, TEXTURE_PROTOCOL};
 
 /// Overrides the memory counted as available, in bytes.
 pub const MEMORY_AVAILABLE_ENV: &str = "NCA_MEMORY_AVAILABLE";
@@ -111,13 +111,13 @@ pub fn rollout(
 }
 
 /// `nca eval` scoring one model for `seeds` seeds on a `grid`, after earlier models' contact
-/// sheets of `sheets` bytes, with a sheet of its own when `sheet`. What the protocol
-/// ([`nca_train::eval`]) keeps: per seed, the states at each growth and persistence step, the
-/// uncut pattern, each cut and its regrowth, the rotated growth; the first seed's again as the
-/// sheet's frames. The largest of its phases counts: all the seeds' states once run, or, during
-/// the last seed's regrowth, the earlier seeds' states with the cut states as input and output
-/// and their fire decisions; then the sheets, each model's 2x RGB frames, stacked into one at
-/// the end.
+/// sheets of `sheets` bytes, with a sheet of its own when `sheet`. What its protocol
+/// ([`nca_train::eval`], the growing or the texture one, [`EvalRuns`]) keeps: per seed, the
+/// states at each scored step, the uncut pattern, each cut and its regrowth, the rotated growth;
+/// the first seed's again as the sheet's frames. The largest of its phases counts: all the
+/// seeds' states once run, or, during the last seed's regrowth, the earlier seeds' states with
+/// the cut states as input and output and their fire decisions; then the sheets, each model's 2x
+/// RGB frames, stacked into one at the end.
 pub fn eval(
     config: &NcaConfig,
     grid: [usize; 2],
@@ -126,21 +126,23 @@ pub fn eval(
     sheets: u128,
     sheet: bool,
 ) -> Need {
-    let cuts = PROTOCOL.battery().len();
-    let timeline = PROTOCOL.growth_steps.len() + PROTOCOL.persistence_steps.len();
-    let rotated = usize::from(!config.trainable_perception);
-    let kept = timeline + 1 + 2 * cuts + rotated;
+    let EvalRuns {
+        timeline,
+        cuts,
+        regrow_steps,
+        others,
+        frames,
+    } = EvalRuns::of(config);
+    let kept = timeline + 1 + 2 * cuts + others;
     let all_seeds = states(config, grid, (seeds + 1) * kept);
     let regrowth = states(
         config,
         grid,
         seeds.saturating_sub(1) * kept + timeline + 1 + 2 * cuts,
-    ) + fire_decisions(config, engine, grid, cuts, PROTOCOL.regrow_steps);
+    ) + fire_decisions(config, engine, grid, cuts, regrow_steps);
     let runs = all_seeds.max(regrowth);
-    // Three rows of 2x frames, as many columns as the longest row.
-    let columns = (1 + timeline + rotated).max(cuts) as u128;
     let own_sheet = if sheet {
-        3 * columns * (2 * grid[0] as u128) * (2 * grid[1] as u128) * 3
+        frames as u128 * (2 * grid[0] as u128) * (2 * grid[1] as u128) * 3
     } else {
         0
     };
@@ -152,11 +154,55 @@ pub fn eval(
         } else {
             "the contact sheets".into()
         },
-        flags: if runs >= 2 * (sheets + own_sheet) {
-            "--seeds, or the grid: --target-size, --padding, --grid"
-        } else {
-            "--sheet, or fewer --model"
+        flags: match (runs >= 2 * (sheets + own_sheet), config.is_texture()) {
+            (true, false) => "--seeds, or the grid: --target-size, --padding, --grid",
+            (true, true) => "--seeds, or --grid",
+            (false, _) => "--sheet, or fewer --model",
         },
+    }
+}
+
+/// What the protocol that scores a model keeps of each seed, and the frames of its sheet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalRuns {
+    /// States scored on the run from the start state.
+    pub timeline: usize,
+    /// Cuts, each kept with its regrowth.
+    pub cuts: usize,
+    /// Steps of regrowth after the cuts.
+    pub regrow_steps: usize,
+    /// Other states kept (the growing protocol's rotated growth).
+    pub others: usize,
+    /// Frames on the model's contact sheet.
+    pub frames: usize,
+}
+
+impl EvalRuns {
+    /// The texture protocol's for a texture model ([`NcaConfig::is_texture`]), else the growing
+    /// one's.
+    pub fn of(config: &NcaConfig) -> Self {
+        if config.is_texture() {
+            let (timeline, cuts) = (TEXTURE_PROTOCOL.steps.len(), TEXTURE_PROTOCOL.cuts.len());
+            return Self {
+                timeline,
+                cuts,
+                regrow_steps: TEXTURE_PROTOCOL.regrow_steps,
+                others: 0,
+                // One strip: the texture, each scored step, each cut and its regrowth.
+                frames: 1 + timeline + 2 * cuts,
+            };
+        }
+        let timeline = PROTOCOL.growth_steps.len() + PROTOCOL.persistence_steps.len();
+        let cuts = PROTOCOL.battery().len();
+        let rotated = usize::from(!config.trainable_perception);
+        Self {
+            timeline,
+            cuts,
+            regrow_steps: PROTOCOL.regrow_steps,
+            others: rotated,
+            // Three rows of frames, as many columns as the longest row.
+            frames: 3 * (1 + timeline + rotated).max(cuts),
+        }
     }
 }
 
@@ -176,6 +222,14 @@ mod tests {
         // The fused kernel's fire decisions of the regrowth: 400 steps of 8 grids.
         let need = eval(&config, [1024, 1024], 1, Engine::Fused, 0, false);
         assert!(need.bytes >= 400 * 8 * 1024 * 1024);
+        // A texture model: 5 scored states, the uncut one, 2 cuts and their regrowth.
+        let texture = NcaConfig {
+            alive_masking: false,
+            ..NcaConfig::default()
+        };
+        let need = eval(&texture, grid, 4, Engine::Tensor, 0, false);
+        assert_eq!(need.bytes, 5 * 10 * state);
+        assert_eq!(EvalRuns::of(&texture).frames, 10);
     }
 
     #[test]

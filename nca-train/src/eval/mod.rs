@@ -6,14 +6,20 @@
 //! count, a shape overlap or a recovered share, each given as the mean and spread over several
 //! seeds of the fire decisions. Every fixed number lives in one [`Protocol`] value, versioned by
 //! its name: numbers under one version compare across models, machines and backends.
+//!
+//! A texture model ([`NcaConfig::is_texture`]) has no shape to grow, keep or regrow: it is scored
+//! by its own protocol, [`TEXTURE_PROTOCOL`] (the texture loss from the zero seed, after a cut and
+//! once regrown), run over the seeds the same way ([`Course`]), in its own section of the
+//! [`Report`].
 
 mod measures;
 mod report;
+mod runs;
+mod texture;
 
-use burn::tensor::{Tensor, TensorData};
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
-use nca_core::{Half, HostGrid, Nca, NcaConfig, host_values};
+use nca_core::{Half, HostGrid, Nca, NcaConfig};
 use serde::{Deserialize, Serialize};
 
 pub use measures::{recovered, rotate_about_seed, shown_mse};
@@ -21,9 +27,15 @@ pub use report::{
     AtStep, Frames, ModelReport, Persistence, Reference, Regrowth, Report, Scorecard, Settings,
     Stat,
 };
+pub use runs::Course;
+pub use texture::{
+    LossAt, TEXTURE_PROTOCOL, TextureCut, TextureProtocol, TextureReport, TextureScorecard,
+    TextureSettings,
+};
 
 use crate::random_disc;
 use measures::{iou, live_cells};
+use runs::{CUT_STREAM, Plan, ROTATION_STREAM, run, start};
 
 /// The protocol's fixed numbers. A change to any of them is a new protocol with a new name.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,11 +75,6 @@ pub const PROTOCOL: Protocol = Protocol {
     discs: 4,
     disc_seed: 2020,
 };
-
-/// The random streams of one seed S: growth and persistence draw from S itself (the same fire
-/// decisions as `nca grow --seed S`), the cuts and the rotation from their own streams.
-const CUT_STREAM: u64 = 1 << 32;
-const ROTATION_STREAM: u64 = 2 << 32;
 
 impl Protocol {
     /// The rotation test's angle in degrees (90° a quarter turn).
@@ -139,13 +146,12 @@ impl Protocol {
             .collect();
         let frames = Frames {
             reference: {
-                let mut frame = vec![0.0; runs[0].uncut.len()];
+                let mut frame = vec![0.0; runs[0].course.uncut.len()];
                 frame[..reference_values.len()].copy_from_slice(&reference_values);
                 frame
             },
-            timeline: runs[0].timeline.clone(),
+            course: runs[0].course.clone(),
             rotated: runs[0].rotated.clone(),
-            cuts: runs[0].cuts.clone(),
         };
         let scores = Scoring {
             protocol: self,
@@ -155,7 +161,7 @@ impl Protocol {
             runs: &runs,
         };
         let growth = scores.at_steps(0..self.growth_steps.len());
-        let persistence = scores.at_steps(self.growth_steps.len()..runs[0].timeline.len());
+        let persistence = scores.at_steps(self.growth_steps.len()..runs[0].course.timeline.len());
         let persistence_verdict = Persistence::judge(
             growth[growth.len() - 1].live_cells.mean,
             persistence[persistence.len() - 1].live_cells.mean,
@@ -195,7 +201,7 @@ impl Protocol {
             None => {
                 let step = self.last_growth_step();
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
-                let seed = host_values(model.seed(1, height, width));
+                let seed = start(model, [height, width]);
                 let grown = run(model, &seed, [height, width], step, &mut rng);
                 (
                     grown[..visible * height * width].to_vec(),
@@ -209,43 +215,15 @@ impl Protocol {
     /// battery of cuts at [`Protocol::cut_at`] and their regrowth, the rotated growth.
     fn run_seed(&self, model: &Nca, grid: [usize; 2], seed: u64, battery: &[Cut]) -> SeedRun {
         let config = model.config();
-        let shape = [config.channels, grid[0], grid[1]];
-        let start = host_values(model.seed(1, grid[0], grid[1]));
-
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let mut checkpoints: Vec<usize> = self.growth_steps.to_vec();
-        checkpoints.extend(self.persistence_steps);
-        checkpoints.push(self.cut_at);
-        checkpoints.sort_unstable();
-        let (mut state, mut done) = (start.clone(), 0);
-        let (mut timeline, mut uncut) = (Vec::new(), Vec::new());
-        for step in checkpoints {
-            state = run(model, &state, grid, step - done, &mut rng);
-            done = step;
-            if step == self.cut_at {
-                uncut = state.clone();
-            }
-            if self.growth_steps.contains(&step) || self.persistence_steps.contains(&step) {
-                timeline.push((step, state.clone()));
-            }
-        }
-
-        let cut_states: Vec<f32> = battery
-            .iter()
-            .flat_map(|cut| {
-                let mut cut_state = uncut.clone();
-                cut.apply(&mut cut_state, shape);
-                cut_state
-            })
-            .collect();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(CUT_STREAM));
-        let regrown = run(model, &cut_states, grid, self.regrow_steps, &mut rng);
-        let cuts = cut_states
-            .chunks_exact(uncut.len())
-            .zip(regrown.chunks_exact(uncut.len()))
-            .map(|(cut, end)| (cut.to_vec(), end.to_vec()))
-            .collect();
-
+        let mut scored = self.growth_steps.to_vec();
+        scored.extend(self.persistence_steps);
+        let plan = Plan {
+            scored: &scored,
+            cut_at: self.cut_at,
+            cuts: battery,
+            regrow_steps: self.regrow_steps,
+        };
+        let course = plan.run(model, grid, seed);
         let rotated = (!config.trainable_perception).then(|| {
             let turned = model
                 .clone()
@@ -255,14 +233,10 @@ impl Protocol {
                 })
                 .expect("only the angle of fixed filters changes");
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(ROTATION_STREAM));
+            let start = start(model, grid);
             run(&turned, &start, grid, self.last_growth_step(), &mut rng)
         });
-        SeedRun {
-            timeline,
-            uncut,
-            cuts,
-            rotated,
-        }
+        SeedRun { course, rotated }
     }
 }
 
@@ -304,12 +278,8 @@ impl Cut {
 
 /// What one seed's runs produced, host-side `[C, H, W]` states.
 struct SeedRun {
-    /// After each growth and persistence step, with the step.
-    timeline: Vec<(usize, Vec<f32>)>,
-    /// The pattern at the cut step, before the cut.
-    uncut: Vec<f32>,
-    /// Each cut state and its regrowth.
-    cuts: Vec<(Vec<f32>, Vec<f32>)>,
+    /// Growth and persistence (the timeline), the cuts and their regrowth.
+    course: Course,
     /// Grown with turned perception (none for learned perception).
     rotated: Option<Vec<f32>>,
 }
@@ -342,9 +312,11 @@ impl Scoring<'_> {
     fn at_steps(&self, indices: std::ops::Range<usize>) -> Vec<AtStep> {
         indices
             .map(|index| AtStep {
-                step: self.runs[0].timeline[index].0,
-                mse: self.over_seeds(|run| shown_mse(&run.timeline[index].1, self.reference)),
-                live_cells: self.over_seeds(|run| self.live(&run.timeline[index].1).len() as f64),
+                step: self.runs[0].course.timeline[index].0,
+                mse: self
+                    .over_seeds(|run| shown_mse(&run.course.timeline[index].1, self.reference)),
+                live_cells: self
+                    .over_seeds(|run| self.live(&run.course.timeline[index].1).len() as f64),
             })
             .collect()
     }
@@ -357,17 +329,22 @@ impl Scoring<'_> {
             .iter()
             .enumerate()
             .map(|(index, &cut)| {
-                let mse_cut = |run: &SeedRun| shown_mse(&run.cuts[index].0, &run.uncut[..rgba]);
-                let mse_end = |run: &SeedRun| shown_mse(&run.cuts[index].1, &run.uncut[..rgba]);
+                let mse =
+                    |run: &SeedRun, state: &[f32]| shown_mse(state, &run.course.uncut[..rgba]);
+                let mse_cut = |run: &SeedRun| mse(run, &run.course.cuts[index].0);
+                let mse_end = |run: &SeedRun| mse(run, &run.course.cuts[index].1);
                 Regrowth {
                     cut,
                     mse_cut: self.over_seeds(mse_cut),
                     mse_end: self.over_seeds(mse_end),
                     iou_end: self.over_seeds(|run| {
-                        iou(&self.live(&run.cuts[index].1), &self.live(&run.uncut))
+                        iou(
+                            &self.live(&run.course.cuts[index].1),
+                            &self.live(&run.course.uncut),
+                        )
                     }),
                     recovered: self.over_seeds(|run| {
-                        let grown = !self.live(&run.uncut).is_empty();
+                        let grown = !self.live(&run.course.uncut).is_empty();
                         recovered(grown, mse_cut(run), mse_end(run))
                     }),
                 }
@@ -408,22 +385,4 @@ impl Scoring<'_> {
             )
         })
     }
-}
-
-/// `steps` steps of `model` (its engine) from host states `[B, C, H, W]` on a `[H, W]` grid
-/// (B read off the length).
-fn run(
-    model: &Nca,
-    states: &[f32],
-    [height, width]: [usize; 2],
-    steps: usize,
-    rng: &mut Xoshiro256PlusPlus,
-) -> Vec<f32> {
-    let channels = model.config().channels;
-    let batch = states.len() / (channels * height * width);
-    let tensor = Tensor::<4>::from_data(
-        TensorData::new(states.to_vec(), [batch, channels, height, width]),
-        &model.device(),
-    );
-    host_values(model.advance(tensor, steps, rng))
 }

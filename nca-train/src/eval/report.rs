@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cut, PROTOCOL, Protocol};
+use super::{Course, Cut, PROTOCOL, Protocol, TextureReport, TextureScorecard};
 
 /// Mean, spread and every value of one figure over the seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,23 +152,30 @@ pub struct Scorecard {
 pub struct Frames {
     /// The reference (visible channels and alpha only; the rest zero).
     pub reference: Vec<f32>,
-    /// After each growth and persistence step, with the step.
-    pub timeline: Vec<(usize, Vec<f32>)>,
+    /// Growth and persistence (the timeline), the uncut pattern, each cut and its regrowth.
+    pub course: Course,
     /// Grown with rotated perception (none for learned perception).
     pub rotated: Option<Vec<f32>>,
-    /// Each cut state and its regrowth.
-    pub cuts: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
-/// The JSON report: the protocol and every model's scorecard.
+/// The JSON report: the protocol and every growing model's scorecard, and the texture models'
+/// section under the texture protocol's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The protocol's name ([`Protocol::name`]).
     pub protocol: String,
     /// The protocol's fixed numbers, written out.
     pub settings: Settings,
-    /// One entry per model, in the order given.
+    /// One entry per growing model, in the order given.
     pub models: Vec<ModelReport>,
+    /// The texture models, scored by [`TEXTURE_PROTOCOL`](super::TEXTURE_PROTOCOL), under its
+    /// name (a test holds the key to it); absent when there are none.
+    #[serde(
+        rename = "nca-eval-texture/1",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub texture: Option<TextureReport>,
 }
 
 /// The fixed numbers of the protocol.
@@ -192,24 +199,26 @@ pub struct Settings {
     pub seeding: String,
 }
 
-/// One model's scorecard with what identifies the model.
+/// One model's scorecard (a growing model's, or a texture's) with what identifies the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelReport {
+pub struct ModelReport<S = Scorecard> {
     /// As given to `--model`.
     pub model: String,
     /// Trainable parameters.
     pub parameters: usize,
     /// The figures.
-    pub scorecard: Scorecard,
+    pub scorecard: S,
 }
 
 impl Report {
-    /// The report of `models` scored under [`PROTOCOL`].
-    pub fn new(models: Vec<ModelReport>) -> Self {
+    /// The report of growing `models` scored under [`PROTOCOL`] and of texture models `textures`
+    /// under [`TEXTURE_PROTOCOL`](super::TEXTURE_PROTOCOL).
+    pub fn new(models: Vec<ModelReport>, textures: Vec<ModelReport<TextureScorecard>>) -> Self {
         Self {
             protocol: PROTOCOL.name.into(),
             settings: PROTOCOL.settings(),
             models,
+            texture: TextureReport::of(textures),
         }
     }
 }
