@@ -126,15 +126,7 @@ pub fn target_of(path: &Path) -> anyhow::Result<Option<TargetSpec>> {
     if !path.exists() {
         return Ok(shipped_target(&path.to_string_lossy()));
     }
-    let config = path.join(nca_train::CONFIG_FILE);
-    if config.is_file() {
-        let text = nca_core::io::read_text_limited(
-            &config,
-            nca_train::MAX_CONFIG_BYTES,
-            "training config",
-        )?;
-        let config = TrainConfig::from_toml(&text)
-            .with_context(|| format!("config {}", config.display()))?;
+    if let Some(config) = run_config(path)? {
         return Ok(config.target);
     }
     let demo_emoji = path
@@ -155,10 +147,26 @@ pub fn target_of(path: &Path) -> anyhow::Result<Option<TargetSpec>> {
     }))
 }
 
-/// The side of the square grid a model grows on unless told otherwise: its target's larger side
-/// where the target is known (for a URL, without fetching it: the box and the padding), else the
-/// paper's 72.
+/// The training config of the run directory at `path`, if it is one.
+fn run_config(path: &Path) -> anyhow::Result<Option<TrainConfig>> {
+    let config = path.join(nca_train::CONFIG_FILE);
+    if !config.is_file() {
+        return Ok(None);
+    }
+    let text =
+        nca_core::io::read_text_limited(&config, nca_train::MAX_CONFIG_BYTES, "training config")?;
+    let parsed =
+        TrainConfig::from_toml(&text).with_context(|| format!("config {}", config.display()))?;
+    Ok(Some(parsed))
+}
+
+/// The side of the square grid a model grows on unless told otherwise: a texture run's grid, or
+/// its target's larger side where the target is known (a texture's; for a URL, without fetching
+/// it: the box and the padding), else the paper's 72.
 pub fn own_grid(path: &Path) -> anyhow::Result<u32> {
+    if let Some(texture) = run_config(path)?.and_then(|config| config.texture) {
+        return Ok(texture.grid as u32);
+    }
     Ok(match target_of(path)? {
         Some(spec) if matches!(spec.source, TargetSource::Url(_)) => {
             spec.options.size + 2 * spec.options.padding

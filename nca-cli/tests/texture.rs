@@ -48,20 +48,21 @@ fn a_texture_run_trains_from_a_built_in_texture_and_grows() {
     ] {
         assert!(config.contains(line), "{line} not in {config}");
     }
-    ok(
-        &[
-            "grow",
-            "--model",
-            "run",
-            "--out",
-            "grown.png",
-            "--steps",
-            "8",
-        ],
-        dir.path(),
-    );
+    // On its own grid by default: the run's 24 cells, not its 32-pixel texture's.
+    let grow = [
+        "grow",
+        "--model",
+        "run",
+        "--out",
+        "grown.png",
+        "--steps",
+        "8",
+        "--scale",
+        "1",
+    ];
+    ok(&grow, dir.path());
     let picture = image::open(dir.path().join("grown.png")).unwrap();
-    assert!(picture.width() >= 24);
+    assert_eq!((picture.width(), picture.height()), (24, 24));
 }
 
 #[test]
