@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::RngExt;
 use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception, Seed, host_values};
 use nca_tests::{assert_gradients_match, max_abs_diff, param, random_model, rng, uniform};
-use nca_train::{Loss, RgbaLoss, TextureLoss, TextureOptions};
+use nca_train::{Experiment, Loss, RgbaLoss, TextureLoss, TextureOptions, TrainConfig};
 
 fn device() -> Device {
     Device::flex()
@@ -79,18 +79,10 @@ fn configs() -> Vec<NcaConfig> {
     ]
 }
 
-/// The self-organising textures' model: 12 channels, 96 hidden units, identity, Sobel and
-/// Laplacian on a wrapped grid, no alive masking, a zero seed.
+/// The self-organising textures' model (12 channels, 96 hidden units, identity, Sobel and
+/// Laplacian on a wrapped grid, no alive masking, a zero seed), as nca trains it.
 fn texture_config() -> NcaConfig {
-    NcaConfig {
-        channels: 12,
-        hidden_units: 96,
-        laplacian: true,
-        border: Border::Wrap,
-        seed: Seed::Zeros,
-        alive_masking: false,
-        ..NcaConfig::default()
-    }
+    TrainConfig::preset(Experiment::Texture).model
 }
 
 #[test]
