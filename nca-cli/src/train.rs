@@ -464,16 +464,17 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
             let mut wanted = checkpoint.config.clone();
             wanted.checkpoint_every = args.checkpoint_every.unwrap_or(wanted.checkpoint_every);
             let wanted = args.overrides.apply(wanted)?;
+            // A change that makes it another run is refused first, then a resume with nothing
+            // left to train, before config.toml is rewritten to say what the checkpoint will.
+            let cannot = || format!("cannot resume {}", dir.display());
+            checkpoint.check_config(&wanted).with_context(cannot)?;
             check_left(
                 dir,
                 checkpoint.iteration,
                 &wanted,
                 args.overrides.iterations,
             )?;
-            // config.toml then says what the checkpoint says.
-            let checkpoint = run_dir
-                .resume(checkpoint, wanted)
-                .with_context(|| format!("cannot resume {}", dir.display()))?;
+            let checkpoint = run_dir.resume(checkpoint, wanted).with_context(cannot)?;
             (Trainer::resume(checkpoint, &device)?, run_dir)
         }
         None => {

@@ -413,7 +413,7 @@ fn nothing_existing_is_overwritten_by_a_failed_command() {
     again.extend(["--iterations", "1", "--out", run.to_str().unwrap()]);
     let err = fails(&again, dir.path());
     assert!(
-        err.contains("already holds a run; continue it with --resume"),
+        err.contains("has finished its 1 iteration; pass --resume"),
         "{err}"
     );
 
@@ -1112,8 +1112,14 @@ fn bench_refuses_sizes_it_cannot_run_in_one_line() {
             &["--rollout-steps", "2147483647", "--task", "rollout"],
             "--rollout-steps",
         ),
-        (&["--batch", "2147483647", "--task", "rollout"], "--batch"),
-        (&["--batch", "5000", "--task", "train-step"], "--batch"),
+        (
+            &["--batch-size", "2147483647", "--task", "rollout"],
+            "--batch-size",
+        ),
+        (
+            &["--batch-size", "5000", "--task", "train-step"],
+            "--batch-size",
+        ),
     ];
     for (flags, named) in cases {
         let mut args = vec!["bench"];

@@ -353,6 +353,16 @@ impl Checkpoint {
     /// may differ from the run's config; anything else is refused, naming the first field that
     /// differs (a resumed run must be the same run).
     pub fn with_config(self, wanted: TrainConfig) -> Result<Self, TrainError> {
+        self.check_config(&wanted)?;
+        Ok(Self {
+            config: wanted,
+            ..self
+        })
+    }
+
+    /// Whether the run can continue under `wanted`, as [`with_config`](Self::with_config)
+    /// checks it, without changing anything.
+    pub fn check_config(&self, wanted: &TrainConfig) -> Result<(), TrainError> {
         let comparable = TrainConfig {
             iterations: self.config.iterations,
             checkpoint_every: self.config.checkpoint_every,
@@ -363,11 +373,7 @@ impl Checkpoint {
                 field: difference.field,
             });
         }
-        wanted.validate()?;
-        Ok(Self {
-            config: wanted,
-            ..self
-        })
+        wanted.validate()
     }
 }
 
