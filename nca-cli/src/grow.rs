@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::bail;
 use clap::Args;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
@@ -25,6 +26,10 @@ pub struct GrowArgs {
     /// [frames, channels, height, width]: the GIF's frames, every channel) for numpy.
     #[arg(long, default_value = "growth.gif")]
     out: PathBuf,
+    /// Show each picture repeated N x N times, edge to edge (a texture's wrapped grid tiles with
+    /// no seam).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+    tile: u32,
 }
 
 /// Runs `nca grow`.
@@ -32,8 +37,12 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     let format = check_output(&args.out, &["gif", "png", "npy"], args.run.force)?;
     let size = args.run.grid_side()?;
     if format != "npy" {
-        args.run.check_picture_size(size)?;
+        args.run.check_picture_size(size * args.tile as usize)?;
+    } else if args.tile > 1 {
+        bail!("--tile repeats pictures; a .npy holds the states themselves");
     }
+    let shown =
+        |model: &nca_core::Nca, state: &_| nca_data::tiled(&picture(model, state), args.tile);
     let model = args.run.model(compute)?;
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
@@ -56,7 +65,7 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     }
     if format == "png" {
         let last = run_frames(&model, seed, 0, args.steps, every, &mut rng, |_, _| Ok(()))?;
-        let image = nca_data::scale_up(&picture(&model, &last), args.run.scale);
+        let image = nca_data::scale_up(&shown(&model, &last), args.run.scale);
         nca_data::save_png(&args.out, image)?;
     } else {
         let mut gif = GifWriter::create(&args.out, args.run.gif())?;
@@ -67,7 +76,7 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
             args.steps,
             every,
             &mut rng,
-            |state, step| Ok(gif.push(&picture(&model, state), Some(step))?),
+            |state, step| Ok(gif.push(&shown(&model, state), Some(step))?),
         )?;
         gif.finish()?;
     }

@@ -63,6 +63,27 @@ fn a_texture_run_trains_from_a_built_in_texture_and_grows() {
     ok(&grow, dir.path());
     let picture = image::open(dir.path().join("grown.png")).unwrap();
     assert_eq!((picture.width(), picture.height()), (24, 24));
+    // --tile 2: the same picture twice in each direction.
+    let tiled = [
+        "grow",
+        "--model",
+        "run",
+        "--out",
+        "tiled.png",
+        "--steps",
+        "8",
+        "--scale",
+        "1",
+        "--tile",
+        "2",
+    ];
+    ok(&tiled, dir.path());
+    let tiled = image::open(dir.path().join("tiled.png")).unwrap().to_rgb8();
+    assert_eq!(tiled.dimensions(), (48, 48));
+    let picture = picture.to_rgb8();
+    for (x, y, pixel) in tiled.enumerate_pixels() {
+        assert_eq!(pixel, picture.get_pixel(x % 24, y % 24), "({x}, {y})");
+    }
 }
 
 #[test]

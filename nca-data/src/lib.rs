@@ -34,7 +34,7 @@ pub use error::DataError;
 pub use http::{DEFAULT_TIMEOUT, MAX_DOWNLOAD_BYTES, fetch};
 pub use picture::{
     CAPTION_HEIGHT, GifOptions, GifWriter, captioned, draw_number, draw_text, grid_image,
-    rgba_images, save_gif, save_png, scale_up, white_images,
+    rgba_images, save_gif, save_png, scale_up, tiled, white_images,
 };
 pub use target::{
     MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, Target, TargetOptions, TargetSource, TargetSpec, decode,

@@ -190,6 +190,15 @@ pub fn scale_up(image: &RgbImage, scale: u32) -> RgbImage {
     )
 }
 
+/// `image` repeated `times x times`, edge to edge: a texture on a wrapped grid tiles with no
+/// seam.
+pub fn tiled(image: &RgbImage, times: u32) -> RgbImage {
+    let (width, height) = image.dimensions();
+    RgbImage::from_fn(width * times, height * times, |x, y| {
+        *image.get_pixel(x % width, y % height)
+    })
+}
+
 /// Many equally sized images in rows of `columns`, separated by a 1-pixel grey line: a pool
 /// of samples at a glance.
 ///
