@@ -55,15 +55,19 @@ impl FusedNca {
             lanes::<N>(&self.filters, (BANDS * tap + band) * channels + first)
         };
         let mut sums = [[0.0f32; N]; BANDS];
-        grid.for_each_neighbour(cell, |tap, neighbour| {
-            let values = lanes::<N>(state, neighbour * channels + first);
-            for (band, sums) in sums.iter_mut().enumerate() {
-                let filter = filter(tap, band);
-                for lane in 0..N {
-                    sums[lane] += filter[lane] * values[lane];
+        grid.for_each_neighbour(
+            cell,
+            #[inline(always)]
+            |tap, neighbour| {
+                let values = lanes::<N>(state, neighbour * channels + first);
+                for (band, sums) in sums.iter_mut().enumerate() {
+                    let filter = filter(tap, band);
+                    for lane in 0..N {
+                        sums[lane] += filter[lane] * values[lane];
+                    }
                 }
-            }
-        });
+            },
+        );
         for (band, sums) in sums.iter().enumerate() {
             out[band * channels + first..][..N].copy_from_slice(sums);
         }
@@ -122,16 +126,20 @@ impl FusedNca {
         let filter = |tap: usize, band: usize| {
             lanes::<N>(&self.filters, (BANDS * tap + band) * channels + first)
         };
-        grid.for_each_neighbour(cell, |tap, neighbour| {
-            let at = neighbour * channels + first;
-            let grad: &mut [f32; N] = (&mut grad[at..at + N]).try_into().expect("N values");
-            for (band, values) in bands.iter().enumerate() {
-                let filter = filter(tap, band);
-                for lane in 0..N {
-                    grad[lane] += filter[lane] * values[lane];
+        grid.for_each_neighbour(
+            cell,
+            #[inline(always)]
+            |tap, neighbour| {
+                let at = neighbour * channels + first;
+                let grad: &mut [f32; N] = (&mut grad[at..at + N]).try_into().expect("N values");
+                for (band, values) in bands.iter().enumerate() {
+                    let filter = filter(tap, band);
+                    for lane in 0..N {
+                        grad[lane] += filter[lane] * values[lane];
+                    }
                 }
-            }
-        });
+            },
+        );
     }
 
     /// Gradient of the filters (`[9, bands·C]`, band order) from a block of `cells` and the gradient

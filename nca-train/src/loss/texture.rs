@@ -11,8 +11,10 @@ use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Tensor, TensorData};
 use nca_core::HostLoss;
+use ndarray::{Array2, ArrayView2};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Loss;
@@ -198,17 +200,19 @@ impl TextureLoss {
             let factor = 1 << index;
             let (pooled, shape) = pool(colours, [height, width], factor);
             let projected = project(&pooled, shape, k, &scale.directions);
-            let count = projected[0].len();
-            let share = 1.0 / (projected.len() * count) as f64;
-            let mut grad_projected = vec![vec![0.0f32; count]; projected.len()];
-            for ((values, texture), grads) in projected
-                .iter()
+            let count = projected.ncols();
+            let share = 1.0 / (projected.len()) as f64;
+            let mut grad_projected = Array2::zeros(projected.raw_dim());
+            for ((values, texture), mut grads) in projected
+                .rows()
+                .into_iter()
                 .zip(&scale.sorted_texture)
-                .zip(&mut grad_projected)
+                .zip(grad_projected.rows_mut())
             {
-                let mut order: Vec<usize> = (0..count).collect();
-                order.sort_unstable_by(|&a, &b| values[a].total_cmp(&values[b]));
-                for (rank, &patch) in order.iter().enumerate() {
+                for (rank, patch) in ascending_order(values.as_slice().expect("rows"))
+                    .into_iter()
+                    .enumerate()
+                {
                     let difference = f64::from(values[patch] - quantile(texture, rank, count));
                     total += difference * difference * share;
                     grads[patch] = (2.0 * difference * share) as f32;
@@ -225,11 +229,20 @@ impl TextureLoss {
     /// The texture's patches projected on `directions` at scale `index`, each sorted.
     fn sorted_texture(&self, index: usize, directions: &[f32]) -> Vec<Vec<f32>> {
         let (pooled, shape) = pool(&self.texture, self.texture_shape, 1 << index);
-        let mut projected = project(&pooled, shape, self.options.patch, directions);
-        for values in &mut projected {
-            values.sort_unstable_by(f32::total_cmp);
-        }
+        let projected = project(&pooled, shape, self.options.patch, directions);
         projected
+            .rows()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|values| {
+                let values = values.as_slice().expect("rows");
+                ascending_order(values)
+                    .into_iter()
+                    .map(|index| values[index])
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -315,6 +328,29 @@ impl HostLoss for TextureLoss {
     }
 }
 
+/// The indices of `values` in ascending order of their values. Sorts one integer key per value
+/// (the value's bits made to order as the floats do, then its index), which is several times
+/// faster than sorting indices by looking their values up.
+fn ascending_order(values: &[f32]) -> Vec<usize> {
+    let mut keys: Vec<u64> = values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let bits = value.to_bits();
+            let ordered = if bits >> 31 == 1 {
+                !bits
+            } else {
+                bits | 1 << 31
+            };
+            u64::from(ordered) << 32 | index as u64
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .map(|key| (key & u64::from(u32::MAX)) as usize)
+        .collect()
+}
+
 /// The texture's value at `rank` of `count` evenly spaced quantiles (the texture may have more or
 /// fewer patches than the grid).
 fn quantile(sorted: &[f32], rank: usize, count: usize) -> f32 {
@@ -378,62 +414,61 @@ fn unpool_into(
 }
 
 /// Every `k x k` patch (inside the picture) of `[3, H, W]` colours projected on each direction
-/// (`[P, 3, k, k]`): `[P][patches]`, patches in row-major order of their top-left cell.
-fn project(
-    colours: &[f32],
-    [height, width]: [usize; 2],
-    k: usize,
-    directions: &[f32],
-) -> Vec<Vec<f32>> {
-    let (rows, columns) = (height + 1 - k, width + 1 - k);
-    let size = COLOURS * k * k;
-    let mut patch = vec![0.0f32; size];
-    let mut projected = vec![vec![0.0f32; rows * columns]; directions.len() / size];
-    for y in 0..rows {
-        for x in 0..columns {
-            gather_patch(colours, [height, width], k, [y, x], &mut patch);
-            for (values, direction) in projected.iter_mut().zip(directions.chunks_exact(size)) {
-                values[y * columns + x] = patch.iter().zip(direction).map(|(a, b)| a * b).sum();
-            }
-        }
-    }
-    projected
+/// (`[P, 3, k, k]`): `[P, patches]`, patches in row-major order of their top-left cell. One
+/// matrix product of the directions and the patches.
+fn project(colours: &[f32], shape: [usize; 2], k: usize, directions: &[f32]) -> Array2<f32> {
+    directions_matrix(directions, k).dot(&patches(colours, shape, k).t())
 }
 
-/// The transpose of [`project`]: the gradient of the colours from the projections' gradient.
+/// The transpose of [`project`]: the gradient of the colours (`[3, H, W]`) from the
+/// projections' (`[P, patches]`).
 fn project_transpose(
-    grad_projected: &[Vec<f32>],
+    grad_projected: &Array2<f32>,
     [height, width]: [usize; 2],
     k: usize,
     directions: &[f32],
 ) -> Vec<f32> {
-    let (rows, columns) = (height + 1 - k, width + 1 - k);
-    let size = COLOURS * k * k;
+    let columns = width + 1 - k;
+    let grad_patches = grad_projected.t().dot(&directions_matrix(directions, k));
     let mut grad = vec![0.0f32; COLOURS * height * width];
-    let mut patch = vec![0.0f32; size];
-    for y in 0..rows {
-        for x in 0..columns {
-            patch.fill(0.0);
-            for (grads, direction) in grad_projected.iter().zip(directions.chunks_exact(size)) {
-                let weight = grads[y * columns + x];
-                patch
+    for (index, patch) in grad_patches.rows().into_iter().enumerate() {
+        let (y, x) = (index / columns, index % columns);
+        let patch = patch.as_slice().expect("a standard-layout product");
+        for channel in 0..COLOURS {
+            for dy in 0..k {
+                let row = (channel * height + y + dy) * width + x;
+                let from = (channel * k + dy) * k;
+                grad[row..row + k]
                     .iter_mut()
-                    .zip(direction)
-                    .for_each(|(out, d)| *out += weight * d);
-            }
-            for channel in 0..COLOURS {
-                for dy in 0..k {
-                    let row = (channel * height + y + dy) * width + x;
-                    let from = (channel * k + dy) * k;
-                    grad[row..row + k]
-                        .iter_mut()
-                        .zip(&patch[from..from + k])
-                        .for_each(|(out, g)| *out += g);
-                }
+                    .zip(&patch[from..from + k])
+                    .for_each(|(out, g)| *out += g);
             }
         }
     }
     grad
+}
+
+/// The directions as a `[P, 3·k·k]` matrix.
+fn directions_matrix(directions: &[f32], k: usize) -> ArrayView2<'_, f32> {
+    let size = COLOURS * k * k;
+    ArrayView2::from_shape((directions.len() / size, size), directions).expect("whole directions")
+}
+
+/// Every `k x k` patch of `[3, H, W]` colours as a row of a `[patches, 3·k·k]` matrix.
+fn patches(colours: &[f32], [height, width]: [usize; 2], k: usize) -> Array2<f32> {
+    let (rows, columns) = (height + 1 - k, width + 1 - k);
+    let mut out = Array2::zeros((rows * columns, COLOURS * k * k));
+    for (index, mut patch) in out.rows_mut().into_iter().enumerate() {
+        let patch = patch.as_slice_mut().expect("a new matrix");
+        gather_patch(
+            colours,
+            [height, width],
+            k,
+            [index / columns, index % columns],
+            patch,
+        );
+    }
+    out
 }
 
 /// The `k x k` patch of `[3, H, W]` colours at `[y, x]` (its top-left cell), as `[3, k, k]`.
@@ -576,6 +611,26 @@ mod tests {
         }
         let (last, _) = loss.sample_loss(&state, shape);
         assert!(last < 0.7 * first, "{first} → {last}");
+    }
+
+    #[test]
+    fn ascending_order_sorts_as_the_floats_order() {
+        let values = [
+            0.5,
+            -2.0,
+            0.0,
+            -0.0,
+            3.25,
+            -0.125,
+            1e-30,
+            f32::MIN,
+            f32::MAX,
+        ];
+        let order = ascending_order(&values);
+        let sorted: Vec<f32> = order.iter().map(|&index| values[index]).collect();
+        let mut expected = values.to_vec();
+        expected.sort_by(f32::total_cmp);
+        assert_eq!(sorted, expected);
     }
 
     #[test]
