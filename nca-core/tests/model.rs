@@ -295,7 +295,10 @@ fn rgba_and_over_white_pictures() {
         host_values(config.rgba(state.clone())),
         vec![0.25, 0.0, 0.0, 0.5]
     );
-    assert_eq!(host_values(config.over_white(state.clone())), vec![0.75, 0.5, 0.5]);
+    assert_eq!(
+        host_values(config.over_white(state.clone())),
+        vec![0.75, 0.5, 0.5]
+    );
     // Without alive masking (textures) alpha means nothing: colour + 0.5.
     let mut opaque = vec![0.0f32; 16];
     (opaque[0], opaque[1], opaque[3]) = (0.25, -0.75, 1.0);
@@ -308,7 +311,10 @@ fn rgba_and_over_white_pictures() {
         alive_masking: false,
         ..config
     };
-    assert_eq!(host_values(texture.over_white(opaque)), vec![0.75, 0.0, 0.5]);
+    assert_eq!(
+        host_values(texture.over_white(opaque)),
+        vec![0.75, 0.0, 0.5]
+    );
 }
 
 #[test]
