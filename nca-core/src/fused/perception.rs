@@ -13,14 +13,15 @@ impl FusedNca {
     /// 12), the rest one by one.
     #[inline(always)]
     pub(super) fn perceive(&self, grid: Grid, state: &[f32], cell: usize, out: &mut [f32]) {
-        match self.config.perception_bands() {
-            3 => self.perceive_bands::<3>(grid, state, cell, out),
-            _ => self.perceive_bands::<4>(grid, state, cell, out),
+        if self.config.laplacian {
+            self.perceive_groups::<true>(grid, state, cell, out);
+        } else {
+            self.perceive_groups::<false>(grid, state, cell, out);
         }
     }
 
     #[inline(always)]
-    fn perceive_bands<const BANDS: usize>(
+    fn perceive_groups<const LAPLACIAN: bool>(
         &self,
         grid: Grid,
         state: &[f32],
@@ -29,20 +30,21 @@ impl FusedNca {
     ) {
         let (sixteens, fours) = lane_groups(grid.channels);
         for first in (0..sixteens).step_by(16) {
-            self.perceive_channels::<16, BANDS>(grid, state, cell, first, out);
+            self.perceive_channels::<16, LAPLACIAN>(grid, state, cell, first, out);
         }
         for first in (sixteens..fours).step_by(4) {
-            self.perceive_channels::<4, BANDS>(grid, state, cell, first, out);
+            self.perceive_channels::<4, LAPLACIAN>(grid, state, cell, first, out);
         }
         for first in fours..grid.channels {
-            self.perceive_channels::<1, BANDS>(grid, state, cell, first, out);
+            self.perceive_channels::<1, LAPLACIAN>(grid, state, cell, first, out);
         }
     }
 
     /// [`perceive`](Self::perceive) for channels `first..first + N`, summed over the taps in
-    /// order. Every tap and band is summed, zero weights too, as burn's convolution does.
+    /// order. Every tap and band is summed, zero weights too, as burn's convolution does. Each
+    /// band's sums are a named array (a loop over an array of bands kept them on the stack).
     #[inline(always)]
-    fn perceive_channels<const N: usize, const BANDS: usize>(
+    fn perceive_channels<const N: usize, const LAPLACIAN: bool>(
         &self,
         grid: Grid,
         state: &[f32],
@@ -51,24 +53,33 @@ impl FusedNca {
         out: &mut [f32],
     ) {
         let channels = grid.channels;
+        let bands = 3 + usize::from(LAPLACIAN);
         let filter = |tap: usize, band: usize| {
-            lanes::<N>(&self.filters, (BANDS * tap + band) * channels + first)
+            lanes::<N>(&self.filters, (bands * tap + band) * channels + first)
         };
-        let mut sums = [[0.0f32; N]; BANDS];
+        let (mut identity, mut x, mut y) = ([0.0f32; N], [0.0f32; N], [0.0f32; N]);
+        let mut laplacian = [0.0f32; N];
         grid.for_each_neighbour(
             cell,
             #[inline(always)]
             |tap, neighbour| {
                 let values = lanes::<N>(state, neighbour * channels + first);
-                for (band, sums) in sums.iter_mut().enumerate() {
-                    let filter = filter(tap, band);
+                let (identity_filter, x_filter, y_filter) =
+                    (filter(tap, 0), filter(tap, 1), filter(tap, 2));
+                for lane in 0..N {
+                    identity[lane] += identity_filter[lane] * values[lane];
+                    x[lane] += x_filter[lane] * values[lane];
+                    y[lane] += y_filter[lane] * values[lane];
+                }
+                if LAPLACIAN {
+                    let laplacian_filter = filter(tap, 3);
                     for lane in 0..N {
-                        sums[lane] += filter[lane] * values[lane];
+                        laplacian[lane] += laplacian_filter[lane] * values[lane];
                     }
                 }
             },
         );
-        for (band, sums) in sums.iter().enumerate() {
+        for (band, sums) in [identity, x, y, laplacian][..bands].iter().enumerate() {
             out[band * channels + first..][..N].copy_from_slice(sums);
         }
     }
@@ -84,14 +95,15 @@ impl FusedNca {
         perceived: &[f32],
         grad: &mut [f32],
     ) {
-        match self.config.perception_bands() {
-            3 => self.perceive_transpose_bands::<3>(grid, cell, perceived, grad),
-            _ => self.perceive_transpose_bands::<4>(grid, cell, perceived, grad),
+        if self.config.laplacian {
+            self.perceive_transpose_groups::<true>(grid, cell, perceived, grad);
+        } else {
+            self.perceive_transpose_groups::<false>(grid, cell, perceived, grad);
         }
     }
 
     #[inline(always)]
-    fn perceive_transpose_bands<const BANDS: usize>(
+    fn perceive_transpose_groups<const LAPLACIAN: bool>(
         &self,
         grid: Grid,
         cell: usize,
@@ -100,19 +112,19 @@ impl FusedNca {
     ) {
         let (sixteens, fours) = lane_groups(grid.channels);
         for first in (0..sixteens).step_by(16) {
-            self.perceive_transpose_channels::<16, BANDS>(grid, cell, first, perceived, grad);
+            self.perceive_transpose_channels::<16, LAPLACIAN>(grid, cell, first, perceived, grad);
         }
         for first in (sixteens..fours).step_by(4) {
-            self.perceive_transpose_channels::<4, BANDS>(grid, cell, first, perceived, grad);
+            self.perceive_transpose_channels::<4, LAPLACIAN>(grid, cell, first, perceived, grad);
         }
         for first in fours..grid.channels {
-            self.perceive_transpose_channels::<1, BANDS>(grid, cell, first, perceived, grad);
+            self.perceive_transpose_channels::<1, LAPLACIAN>(grid, cell, first, perceived, grad);
         }
     }
 
     /// [`perceive_transpose`](Self::perceive_transpose) for channels `first..first + N`.
     #[inline(always)]
-    fn perceive_transpose_channels<const N: usize, const BANDS: usize>(
+    fn perceive_transpose_channels<const N: usize, const LAPLACIAN: bool>(
         &self,
         grid: Grid,
         cell: usize,
@@ -121,21 +133,30 @@ impl FusedNca {
         grad: &mut [f32],
     ) {
         let channels = grid.channels;
-        let bands: [&[f32; N]; BANDS] =
-            std::array::from_fn(|band| lanes::<N>(perceived, band * channels + first));
+        let bands = 3 + usize::from(LAPLACIAN);
+        let band = |band: usize| lanes::<N>(perceived, band * channels + first);
+        let (identity, x, y) = (band(0), band(1), band(2));
+        let laplacian = if LAPLACIAN { band(3) } else { identity };
         let filter = |tap: usize, band: usize| {
-            lanes::<N>(&self.filters, (BANDS * tap + band) * channels + first)
+            lanes::<N>(&self.filters, (bands * tap + band) * channels + first)
         };
         grid.for_each_neighbour(
             cell,
             #[inline(always)]
             |tap, neighbour| {
                 let at = neighbour * channels + first;
+                let (identity_filter, x_filter, y_filter) =
+                    (filter(tap, 0), filter(tap, 1), filter(tap, 2));
                 let grad: &mut [f32; N] = (&mut grad[at..at + N]).try_into().expect("N values");
-                for (band, values) in bands.iter().enumerate() {
-                    let filter = filter(tap, band);
+                for lane in 0..N {
+                    grad[lane] += identity_filter[lane] * identity[lane];
+                    grad[lane] += x_filter[lane] * x[lane];
+                    grad[lane] += y_filter[lane] * y[lane];
+                }
+                if LAPLACIAN {
+                    let laplacian_filter = filter(tap, 3);
                     for lane in 0..N {
-                        grad[lane] += filter[lane] * values[lane];
+                        grad[lane] += laplacian_filter[lane] * laplacian[lane];
                     }
                 }
             },
