@@ -10,7 +10,7 @@ use nca_data::{NotoEdition, TargetOptions, TargetSource, TargetSpec};
 use nca_train::TrainConfig;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
-pub const SHIPPED: [(&str, &[u8]); 4] = [
+pub const SHIPPED: [(&str, &[u8]); 5] = [
     ("gecko", include_bytes!("../models/gecko.nca")),
     (
         "gecko-growing",
@@ -24,6 +24,7 @@ pub const SHIPPED: [(&str, &[u8]); 4] = [
         "gecko-regenerating",
         include_bytes!("../models/gecko-regenerating.nca"),
     ),
+    ("dots", include_bytes!("../models/dots.nca")),
 ];
 
 /// The shipped model that regrows best: the default of `regenerate`, `grow` and `serve`.
@@ -112,6 +113,15 @@ pub fn shipped_target(name: &str) -> Option<TargetSpec> {
         "gecko-growing" | "gecko-persistent" | "gecko-regenerating" => {
             Some(emoji("🦎", TargetOptions::default()))
         }
+        // A texture: nca's dots.png as `nca train --texture dots` prepares it.
+        "dots" => Some(TargetSpec {
+            source: TargetSource::Texture("dots".into()),
+            options: TargetOptions {
+                size: 128,
+                padding: 0,
+            },
+            edition: NotoEdition::Paper,
+        }),
         _ => paper_model(name)
             .and_then(|model| model.emoji)
             .map(|target| emoji(target, TargetOptions::default())),

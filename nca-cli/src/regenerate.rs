@@ -4,11 +4,13 @@ use std::path::PathBuf;
 
 use burn::tensor::Tensor;
 use clap::{Args, ValueEnum};
+use nca_core::HostLoss;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_core::{Half, HostGrid, Nca, host_values};
 use nca_data::GifWriter;
-use nca_train::eval::{recovered, shown_mse};
+use nca_train::TextureLoss;
+use nca_train::eval::{TEXTURE_PROTOCOL, recovered, shown_mse};
 
 use crate::pictures::{RunArgs, check_output, picture, run_frames};
 use nca_cli::backend::Compute;
@@ -53,9 +55,10 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     let size = args.run.grid_side()?;
     args.run.check_picture_size(size)?;
     let model = args.run.model(compute)?;
+    let measure = Measure::of(&args, &model, size)?;
     let first = args.run.seed;
     let (share, stages) = if format == "png" {
-        regrow(&args, &model, size, first, &mut |_, _| Ok(()))?
+        regrow(&args, &model, &measure, size, first, &mut |_, _| Ok(()))?
     } else {
         let mut gif = GifWriter::create(&args.out, args.run.gif())?;
         let mut frames = 0;
@@ -63,7 +66,7 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
             frames += 1;
             Ok(gif.push(&picture(&model, state), Some(step))?)
         };
-        let regrown = regrow(&args, &model, size, first, &mut push)?;
+        let regrown = regrow(&args, &model, &measure, size, first, &mut push)?;
         gif.finish()?;
         note!("wrote {} ({frames} frames)", args.out.display());
         regrown
@@ -76,9 +79,13 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
         nca_data::save_png(&args.out, nca_data::grid_image(&stages, 3))?;
         note!("wrote {} (grown, cut, regrown)", args.out.display());
     }
+    let Some(share) = share else {
+        return Ok(());
+    };
     let mut shares = vec![share];
     for seed in first + 1..first + args.seeds {
-        shares.push(regrow(&args, &model, size, seed, &mut |_, _| Ok(()))?.0);
+        let (share, _) = regrow(&args, &model, &measure, size, seed, &mut |_, _| Ok(()))?;
+        shares.push(share.expect("measured as the first seed"));
     }
     let percent = |share: &f64| format!("{:.0}", 100.0 * share);
     let mean = shares.iter().sum::<f64>() / shares.len() as f64;
@@ -92,24 +99,81 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     } else {
         format!(" (seed {first})")
     };
+    let formula = match measure {
+        Measure::Picture => "1 − MSE(regrown, uncut) / MSE(cut, uncut), pictures over white",
+        _ => "texture loss: 1 − (regrown − uncut) / (cut − uncut), as nca eval",
+    };
     say!(
-        "recovered {} % of the cut's damage in {} steps{by_seed} (1 − MSE(regrown, uncut) / MSE(cut, uncut), pictures over white)",
+        "recovered {} % of the cut's damage in {} steps{by_seed} ({formula})",
         percent(&mean),
         args.regrow_steps
     );
     Ok(())
 }
 
+/// How regrowth is measured: against the uncut picture for a growing model; for a texture, whose
+/// regrown patches need not be the ones cut, by the texture loss (as `nca eval`), when its
+/// texture is known.
+enum Measure {
+    Picture,
+    Texture(Box<TextureLoss>),
+    Unknown,
+}
+
+impl Measure {
+    fn of(args: &RegenerateArgs, model: &Nca, size: usize) -> anyhow::Result<Self> {
+        if !model.config().is_texture() {
+            return Ok(Self::Picture);
+        }
+        let texture = nca_cli::models::target_of(&args.run.model)?;
+        let Some(spec) = texture else {
+            note!("note: the model's texture is not known, so the recovery is not measured");
+            return Ok(Self::Unknown);
+        };
+        let target = spec.load()?;
+        let loss = TextureLoss::of_picture(
+            &target.rgba,
+            [4, target.height, target.width],
+            TEXTURE_PROTOCOL.loss.clone(),
+        )?;
+        if loss.check_grid([size, size]).is_err() {
+            note!(
+                "note: the grid is too small for the texture loss, so the recovery is not measured"
+            );
+            return Ok(Self::Unknown);
+        }
+        Ok(Self::Texture(Box::new(loss)))
+    }
+
+    /// The share of the cut's damage that regrowth repaired; `None` when it is not measured.
+    fn recovery(&self, model: &Nca, [uncut, cut, regrown]: &[Tensor<4>; 3]) -> Option<f64> {
+        match self {
+            Self::Picture => Some(recovery(model, uncut.clone(), cut.clone(), regrown.clone())),
+            Self::Texture(loss) => {
+                let [_, channels, height, width] = uncut.dims();
+                let score = |state: &Tensor<4>| {
+                    loss.sample_loss(&host_values(state.clone()), [channels, height, width])
+                        .0
+                };
+                let base = score(uncut);
+                Some(recovered(true, score(cut) - base, score(regrown) - base))
+            }
+            Self::Unknown => None,
+        }
+    }
+}
+
 /// Grows from the seed on a `size x size` grid with the fire decisions of `seed`, cuts, regrows,
-/// each state given to `push` as the GIF wants it; the share of the cut's damage recovered, and
-/// the grown, cut and regrown states.
+/// each state given to `push` as the GIF wants it; the share of the cut's damage recovered (by
+/// `measure`), and the grown, cut and regrown states.
 fn regrow(
     args: &RegenerateArgs,
     model: &Nca,
+    measure: &Measure,
     size: usize,
     seed: u64,
     push: &mut impl FnMut(&Tensor<4>, usize) -> anyhow::Result<()>,
-) -> anyhow::Result<(f64, [Tensor<4>; 3])> {
+) -> anyhow::Result<(Option<f64>, [Tensor<4>; 3])> {
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let start = model.seed(1, size, size);
@@ -138,8 +202,8 @@ fn regrow(
         &mut rng,
         &mut *push,
     )?;
-    let share = recovery(model, uncut.clone(), cut.clone(), regrown.clone());
-    Ok((share, [uncut, cut, regrown]))
+    let stages = [uncut, cut, regrown];
+    Ok((measure.recovery(model, &stages), stages))
 }
 
 /// The share of the cut's damage that regrowth repaired, as `nca eval` measures it, on the

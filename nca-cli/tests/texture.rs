@@ -63,6 +63,23 @@ fn a_texture_run_trains_from_a_built_in_texture_and_grows() {
     ok(&grow, dir.path());
     let picture = image::open(dir.path().join("grown.png")).unwrap();
     assert_eq!((picture.width(), picture.height()), (24, 24));
+    // regenerate measures a texture's healing by the texture loss, not against the uncut pixels.
+    let healed = ok(
+        &[
+            "regenerate",
+            "--model",
+            "run",
+            "--cut",
+            "half",
+            "--out",
+            "healed.png",
+        ],
+        dir.path(),
+    );
+    assert!(
+        healed.contains("(texture loss: 1 − (regrown − uncut) / (cut − uncut)"),
+        "{healed}"
+    );
     // --tile 2: the same picture twice in each direction.
     let tiled = [
         "grow",

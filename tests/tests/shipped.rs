@@ -1,7 +1,8 @@
 //! The paper-settings geckos shipped in `nca-cli/models/` do what their experiments promise on the
 //! paper's 72x72 grid: each grows the embedded 🦎 from the seed, the persistent and regenerating
-//! ones keep it, and only the regenerating one regrows it after a cut. And the paper's own models,
-//! shipped by name, grow the paper's targets as nca prepares them.
+//! ones keep it, and only the regenerating one regrows it after a cut. The paper's own models,
+//! shipped by name, grow the paper's targets as nca prepares them. The shipped texture forms,
+//! keeps and heals its texture.
 
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
@@ -152,4 +153,26 @@ fn the_papers_models_grow_the_papers_targets() {
         scored += 1;
     }
     assert_eq!(scored, 30);
+}
+
+/// The shipped texture forms its texture from zeros, keeps it and heals every cut of the
+/// texture protocol (`nca eval --model dots`), on the protocol's 64x64 grid.
+#[test]
+fn the_shipped_texture_forms_from_zeros_and_heals() {
+    let model = shipped("dots");
+    let target = nca_cli::models::shipped_target("dots")
+        .expect("the texture is known")
+        .load()
+        .expect("the texture is embedded");
+    let protocol = nca_train::eval::TEXTURE_PROTOCOL;
+    let texture = (&target.rgba[..], [4, target.height, target.width]);
+    let (card, _) = protocol
+        .evaluate(&model, texture, "dots".into(), [64, 64], &[0, 1])
+        .unwrap();
+    for at in card.steps.iter().filter(|at| at.step >= 96) {
+        assert!(at.loss.mean < 0.01, "@{}: {:?}", at.step, at.loss);
+    }
+    for cut in &card.cuts {
+        assert!(cut.recovered.mean > 0.9, "{:?}", cut);
+    }
 }
