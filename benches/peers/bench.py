@@ -162,12 +162,21 @@ def bench_pytorch(args):
 
     target = torch.from_numpy(disk_target(args.grid, channels_last=False))
 
+    time_pytorch(args, "growing", GrowingCa, start, lambda x: ((x[:, :4] - target) ** 2).mean(), LEARNING_RATE)
+
+
+def time_pytorch(args, label, make_model, start, loss_of, learning_rate):
+    """Times a training iteration (rollout, `loss_of(end)`, backward, per-parameter gradient
+    normalisation, Adam) and rollouts of `make_model()` from `start(batch)` states, with each
+    thread count."""
+    import torch
+
     for threads in args.torch_threads:
         torch.set_num_threads(threads)
         backend = f"cpu-{threads}-thread" if threads == 1 else f"cpu-{threads}-threads"
         torch.manual_seed(0)
-        model = GrowingCa()
-        optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        model = make_model()
+        optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
 
         if "train_step" in args.tasks:
 
@@ -175,7 +184,7 @@ def bench_pytorch(args):
                 x = start(args.batch)
                 for _ in range(args.steps):
                     x = model(x)
-                loss = ((x[:, :4] - target) ** 2).mean()
+                loss = loss_of(x)
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 with torch.no_grad():
@@ -184,8 +193,8 @@ def bench_pytorch(args):
                 optimiser.step()
                 return loss.item()
 
-            seconds = time_runs(f"pytorch {backend} train_step", args.runs, train_step)
-            emit("pytorch", backend, "train_step", args.workload, args.batch, args.steps, args.grid, seconds)
+            seconds = time_runs(f"pytorch {label} {backend} train_step", args.runs, train_step)
+            emit("pytorch", backend, "train_step", args.workload, args.batch, args.steps, args.grid, seconds, label)
 
         if "rollout" in args.tasks:
             for batch in args.rollout_batches:
@@ -197,10 +206,8 @@ def bench_pytorch(args):
                             x = model(x)
                     return x
 
-                seconds = time_runs(
-                    f"pytorch {backend} rollout batch {batch}", args.runs, rollout
-                )
-                emit("pytorch", backend, "rollout", args.workload, batch, args.rollout_steps, args.grid, seconds)
+                seconds = time_runs(f"pytorch {label} {backend} rollout batch {batch}", args.runs, rollout)
+                emit("pytorch", backend, "rollout", args.workload, batch, args.rollout_steps, args.grid, seconds, label)
 
 
 TEXTURE_CHANNELS = 12
@@ -265,43 +272,7 @@ def bench_pytorch_texture(args):
     start = full if args.workload == "full" else seed
     texture = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(3)) - 0.5
 
-    for threads in args.torch_threads:
-        torch.set_num_threads(threads)
-        backend = f"cpu-{threads}-thread" if threads == 1 else f"cpu-{threads}-threads"
-        torch.manual_seed(0)
-        model = TextureCa()
-        optimiser = torch.optim.Adam(model.parameters(), lr=TEXTURE_LEARNING_RATE)
-
-        if "train_step" in args.tasks:
-
-            def train_step():
-                x = start(args.batch)
-                for _ in range(args.steps):
-                    x = model(x)
-                loss = patch_loss(x, texture)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                with torch.no_grad():
-                    for parameter in model.parameters():
-                        parameter.grad /= parameter.grad.norm() + 1e-8
-                optimiser.step()
-                return loss.item()
-
-            seconds = time_runs(f"pytorch texture {backend} train_step", args.runs, train_step)
-            emit("pytorch", backend, "train_step", args.workload, args.batch, args.steps, args.grid, seconds, "texture")
-
-        if "rollout" in args.tasks:
-            for batch in args.rollout_batches:
-
-                def rollout():
-                    with torch.no_grad():
-                        x = start(batch)
-                        for _ in range(args.rollout_steps):
-                            x = model(x)
-                    return x
-
-                seconds = time_runs(f"pytorch texture {backend} rollout batch {batch}", args.runs, rollout)
-                emit("pytorch", backend, "rollout", args.workload, batch, args.rollout_steps, args.grid, seconds, "texture")
+    time_pytorch(args, "texture", TextureCa, start, lambda x: patch_loss(x, texture), TEXTURE_LEARNING_RATE)
 
 
 # --------------------------------------------------------------------------
