@@ -38,7 +38,34 @@ pub struct NcaConfig {
     /// Zero cells with no live neighbourhood before and after each step (the paper's growing
     /// NCA); off, every cell updates (textures).
     pub alive_masking: bool,
+    /// The names of the goals a goal-conditioned model can grow (`["🦎", "🦋", "😀"]`), in the
+    /// order of their indices; empty (the default) for the plain model of one target. A goal
+    /// model learns an embedding per goal, and each sample of a rollout grows towards its own
+    /// goal ([`Nca::step_toward`](crate::Nca::step_toward)).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<String>,
+    /// Width of each goal's learned embedding (used only with [`goals`](Self::goals)).
+    ///
+    /// The goal enters the update network as a per-sample term `embedding[g] · W_goal` added to
+    /// the hidden layer's pre-activation, so the goals' terms are the images of their embeddings
+    /// under one `[goal_size, hidden]` map: with `goal_size` at least the number of goals, the
+    /// embeddings can be linearly independent and each goal's term chosen independently of the
+    /// others'. The default 8 leaves room for up to 8 goals (the paper has ten targets; a model
+    /// of three needs 3) at `8 · hidden` extra weights (1,024 for the paper's 128 hidden units,
+    /// an eighth of the model); wider embeddings add weights, not independence.
+    #[serde(skip_serializing_if = "is_default_goal_size")]
+    pub goal_size: usize,
 }
+
+/// The default [`NcaConfig::goal_size`].
+const DEFAULT_GOAL_SIZE: usize = 8;
+
+fn is_default_goal_size(size: &usize) -> bool {
+    *size == DEFAULT_GOAL_SIZE
+}
+
+/// The most goals a model may have ([`NcaConfig::goals`]), and the widest goal embedding.
+pub const MAX_GOALS: usize = 64;
 
 /// What lies beyond the grid's edge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -77,6 +104,8 @@ impl Default for NcaConfig {
             border: Border::Zero,
             seed: Seed::Cell,
             alive_masking: true,
+            goals: Vec::new(),
+            goal_size: DEFAULT_GOAL_SIZE,
         }
     }
 }
@@ -98,7 +127,8 @@ impl NcaConfig {
         self.perception_bands() * self.channels
     }
 
-    /// The paper's growing NCA: a live seed cell on a zero border, alive masking on.
+    /// The paper's growing NCA: a live seed cell on a zero border, alive masking on. A goal model
+    /// of that structure is one too: its goals are an input, not another step.
     pub fn is_growing(&self) -> bool {
         !self.laplacian
             && self.border == Border::Zero
@@ -111,6 +141,16 @@ impl NcaConfig {
     /// 0.5 ([`over_white`](Self::over_white)) and `nca eval` scores it against a texture.
     pub fn is_texture(&self) -> bool {
         !self.alive_masking
+    }
+
+    /// Whether the model is goal-conditioned: it has [`goals`](Self::goals).
+    pub fn has_goals(&self) -> bool {
+        !self.goals.is_empty()
+    }
+
+    /// The index of the goal named `name`, if the model has it.
+    pub fn goal_index(&self, name: &str) -> Option<usize> {
+        self.goals.iter().position(|goal| goal == name)
     }
 
     /// Checks that every value is possible, naming the first that is not.
@@ -159,6 +199,32 @@ impl NcaConfig {
                 format!(
                     "is {}, but must be a finite number",
                     self.perception_angle_deg
+                ),
+            );
+        }
+        if self.goals.len() > MAX_GOALS {
+            return invalid(
+                "goals",
+                format!(
+                    "has {} names, but a model may have at most {MAX_GOALS}",
+                    self.goals.len()
+                ),
+            );
+        }
+        if let Some(index) = self.goals.iter().position(|goal| goal.is_empty()) {
+            return invalid("goals", format!("has an empty name at index {index}"));
+        }
+        for (index, goal) in self.goals.iter().enumerate() {
+            if self.goals[..index].contains(goal) {
+                return invalid("goals", format!("names {goal:?} twice"));
+            }
+        }
+        if self.has_goals() && !(1..=MAX_GOALS).contains(&self.goal_size) {
+            return invalid(
+                "goal_size",
+                format!(
+                    "is {}, but must lie in 1..={MAX_GOALS} for a model with goals",
+                    self.goal_size
                 ),
             );
         }

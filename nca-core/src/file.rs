@@ -119,7 +119,8 @@ impl Nca {
     }
 }
 
-/// Bytes of the update network's weights and biases as `f32`, or `None` past `usize`.
+/// Bytes of the update network's weights and biases (and a goal model's goal input) as `f32`,
+/// or `None` past `usize`.
 fn update_weight_bytes(config: &NcaConfig) -> Option<usize> {
     let (inputs, hidden, outputs) = (
         config.channels.checked_mul(3)?,
@@ -128,5 +129,15 @@ fn update_weight_bytes(config: &NcaConfig) -> Option<usize> {
     );
     let first = inputs.checked_add(1)?.checked_mul(hidden)?;
     let second = hidden.checked_add(1)?.checked_mul(outputs)?;
-    first.checked_add(second)?.checked_mul(4)
+    let goal = if config.has_goals() {
+        let size = config.goal_size;
+        config
+            .goals
+            .len()
+            .checked_mul(size)?
+            .checked_add(size.checked_mul(hidden)?)?
+    } else {
+        0
+    };
+    first.checked_add(second)?.checked_add(goal)?.checked_mul(4)
 }

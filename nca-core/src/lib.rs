@@ -41,6 +41,7 @@ mod engine;
 mod error;
 mod file;
 mod fused;
+mod goal;
 mod host;
 mod host_grid;
 pub mod io;
@@ -49,7 +50,7 @@ mod perception;
 mod state;
 mod update;
 
-pub use config::{Border, NcaConfig, Seed};
+pub use config::{Border, MAX_GOALS, NcaConfig, Seed};
 pub use engine::Engine;
 pub use error::{ModelFileError, NcaError};
 pub use file::{FORMAT_VERSION, MAGIC, MAX_MODEL_FILE_BYTES};
@@ -57,6 +58,7 @@ pub use fused::{
     FusedGradients, FusedIteration, FusedNca, HostLoss, perception_rows_to_bands,
     perception_rows_to_interleaved,
 };
+pub use goal::{GoalEmbedding, HostGoal};
 pub use host::host_values;
 pub use host_grid::{Half, HostGrid};
 pub use model::Nca;

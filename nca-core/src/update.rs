@@ -45,11 +45,18 @@ impl UpdateNet {
         }
     }
 
-    /// `[B, 3C, H, W]` → `[B, C, H, W]`, computed per cell as a matrix product over channels.
-    pub fn forward(&self, perception: Tensor<4>) -> Tensor<4> {
+    /// `[B, 3C, H, W]` → `[B, C, H, W]`, computed per cell as a matrix product over channels;
+    /// `goal`, a goal model's `[B, hidden]` term of each sample
+    /// ([`GoalEmbedding::forward`](crate::GoalEmbedding::forward)), is added to the hidden
+    /// layer's pre-activation of every cell of its sample.
+    pub fn forward(&self, perception: Tensor<4>, goal: Option<Tensor<2>>) -> Tensor<4> {
         let cells = perception.permute([0, 2, 3, 1]);
-        let hidden = relu(self.hidden.forward(cells));
-        self.output.forward(hidden).permute([0, 3, 1, 2])
+        let mut hidden = self.hidden.forward(cells);
+        if let Some(goal) = goal {
+            let [batch, units] = goal.dims();
+            hidden = hidden + goal.reshape([batch, 1, 1, units]);
+        }
+        self.output.forward(relu(hidden)).permute([0, 3, 1, 2])
     }
 }
 

@@ -104,6 +104,43 @@ fn impossible_values_are_refused_with_the_field_named() {
             },
             "`perception_angle_deg` is NaN",
         ),
+        (
+            NcaConfig {
+                goals: vec!["🦎".into(), String::new()],
+                ..Default::default()
+            },
+            "`goals` has an empty name at index 1",
+        ),
+        (
+            NcaConfig {
+                goals: vec!["🦎".into(), "🦋".into(), "🦎".into()],
+                ..Default::default()
+            },
+            "`goals` names \"🦎\" twice",
+        ),
+        (
+            NcaConfig {
+                goals: (0..65).map(|goal| goal.to_string()).collect(),
+                ..Default::default()
+            },
+            "`goals` has 65 names, but a model may have at most 64",
+        ),
+        (
+            NcaConfig {
+                goals: vec!["🦎".into()],
+                goal_size: 0,
+                ..Default::default()
+            },
+            "`goal_size` is 0, but must lie in 1..=64",
+        ),
+        (
+            NcaConfig {
+                goals: vec!["🦎".into()],
+                goal_size: 65,
+                ..Default::default()
+            },
+            "`goal_size` is 65",
+        ),
     ];
     for (config, expected) in cases {
         let message = error_of(config);
@@ -128,5 +165,50 @@ fn config_reads_from_partial_json_and_rejects_unknown_fields() {
     assert!(
         err.to_string().contains("unknown field `fire_rat`"),
         "{err}"
+    );
+}
+
+#[test]
+fn goals_are_an_option_that_plain_configs_do_not_write() {
+    let plain = NcaConfig::default();
+    assert!(plain.goals.is_empty() && !plain.has_goals());
+    assert_eq!(plain.goal_size, 8);
+    // A plain model's config reads and writes as before goals existed.
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("goal"), "{json}");
+    assert_eq!(serde_json::from_str::<NcaConfig>(&json).unwrap(), plain);
+    // goal_size is unused without goals.
+    assert!(
+        NcaConfig {
+            goal_size: 0,
+            ..Default::default()
+        }
+        .validate()
+        .is_ok()
+    );
+
+    let config = NcaConfig {
+        goals: vec!["🦎".into(), "🦋".into()],
+        goal_size: 4,
+        ..Default::default()
+    };
+    assert!(config.validate().is_ok() && config.has_goals());
+    assert!(config.is_growing(), "goals are an input, not another step");
+    assert_eq!(config.goal_index("🦋"), Some(1));
+    assert_eq!(config.goal_index("😀"), None);
+    let json = serde_json::to_string(&config).unwrap();
+    assert!(
+        json.contains(r#""goals":["🦎","🦋"],"goal_size":4"#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<NcaConfig>(&json).unwrap(), config);
+    let default_size = NcaConfig {
+        goal_size: 8,
+        ..config
+    };
+    let json = serde_json::to_string(&default_size).unwrap();
+    assert_eq!(
+        serde_json::from_str::<NcaConfig>(&json).unwrap(),
+        default_size
     );
 }

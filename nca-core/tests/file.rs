@@ -239,6 +239,55 @@ fn variant_options_round_trip_through_a_model_file() {
 }
 
 #[test]
+fn goals_round_trip_through_a_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("goals.nca");
+    let config = NcaConfig {
+        goals: vec!["🦎".into(), "🦋".into(), "😀".into()],
+        goal_size: 5,
+        ..NcaConfig::default()
+    };
+    let nca = model(config.clone(), 4);
+    nca.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes[8..12], 3u32.to_le_bytes(), "still format 3");
+    let (header, _) = parts(&bytes);
+    assert!(header.contains(r#""goals":["🦎","🦋","😀"]"#), "{header}");
+    let again = Nca::load(&path, &device()).unwrap();
+    assert_eq!(again.config(), &config);
+    let goal = |nca: &Nca| {
+        let goal = nca.goal.as_ref().expect("a goal input");
+        (
+            host_values(goal.embedding.val()),
+            host_values(goal.weight.val()),
+        )
+    };
+    assert_eq!(goal(&again), goal(&nca));
+    assert_eq!(goal(&again).0.len(), 3 * 5);
+    assert_eq!(again.to_bytes().unwrap(), bytes);
+}
+
+/// A header whose goals its weights do not hold (another number of goals, or none) is refused.
+#[test]
+fn goals_and_weights_must_agree() {
+    let goals = |names: &[&str]| NcaConfig {
+        goals: names.iter().map(|name| name.to_string()).collect(),
+        ..NcaConfig::default()
+    };
+    let two = model(goals(&["🦎", "🦋"]), 1).to_bytes().unwrap();
+    let (_, two_weights) = parts(&two);
+    let header = serde_json::to_string(&goals(&["🦎", "🦋", "😀"])).unwrap();
+    let err = load_error(&version_1_file(&header, &two_weights));
+    assert!(matches!(err, ModelFileError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("goal.embedding"), "{err}");
+
+    let header = serde_json::to_string(&NcaConfig::default()).unwrap();
+    let err = load_error(&version_1_file(&header, &two_weights));
+    assert!(matches!(err, ModelFileError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("goal.embedding"), "{err}");
+}
+
+#[test]
 fn non_finite_weights_are_refused() {
     let mut nca = model(NcaConfig::default(), 1);
     let mut weights = host_values(nca.update.hidden.weight.val());

@@ -317,6 +317,67 @@ fn rgba_and_over_white_pictures() {
     );
 }
 
+fn goal_config() -> NcaConfig {
+    NcaConfig {
+        goals: vec!["🦎".into(), "🦋".into(), "😀".into()],
+        ..NcaConfig::default()
+    }
+}
+
+#[test]
+fn goals_add_an_embedding_per_goal_and_its_map_onto_the_hidden_layer() {
+    let nca = model(goal_config());
+    assert_eq!(nca.num_params(), 8_336 + 3 * 8 + 8 * 128);
+    let goal = nca.goal.as_ref().expect("a goal model has a goal input");
+    assert_eq!(goal.embedding.dims(), [3, 8]);
+    assert_eq!(goal.weight.dims(), [8, 128]);
+    assert!(model(NcaConfig::default()).goal.is_none());
+    // The goal input is drawn after the update network: the same generator gives a goal model
+    // the plain model's update network.
+    let weight = |nca: &Nca| host_values(nca.update.hidden.weight.val());
+    assert_eq!(weight(&nca), weight(&model(NcaConfig::default())));
+    let embedding = host_values(goal.embedding.val());
+    let mean = embedding.iter().sum::<f32>() / 24.0;
+    assert!(mean.abs() < 0.7, "drawn from N(0, 1): mean {mean}");
+    assert!(embedding.iter().any(|v| v.abs() > 1.0), "{embedding:?}");
+}
+
+#[test]
+fn the_goals_of_a_model_cannot_change_with_its_run_config() {
+    let nca = model(goal_config());
+    let faster = NcaConfig {
+        fire_rate: 1.0,
+        ..goal_config()
+    };
+    assert_eq!(
+        nca.clone()
+            .with_run_config(faster)
+            .unwrap()
+            .config()
+            .fire_rate,
+        1.0
+    );
+    for config in [
+        NcaConfig::default(),
+        NcaConfig {
+            goals: vec!["🦎".into(), "😀".into(), "🦋".into()],
+            ..NcaConfig::default()
+        },
+        NcaConfig {
+            goal_size: 4,
+            ..goal_config()
+        },
+    ] {
+        let err = nca.clone().with_run_config(config).unwrap_err().to_string();
+        assert!(err.contains("`goals` (or goal_size) differs"), "{err}");
+    }
+    let err = model(NcaConfig::default())
+        .with_run_config(goal_config())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`goals`"), "{err}");
+}
+
 #[test]
 fn changing_the_run_config_keeps_the_weights() {
     let nca = with_constant_update(model(NcaConfig::default()), 4, 0.5);

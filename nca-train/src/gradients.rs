@@ -121,6 +121,8 @@ mod tests {
             trainable_perception: true,
             channels: 8,
             hidden_units: 12,
+            goals: vec!["a".into(), "b".into()],
+            goal_size: 3,
             ..NcaConfig::default()
         };
         let mut rng = nca_core::rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
@@ -132,6 +134,8 @@ mod tests {
             hidden_bias: filled(12, 2.0),
             output_weight: filled(12 * 8, 3.0),
             output_bias: filled(8, 4.0),
+            goal_embedding: Some(filled(2 * 3, 6.0)),
+            goal_weight: Some(filled(3 * 12, 7.0)),
         };
         let params = gradients_params(&model, gradients.into_params(&model), &device);
         let value_of = |id: ParamId, dims: usize| -> f32 {
@@ -152,5 +156,30 @@ mod tests {
             panic!("learned perception")
         };
         assert_eq!(value_of(kernel.id, 4), 5.0);
+        let goal = model.goal.as_ref().unwrap();
+        assert_eq!(value_of(goal.embedding.id, 2), 6.0);
+        assert_eq!(value_of(goal.weight.id, 2), 7.0);
+    }
+
+    /// A goal model's gradients without the goal input's fail loudly, not leave it untrained.
+    #[test]
+    #[should_panic(expected = "the fused kernel has no gradient for parameter")]
+    fn a_goal_model_needs_its_goal_gradients() {
+        let config = NcaConfig {
+            goals: vec!["a".into()],
+            ..NcaConfig::default()
+        };
+        let mut rng = nca_core::rand::rngs::Xoshiro256PlusPlus::seed_from_u64(0);
+        let model = config.init(&Device::flex(), &mut rng).unwrap();
+        let gradients = FusedGradients {
+            perception: None,
+            hidden_weight: vec![0.0; 48 * 128],
+            hidden_bias: vec![0.0; 128],
+            output_weight: vec![0.0; 128 * 16],
+            output_bias: vec![0.0; 16],
+            goal_embedding: Some(vec![0.0; 8]),
+            goal_weight: None,
+        };
+        gradients.into_params(&model);
     }
 }

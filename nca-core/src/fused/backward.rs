@@ -9,7 +9,7 @@ use super::forward::{Activations, StepRecord, block_size};
 use super::grid::Grid;
 use super::matmul::product;
 use super::simd::vectorized;
-use super::{FusedGradients, FusedNca, HostLoss};
+use super::{FusedGoal, FusedGradients, FusedNca, HostLoss};
 
 /// Parameter gradients summed over cells, in the kernel's layouts (band order).
 pub(super) struct Accumulated {
@@ -20,13 +20,43 @@ pub(super) struct Accumulated {
     output_bias: Array1<f32>,
 }
 
+/// A goal model's goal-input gradients, summed over samples.
+pub(super) struct GoalGradients {
+    /// `[goals, goal_size]`.
+    embedding: Array2<f32>,
+    /// `[goal_size, hidden]`.
+    weight: Array2<f32>,
+}
+
+impl GoalGradients {
+    pub(super) fn zeros(goal: &FusedGoal) -> Self {
+        Self {
+            embedding: Array2::zeros(goal.embedding.raw_dim()),
+            weight: Array2::zeros(goal.weight.raw_dim()),
+        }
+    }
+
+    /// Adds the share of a sample of goal `index` whose gradients are `sample`: its goal term
+    /// `e · W` is a bias of its hidden layer, whose gradient `b` the sample has summed, so
+    /// `W` gets `eᵀ ⊗ b` and `e` gets `W · b`.
+    pub(super) fn add_sample(&mut self, goal: &FusedGoal, index: usize, sample: &Accumulated) {
+        let embedding = goal.embedding.row(index);
+        let bias = sample.hidden_bias.view().insert_axis(ndarray::Axis(0));
+        self.weight += &embedding.insert_axis(ndarray::Axis(1)).dot(&bias);
+        let mut row = self.embedding.row_mut(index);
+        row += &goal.weight.dot(&sample.hidden_bias);
+    }
+}
+
 impl FusedNca {
-    /// Forward and backward through one sample's rollout: its loss, end state (`[C, H, W]`) and
-    /// weight gradients (of the batch's loss, the mean over `batch` samples).
+    /// Forward and backward through one sample's rollout (with `bias` as its hidden layer's bias):
+    /// its loss, end state (`[C, H, W]`) and weight gradients (of the batch's loss, the mean over
+    /// `batch` samples).
     pub(super) fn train_sample<'a>(
         &self,
         grid: Grid,
         start: Vec<f32>,
+        bias: &Array1<f32>,
         fires: impl ExactSizeIterator<Item = Option<&'a [bool]>>,
         loss: &(impl HostLoss + ?Sized),
         batch: usize,
@@ -36,7 +66,7 @@ impl FusedNca {
         let mut records = Vec::with_capacity(fires.len());
         for fired in fires {
             let mut next = states.last().expect("never empty").clone();
-            let record = self.step(grid, &mut next, fired, true);
+            let record = self.step(grid, &mut next, bias, fired, true);
             states.push(next);
             records.push(record);
         }
@@ -169,8 +199,12 @@ impl FusedNca {
         }
     }
 
-    /// The accumulated gradients in the model's layouts.
-    pub(super) fn gradients(&self, total: Accumulated) -> FusedGradients {
+    /// The accumulated gradients (and a goal model's goal gradients) in the model's layouts.
+    pub(super) fn gradients(
+        &self,
+        total: Accumulated,
+        goal: Option<GoalGradients>,
+    ) -> FusedGradients {
         // Rows per perception value, back to the model's interleaved order.
         let interleaved = |bands: Array2<f32>| {
             let bands: Vec<f32> = bands.iter().copied().collect();
@@ -189,6 +223,10 @@ impl FusedNca {
             hidden_bias: total.hidden_bias.to_vec(),
             output_weight: total.output_weight.iter().copied().collect(),
             output_bias: total.output_bias.to_vec(),
+            goal_embedding: goal
+                .as_ref()
+                .map(|goal| goal.embedding.iter().copied().collect()),
+            goal_weight: goal.map(|goal| goal.weight.iter().copied().collect()),
         }
     }
 }

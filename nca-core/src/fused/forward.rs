@@ -37,12 +37,14 @@ pub(super) struct Activations {
 }
 
 impl FusedNca {
-    /// One step of one grid in the cell-major layout, in place; returns what its backward pass
+    /// One step of one grid in the cell-major layout, in place, with `bias` as its hidden layer's
+    /// bias (the model's, or a goal model's for the grid's goal); returns what its backward pass
     /// needs (the activations only when `training`).
     pub(super) fn step(
         &self,
         grid: Grid,
         state: &mut [f32],
+        bias: &Array1<f32>,
         fired: Option<&[bool]>,
         training: bool,
     ) -> StepRecord {
@@ -61,7 +63,7 @@ impl FusedNca {
             (None, Some(near)) => cells_where(near.iter().copied()),
             (None, None) => (0..grid.cells()).collect(),
         };
-        let (updates, activations) = self.updates(grid, state, &updated, training);
+        let (updates, activations) = self.updates(grid, state, bias, &updated, training);
         for (&cell, update) in updated.iter().zip(updates.chunks_exact(channels)) {
             let values = &mut state[cell * channels..(cell + 1) * channels];
             values
@@ -96,6 +98,7 @@ impl FusedNca {
         &self,
         grid: Grid,
         state: &[f32],
+        bias: &Array1<f32>,
         cells: &[usize],
         keep: bool,
     ) -> (Vec<f32>, Vec<Activations>) {
@@ -114,7 +117,7 @@ impl FusedNca {
                     let (perceived, hidden) = (kept.perceived.view_mut(), kept.hidden.view_mut());
                     vectorized(
                         #[inline(always)]
-                        || self.block_updates(grid, state, cells, perceived, hidden, out),
+                        || self.block_updates(grid, state, bias, cells, perceived, hidden, out),
                     );
                     Some(kept)
                 } else {
@@ -124,7 +127,7 @@ impl FusedNca {
                     let hidden = scratch.hidden.rows(cells.len(), hidden);
                     vectorized(
                         #[inline(always)]
-                        || self.block_updates(grid, state, cells, perceived, hidden, out),
+                        || self.block_updates(grid, state, bias, cells, perceived, hidden, out),
                     );
                     SCRATCH.set(scratch);
                     None
@@ -135,12 +138,14 @@ impl FusedNca {
     }
 
     /// A block of cells' scaled updates into `out` (`[cells, C]`), and their activations into
-    /// `perceived` and `hidden`.
+    /// `perceived` and `hidden` (whose bias is `bias`).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn block_updates(
         &self,
         grid: Grid,
         state: &[f32],
+        bias: &Array1<f32>,
         cells: &[usize],
         mut perceived: ArrayViewMut2<'_, f32>,
         mut hidden: ArrayViewMut2<'_, f32>,
@@ -155,7 +160,7 @@ impl FusedNca {
             );
         }
         matmul(&mut hidden, &perceived.view(), &self.hidden_weight.view());
-        add_bias(&mut hidden, &self.hidden_bias, relu);
+        add_bias(&mut hidden, bias, relu);
         let mut update =
             ArrayViewMut2::from_shape((cells.len(), grid.channels), out).expect("a row per cell");
         matmul(&mut update, &hidden.view(), &self.output_weight.view());

@@ -10,6 +10,10 @@
 //!
 //! A training rollout keeps, for its backward pass, the state before every step and the
 //! activations (perception and hidden layer) of the cells each step updated.
+//!
+//! A goal model's goal is a per-sample bias of the hidden layer: each sample's hidden bias is the
+//! model's plus its goal's term `embedding[g] · weight`, computed once per rollout; the goal's
+//! weights get their gradients from each sample's hidden-bias gradient.
 
 mod backward;
 mod band_order;
@@ -20,6 +24,8 @@ mod peak;
 mod perception;
 mod simd;
 
+use std::borrow::Cow;
+
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 use ndarray::{Array1, Array2};
@@ -27,8 +33,9 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::engine::fire_decisions;
+use crate::goal::check_goals;
 use crate::{Border, Nca, NcaConfig, Perception};
-use backward::Accumulated;
+use backward::{Accumulated, GoalGradients};
 pub use band_order::{perception_rows_to_bands, perception_rows_to_interleaved};
 use grid::Grid;
 pub use peak::multiply_add_peak;
@@ -50,6 +57,17 @@ pub struct FusedNca {
     /// `[hidden, C]`.
     output_weight: Array2<f32>,
     output_bias: Array1<f32>,
+    /// A goal model's goal input.
+    goal: Option<FusedGoal>,
+}
+
+/// A goal model's goal input on the host.
+#[derive(Debug, Clone)]
+struct FusedGoal {
+    /// `[goals, goal_size]`.
+    embedding: Array2<f32>,
+    /// `[goal_size, hidden]`.
+    weight: Array2<f32>,
 }
 
 /// A loss on the end state of each sample of a training rollout, which
@@ -84,6 +102,10 @@ pub struct FusedGradients {
     pub output_weight: Vec<f32>,
     /// `[C]`.
     pub output_bias: Vec<f32>,
+    /// `[goals, goal_size]`; only for a goal model.
+    pub goal_embedding: Option<Vec<f32>>,
+    /// `[goal_size, hidden]`; only for a goal model.
+    pub goal_weight: Option<Vec<f32>>,
 }
 
 impl FusedGradients {
@@ -109,6 +131,16 @@ impl FusedGradients {
         }
         if let (Perception::Learned(kernel), Some(values)) = (&nca.perception, self.perception) {
             known.push((kernel.id, values));
+        }
+        if let Some(goal) = &nca.goal {
+            for (param, values) in [
+                (goal.embedding.id, self.goal_embedding),
+                (goal.weight.id, self.goal_weight),
+            ] {
+                if let Some(values) = values {
+                    known.push((param, values));
+                }
+            }
         }
         let mut ids = ParamIds(Vec::new());
         nca.visit(&mut ids);
@@ -164,24 +196,64 @@ impl FusedNca {
             )
             .expect("weights have the model's shape"),
             output_bias: Array1::from(weights.output_bias),
+            goal: nca.goal.as_ref().map(|goal| {
+                let host = goal.host();
+                let [goals, size] = goal.embedding.dims();
+                FusedGoal {
+                    embedding: Array2::from_shape_vec((goals, size), host.embedding)
+                        .expect("weights have the model's shape"),
+                    weight: Array2::from_shape_vec((size, config.hidden_units), host.weight)
+                        .expect("weights have the model's shape"),
+                }
+            }),
             filters,
             config,
         }
     }
 
     /// `steps` steps from `state` (`[batch, C, height, width]` values), drawing fire decisions from
-    /// `rng` exactly as [`Nca::step`] does, one step at a time.
+    /// `rng` exactly as [`Nca::step`] does, one step at a time. A goal model grows goal 0 in every
+    /// sample.
     ///
     /// # Panics
     /// If `state` does not hold `batch · C · height · width` values.
     pub fn advance(
         &self,
         state: &[f32],
+        shape: [usize; 3],
+        steps: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<f32> {
+        self.advance_goals(state, shape, None, steps, rng)
+    }
+
+    /// [`advance`](Self::advance) with one goal per sample (indices into the model's goals), as
+    /// [`Nca::step_toward`].
+    ///
+    /// # Panics
+    /// As [`advance`](Self::advance), and if `goals` does not hold one goal per sample or a goal
+    /// is out of range.
+    pub fn advance_toward(
+        &self,
+        state: &[f32],
+        shape: [usize; 3],
+        goals: &[usize],
+        steps: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<f32> {
+        self.advance_goals(state, shape, Some(goals), steps, rng)
+    }
+
+    pub(crate) fn advance_goals(
+        &self,
+        state: &[f32],
         [batch, height, width]: [usize; 3],
+        goals: Option<&[usize]>,
         steps: usize,
         rng: &mut impl Rng,
     ) -> Vec<f32> {
         let grid = self.grid(state, batch, height, width);
+        let biases = self.sample_biases(goals, batch);
         let mut samples = grid.samples(&grid.to_cell_major(state));
         for _ in 0..steps {
             let fired = fire_decisions(grid.cells(), self.config.fire_rate, rng);
@@ -189,7 +261,8 @@ impl FusedNca {
                 .par_iter_mut()
                 .enumerate()
                 .for_each(|(sample, state)| {
-                    self.step(grid.sample(), state, sample_of(&fired, grid, sample), false);
+                    let fired = sample_of(&fired, grid, sample);
+                    self.step(grid.sample(), state, &biases[sample], fired, false);
                 });
         }
         grid.to_channel_major(&samples.concat())
@@ -197,7 +270,7 @@ impl FusedNca {
 
     /// One training rollout: `steps` steps from `start` (`[batch, C, height, width]` values), the
     /// `loss` of the end states and its gradients with respect to the weights, by backpropagation
-    /// through all steps.
+    /// through all steps. A goal model grows goal 0 in every sample.
     ///
     /// # Panics
     /// If `start` does not hold as many values as its shape says, or the loss's gradient not as
@@ -205,12 +278,43 @@ impl FusedNca {
     pub fn train_rollout(
         &self,
         start: &[f32],
+        shape: [usize; 3],
+        steps: usize,
+        loss: &(impl HostLoss + ?Sized),
+        rng: &mut impl Rng,
+    ) -> FusedIteration {
+        self.train_rollout_goals(start, shape, None, steps, loss, rng)
+    }
+
+    /// [`train_rollout`](Self::train_rollout) with one goal per sample (indices into the model's
+    /// goals), as [`Nca::step_toward`].
+    ///
+    /// # Panics
+    /// As [`train_rollout`](Self::train_rollout), and if `goals` does not hold one goal per
+    /// sample or a goal is out of range.
+    pub fn train_rollout_toward(
+        &self,
+        start: &[f32],
+        shape: [usize; 3],
+        goals: &[usize],
+        steps: usize,
+        loss: &(impl HostLoss + ?Sized),
+        rng: &mut impl Rng,
+    ) -> FusedIteration {
+        self.train_rollout_goals(start, shape, Some(goals), steps, loss, rng)
+    }
+
+    fn train_rollout_goals(
+        &self,
+        start: &[f32],
         [batch, height, width]: [usize; 3],
+        goals: Option<&[usize]>,
         steps: usize,
         loss: &(impl HostLoss + ?Sized),
         rng: &mut impl Rng,
     ) -> FusedIteration {
         let grid = self.grid(start, batch, height, width);
+        let biases = self.sample_biases(goals, batch);
         let fires = self.fire_decisions(grid, steps, rng);
         // Samples are independent until their gradients are summed, in order.
         let samples: Vec<(f64, Vec<f32>, Accumulated)> = grid
@@ -219,22 +323,49 @@ impl FusedNca {
             .enumerate()
             .map(|(sample, start)| {
                 let fired = fires.iter().map(|fired| sample_of(fired, grid, sample));
-                self.train_sample(grid.sample(), start, fired, loss, batch)
+                self.train_sample(grid.sample(), start, &biases[sample], fired, loss, batch)
             })
             .collect();
         let mut total = self.zero_gradients();
+        let mut goal_total = self.goal.as_ref().map(GoalGradients::zeros);
         let mut loss_sum = 0.0;
         let mut end = Vec::with_capacity(start.len());
-        for (sample_loss, sample_end, gradients) in samples {
+        for (sample, (sample_loss, sample_end, gradients)) in samples.into_iter().enumerate() {
             loss_sum += sample_loss;
             end.extend(sample_end);
+            if let (Some(goal), Some(goal_total)) = (&self.goal, &mut goal_total) {
+                let index = goals.map_or(0, |goals| goals[sample]);
+                goal_total.add_sample(goal, index, &gradients);
+            }
             total.add(&gradients);
         }
         FusedIteration {
             end,
             loss: loss_sum / batch as f64,
-            gradients: self.gradients(total),
+            gradients: self.gradients(total, goal_total),
         }
+    }
+
+    /// Each sample's hidden-layer bias: the model's, plus for a goal model its goal's term
+    /// `embedding[g] · weight` (`goals`, or goal 0 for every sample when `None`).
+    ///
+    /// # Panics
+    /// If `goals` does not hold `batch` goals, or a goal is out of range.
+    fn sample_biases(&self, goals: Option<&[usize]>, batch: usize) -> Vec<Cow<'_, Array1<f32>>> {
+        if let Some(goals) = goals {
+            assert_eq!(goals.len(), batch, "one goal per sample");
+        }
+        let Some(goal) = &self.goal else {
+            check_goals(goals.unwrap_or_default(), 0);
+            return vec![Cow::Borrowed(&self.hidden_bias); batch];
+        };
+        check_goals(goals.unwrap_or_default(), goal.embedding.nrows());
+        (0..batch)
+            .map(|sample| {
+                let index = goals.map_or(0, |goals| goals[sample]);
+                Cow::Owned(&self.hidden_bias + &goal.embedding.row(index).dot(&goal.weight))
+            })
+            .collect()
     }
 
     fn grid(&self, state: &[f32], batch: usize, height: usize, width: usize) -> Grid {
