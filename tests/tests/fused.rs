@@ -8,7 +8,9 @@
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::rand::RngExt;
-use nca_core::{Border, Engine, FusedNca, Nca, NcaConfig, Perception, Seed, host_values};
+use nca_core::{
+    Border, Engine, FusedGradients, FusedNca, Nca, NcaConfig, Perception, Seed, host_values,
+};
 use nca_tests::{assert_gradients_match, max_abs_diff, param, random_model, rng, uniform};
 use nca_train::{Experiment, Loss, RgbaLoss, TextureLoss, TextureOptions, TrainConfig};
 
@@ -76,7 +78,40 @@ fn configs() -> Vec<NcaConfig> {
             hidden_units: 32,
             ..NcaConfig::default()
         },
+        goal_config(),
     ]
+}
+
+/// A goal model of the paper's structure with three goals; its batches mix them
+/// ([`goals_of`]).
+fn goal_config() -> NcaConfig {
+    NcaConfig {
+        goals: vec!["🦎".into(), "🦋".into(), "😀".into()],
+        goal_size: 4,
+        ..NcaConfig::default()
+    }
+}
+
+/// For a goal model, a goal per sample of a `batch`, mixing the goals (2, 0, 1, 2, …); `None`
+/// for a plain model.
+fn goals_of(config: &NcaConfig, batch: usize) -> Option<Vec<usize>> {
+    let count = config.goals.len();
+    (count > 0).then(|| (0..batch).map(|sample| (sample + 2) % count).collect())
+}
+
+/// `steps` steps of `nca` (on its engine) from `start`, each sample towards its goal in a goal
+/// model.
+fn advance(
+    nca: &Nca,
+    start: Tensor<4>,
+    steps: usize,
+    rng: &mut impl nca_core::rand::Rng,
+) -> Vec<f32> {
+    let batch = start.dims()[0];
+    host_values(match goals_of(nca.config(), batch) {
+        Some(goals) => nca.advance_toward(start, &goals, steps, rng),
+        None => nca.advance(start, steps, rng),
+    })
 }
 
 /// The self-organising textures' model (12 channels, 96 hidden units, identity, Sobel and
@@ -91,9 +126,12 @@ fn fused_rollouts_equal_the_tensor_rollouts() {
         for grid in GRIDS {
             let nca = random_model(config.clone(), 1);
             let start = start(&config, 3, grid);
-            let expected = host_values(nca.rollout(start.clone(), 40, &mut rng(5)));
+            let expected = host_values(match goals_of(&config, 3) {
+                Some(goals) => nca.rollout_toward(start.clone(), &goals, 40, &mut rng(5)),
+                None => nca.rollout(start.clone(), 40, &mut rng(5)),
+            });
             let fused = nca.clone().with_engine(Engine::Fused);
-            let got = host_values(fused.advance(start.clone(), 40, &mut rng(5)));
+            let got = advance(&fused, start.clone(), 40, &mut rng(5));
             assert!(
                 expected.iter().filter(|v| v.abs() > 0.05).count() > 200,
                 "the pattern lives: {config:?} {grid:?}"
@@ -244,7 +282,8 @@ fn the_update_of_a_dead_cell_next_to_a_live_one_counts() {
     assert!(max_abs_diff(&got, &expected) < 1e-6);
 }
 
-/// Loss and gradients of one training rollout by burn's autodiff.
+/// Loss and gradients of one training rollout by burn's autodiff (each sample towards its goal
+/// in a goal model), in the order of [`fused_gradients`].
 fn autodiff_iteration(
     nca: &Nca,
     start: Tensor<4>,
@@ -252,7 +291,10 @@ fn autodiff_iteration(
     loss: &dyn Loss,
 ) -> (f64, Vec<Vec<f32>>) {
     let nca = nca.clone().train();
-    let end = nca.rollout(start.autodiff(), steps, &mut rng(8));
+    let end = match goals_of(nca.config(), start.dims()[0]) {
+        Some(goals) => nca.rollout_toward(start.autodiff(), &goals, steps, &mut rng(8)),
+        None => nca.rollout(start.autodiff(), steps, &mut rng(8)),
+    };
     let loss = loss.batch(end);
     let loss_value = loss.clone().into_scalar::<f64>();
     let grads = loss.backward();
@@ -268,7 +310,45 @@ fn autodiff_iteration(
     if let Perception::Learned(kernel) = &nca.perception {
         all.push(host_values(kernel.grad(&grads).unwrap()));
     }
+    if let Some(goal) = &nca.goal {
+        all.push(grad(&goal.embedding));
+        all.push(grad(&goal.weight));
+    }
     (loss_value, all)
+}
+
+/// The fused kernel's training rollout of `nca` (each sample towards its goal in a goal model)
+/// with the same random draws as [`autodiff_iteration`]: its loss and gradients in the same
+/// order.
+fn fused_iteration(
+    nca: &Nca,
+    start: Tensor<4>,
+    steps: usize,
+    loss: &dyn Loss,
+) -> (f64, Vec<Vec<f32>>) {
+    let [batch, _, height, width] = start.dims();
+    let fused = FusedNca::new(nca);
+    let start = host_values(start);
+    let shape = [batch, height, width];
+    let iteration = match goals_of(nca.config(), batch) {
+        Some(goals) => fused.train_rollout_toward(&start, shape, &goals, steps, loss, &mut rng(8)),
+        None => fused.train_rollout(&start, shape, steps, loss, &mut rng(8)),
+    };
+    (iteration.loss, fused_gradients(iteration.gradients))
+}
+
+/// Every gradient the kernel gave, in the order [`autodiff_iteration`] lists burn's.
+fn fused_gradients(grads: FusedGradients) -> Vec<Vec<f32>> {
+    let mut all = vec![
+        grads.hidden_weight,
+        grads.hidden_bias,
+        grads.output_weight,
+        grads.output_bias,
+    ];
+    all.extend(grads.perception);
+    all.extend(grads.goal_embedding);
+    all.extend(grads.goal_weight);
+    all
 }
 
 #[test]
@@ -283,27 +363,11 @@ fn fused_training_gradients_equal_autodiff() {
                 .collect();
             let loss_fn = RgbaLoss::new(target, [4, height, width], &device().autodiff());
             let (loss, expected) = autodiff_iteration(&nca, start.clone(), 24, &loss_fn);
-
-            let iteration = FusedNca::new(&nca).train_rollout(
-                &host_values(start),
-                [2, height, width],
-                24,
-                &loss_fn,
-                &mut rng(8),
-            );
-            let grads = iteration.gradients;
-            let mut got = vec![
-                grads.hidden_weight,
-                grads.hidden_bias,
-                grads.output_weight,
-                grads.output_bias,
-            ];
-            got.extend(grads.perception);
+            let (fused_loss, got) = fused_iteration(&nca, start, 24, &loss_fn);
             let case = format!("{config:?} {height}x{width}");
             assert!(
-                (iteration.loss - loss).abs() < 1e-6 * loss,
-                "{case}: loss {} vs {loss}",
-                iteration.loss
+                (fused_loss - loss).abs() < 1e-6 * loss,
+                "{case}: loss {fused_loss} vs {loss}"
             );
             assert_gradients_match(&case, &got, &expected);
         }
@@ -330,24 +394,105 @@ fn fused_texture_gradients_equal_autodiff() {
     };
     let loss = TextureLoss::new(&texture, [16, 16], options).unwrap();
     let (expected_loss, expected) = autodiff_iteration(&nca, start.clone(), 16, &loss);
-    let iteration = FusedNca::new(&nca).train_rollout(
-        &host_values(start),
-        [2, height, width],
-        16,
-        &loss,
-        &mut rng(8),
-    );
-    let grads = iteration.gradients;
-    let got = vec![
-        grads.hidden_weight,
-        grads.hidden_bias,
-        grads.output_weight,
-        grads.output_bias,
-    ];
+    let (fused_loss, got) = fused_iteration(&nca, start, 16, &loss);
     assert!(
-        (iteration.loss - expected_loss).abs() < 1e-5 * expected_loss,
-        "loss {} vs {expected_loss}",
-        iteration.loss
+        (fused_loss - expected_loss).abs() < 1e-5 * expected_loss,
+        "loss {fused_loss} vs {expected_loss}"
     );
     assert_gradients_match("texture", &got, &expected);
+}
+
+/// From one start state, each goal grows its own pattern and the same goal the same pattern, on
+/// both engines (every cell fires, so that only the goals tell the samples apart).
+#[test]
+fn different_goals_grow_different_patterns_from_the_same_start() {
+    let config = NcaConfig {
+        fire_rate: 1.0,
+        ..goal_config()
+    };
+    let nca = random_model(config.clone(), 7);
+    let one = start(&config, 1, [20, 20]);
+    let start = Tensor::cat(vec![one; 4], 0);
+    for engine in [Engine::Tensor, Engine::Fused] {
+        let nca = nca.clone().with_engine(engine);
+        let end = host_values(nca.advance_toward(start.clone(), &[0, 1, 2, 1], 30, &mut rng(3)));
+        let sample = end.len() / 4;
+        let of = |index: usize| &end[index * sample..(index + 1) * sample];
+        for (a, b) in [(0, 1), (1, 2), (0, 2)] {
+            let difference = max_abs_diff(of(a), of(b));
+            assert!(
+                difference > 1e-2,
+                "{engine:?}: goals {a} and {b} differ by {difference}"
+            );
+        }
+        let same = max_abs_diff(of(1), of(3));
+        assert!(same < 1e-6, "{engine:?}: goal 1 twice differs by {same}");
+    }
+}
+
+/// A goal model's methods without goals grow goal 0 in every sample: exactly the `*_toward`
+/// methods with zeros, on both engines and in the fused kernel's own API.
+#[test]
+fn goal_0_without_goals_is_toward_zeros() {
+    let config = goal_config();
+    let nca = random_model(config.clone(), 8);
+    let start = start(&config, 2, [16, 16]);
+    let zeros = [0, 0];
+    let same = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+        assert_eq!(host_values(a), host_values(b), "{what}");
+    };
+    same(
+        nca.step(start.clone(), &mut rng(1)),
+        nca.step_toward(start.clone(), &zeros, &mut rng(1)),
+        "step",
+    );
+    same(
+        nca.rollout(start.clone(), 5, &mut rng(1)),
+        nca.rollout_toward(start.clone(), &zeros, 5, &mut rng(1)),
+        "rollout",
+    );
+    for engine in [Engine::Tensor, Engine::Fused] {
+        let nca = nca.clone().with_engine(engine);
+        same(
+            nca.advance(start.clone(), 5, &mut rng(1)),
+            nca.advance_toward(start.clone(), &zeros, 5, &mut rng(1)),
+            &format!("{engine:?} advance"),
+        );
+        let frames = nca.frames(start.clone(), 5, 2, &mut rng(1));
+        let toward = nca.frames_toward(start.clone(), &zeros, 5, 2, &mut rng(1));
+        assert_eq!(frames.len(), toward.len());
+        for (a, b) in frames.into_iter().zip(toward) {
+            same(a, b, &format!("{engine:?} frames"));
+        }
+    }
+    let fused = FusedNca::new(&nca);
+    let values = host_values(start);
+    let shape = [2, 16, 16];
+    assert_eq!(
+        fused.advance(&values, shape, 5, &mut rng(1)),
+        fused.advance_toward(&values, shape, &zeros, 5, &mut rng(1)),
+    );
+    let target = vec![0.5; 4 * 16 * 16];
+    let loss = RgbaLoss::new(target, [4, 16, 16], &device());
+    assert_eq!(
+        fused.train_rollout(&values, shape, 5, &loss, &mut rng(1)),
+        fused.train_rollout_toward(&values, shape, &zeros, 5, &loss, &mut rng(1)),
+    );
+}
+
+#[test]
+#[should_panic(expected = "goal index 3 out of range: the model has 3 goals")]
+fn a_goal_out_of_range_is_a_broken_invariant() {
+    let nca = random_model(goal_config(), 9);
+    let start = nca.seed(2, 8, 8);
+    nca.with_engine(Engine::Fused)
+        .advance_toward(start, &[0, 3], 1, &mut rng(0));
+}
+
+#[test]
+#[should_panic(expected = "goal index 0 given to a model without goals")]
+fn a_plain_model_has_no_goals() {
+    let nca = random_model(NcaConfig::default(), 9);
+    let start = nca.seed(1, 8, 8);
+    nca.step_toward(start, &[0], &mut rng(0));
 }
