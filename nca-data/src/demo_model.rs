@@ -143,9 +143,9 @@ fn dequantise(layer: &DemoLayer, number: usize) -> Result<DenseLayer, String> {
 /// inputs in the demo's band order. A model's `update_scale` is folded into the second layer.
 /// The format has no fire rate (the demo uses 0.5) and no living threshold (0.1 there).
 ///
-/// Refused, naming `name` and the reason: learned perception (the demo's is fixed Sobel), a living
-/// threshold other than 0.1, channel or hidden-unit counts that are not multiples of 4 (the
-/// demo's shaders read them four at a time).
+/// Refused, naming `name` and the reason: a goal model (the format has no goal input), learned
+/// perception (the demo's is fixed Sobel), a living threshold other than 0.1, channel or
+/// hidden-unit counts that are not multiples of 4 (the demo's shaders read them four at a time).
 pub fn export_demo_model(nca: &Nca, name: &str) -> Result<String, DataError> {
     let config = nca.config();
     let refuse = |reason: String| DataError::NotExportable {
@@ -156,6 +156,12 @@ pub fn export_demo_model(nca: &Nca, name: &str) -> Result<String, DataError> {
         return Err(refuse(
             "it is not a growing NCA (the demo has only a live seed cell, a zero border, alive masking and no Laplacian)".into(),
         ));
+    }
+    if config.has_goals() {
+        return Err(refuse(format!(
+            "it is goal-conditioned ({} goals), the demo's format has no goal input",
+            config.goals.len()
+        )));
     }
     if config.trainable_perception {
         return Err(refuse(

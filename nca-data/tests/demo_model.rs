@@ -316,6 +316,13 @@ fn models_the_demo_cannot_run_are_refused_with_the_reason() {
         ),
         (
             nca_core::NcaConfig {
+                goals: vec!["🦎".into(), "🦋".into()],
+                ..Default::default()
+            },
+            "goal-conditioned (2 goals), the demo's format has no goal input",
+        ),
+        (
+            nca_core::NcaConfig {
                 living_threshold: 0.2,
                 ..Default::default()
             },
