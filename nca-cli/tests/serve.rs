@@ -184,16 +184,17 @@ fn without_models_it_serves_the_shipped_models_and_the_papers() {
     let mut socket = server.socket().unwrap();
     let hello = next_text(&mut socket);
     let models = hello["models"].as_array().unwrap();
-    // The geckos, the one that regrows first, then the paper's emoji × experiment as its demo
-    // offers them, then the planarian.
-    assert_eq!(models.len(), 4 + 31);
+    // The shipped models, the gecko that regrows first, then the paper's emoji × experiment as
+    // its demo offers them, then the planarian.
+    assert_eq!(models.len(), 5 + 31);
     assert_eq!(
-        models[..7],
+        models[..8],
         serde_json::json!([
             "gecko-regenerating",
             "gecko",
             "gecko-growing",
             "gecko-persistent",
+            "dots",
             "🦎 growing (paper)",
             "🦎 persistent (paper)",
             "🦎 regenerating (paper)"
@@ -201,7 +202,7 @@ fn without_models_it_serves_the_shipped_models_and_the_papers() {
         .as_array()
         .unwrap()[..]
     );
-    assert_eq!(models[34], "planarian regenerating (paper)");
+    assert_eq!(models[35], "planarian regenerating (paper)");
     drop(socket);
     // The page offers them all as one downloadable page that runs without the server.
     let download = server.get("/download.html");
