@@ -2,8 +2,9 @@
 //!
 //! A [`container`](nca_core::container) with the magic `NCACKPT\0`: a JSON header (config,
 //! iteration, random generator, shapes, section lengths), then the sections as the payload: model
-//! file, optimiser record (burnpack), target and pool (f32, little endian); and a checksum.
-//! Version 1 checkpoints (before the checksum) still load.
+//! file, optimiser record (burnpack), target and pool (f32, little endian), then a goal run's
+//! targets (f32) and pool goals (u32, little endian); and a checksum. Version 1 checkpoints
+//! (before the checksum) and version 2 (before goals) still load, as runs of one target.
 
 use std::path::Path;
 
@@ -16,7 +17,7 @@ use crate::{SamplePool, TrainConfig, TrainError};
 /// The first bytes of every checkpoint.
 pub const CHECKPOINT_MAGIC: &[u8; 8] = b"NCACKPT\0";
 /// The checkpoint format this build writes (and the newest it reads).
-pub const CHECKPOINT_VERSION: u32 = 2;
+pub const CHECKPOINT_VERSION: u32 = 3;
 /// The largest checkpoint [`Checkpoint::load`] reads (64 GiB); it reads no more than the length
 /// the file's header gives.
 pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 30;
@@ -40,8 +41,11 @@ pub struct Checkpoint {
     pub target: Vec<f32>,
     /// `[visible + 1, H, W]` of the target.
     pub target_shape: [usize; 3],
-    /// The sample pool, if the run has one.
+    /// The sample pool, if the run has one (on a goal run, with each state's goal).
     pub pool: Option<SamplePool>,
+    /// A goal run's targets, one per goal, each of `target_shape` (`target` is goal 0's); empty
+    /// for a run of one target.
+    pub goal_targets: Vec<Vec<f32>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,6 +58,16 @@ struct Header {
     pool_len: usize,
     model_bytes: usize,
     optimizer_bytes: usize,
+    /// A goal run's targets, after the pool (none before version 3).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    goal_targets: usize,
+    /// Whether the pool's goals follow the goal targets (a goal run with a pool).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pool_goals: bool,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl Checkpoint {
@@ -68,7 +82,10 @@ impl Checkpoint {
             pool_len: self.pool.as_ref().map_or(0, SamplePool::len),
             model_bytes: self.model.len(),
             optimizer_bytes: self.optimizer.len(),
+            goal_targets: self.goal_targets.len(),
+            pool_goals: !self.goal_targets.is_empty() && self.pool.is_some(),
         };
+        let pool_goals = header.pool_goals;
         let header = serde_json::to_vec(&header).expect("a header always serialises");
         let bytes = container::write(CHECKPOINT_MAGIC, CHECKPOINT_VERSION, &header, |bytes| {
             bytes.extend_from_slice(&self.model);
@@ -76,6 +93,15 @@ impl Checkpoint {
             extend_f32(bytes, &self.target);
             for state in self.pool.iter().flat_map(|pool| pool.states()) {
                 extend_f32(bytes, state);
+            }
+            for target in &self.goal_targets {
+                extend_f32(bytes, target);
+            }
+            if pool_goals {
+                for &goal in self.pool.iter().flat_map(|pool| pool.goals()) {
+                    let goal = u32::try_from(goal).expect("a goal index is below 64");
+                    bytes.extend_from_slice(&goal.to_le_bytes());
+                }
             }
         });
         nca_core::io::write_atomic(path, &bytes)?;
@@ -196,6 +222,38 @@ impl Checkpoint {
             }
             None => None,
         };
+        let goals = header.config.model.goals.len();
+        if header.goal_targets != goals && header.goal_targets != 0 {
+            return Err(bad(&format!(
+                "it holds {} goal targets, but its model has {goals} goals",
+                header.goal_targets
+            )));
+        }
+        if header
+            .goal_targets
+            .checked_mul(target_len)
+            .and_then(|n| n.checked_mul(4))
+            .is_none_or(|bytes| bytes > reader.bytes.len() - reader.at)
+        {
+            return Err(truncated());
+        }
+        let goal_targets = (0..header.goal_targets)
+            .map(|_| reader.take_f32(target_len))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(truncated)?;
+        let pool = match (pool, header.pool_goals) {
+            (Some(pool), true) => {
+                let goals = reader
+                    .take(pool.len().checked_mul(4).ok_or_else(impossible)?)
+                    .ok_or_else(truncated)?
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+                    .collect();
+                Some(pool.with_goals(goals))
+            }
+            (None, true) => return Err(bad("it gives pool goals but no pool")),
+            (pool, false) => pool,
+        };
         if reader.at != parts.payload.len() {
             return Err(bad("unexpected bytes after the end of the checkpoint"));
         }
@@ -208,6 +266,7 @@ impl Checkpoint {
             target,
             target_shape: header.target_shape,
             pool,
+            goal_targets,
         })
     }
 }

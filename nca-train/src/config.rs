@@ -185,6 +185,44 @@ pub struct TrainConfig {
     /// runs towards a target picture.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub texture: Option<TextureRun>,
+    /// A goal run's settings (`[goals]`): one model trained towards one target per goal of
+    /// `model.goals`; `None` for a model without goals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goals: Option<GoalRun>,
+}
+
+/// What a goal run adds: its targets (one per goal of the model, in the goals' order) and how
+/// much of each batch learns to turn one goal's pattern into another's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoalRun {
+    /// What each goal learns to grow, when a front end loaded the targets from descriptions;
+    /// empty when the caller gives the trainer the targets' pixels (as with `target`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetSpec>,
+    /// The share of each batch (0..=1, rounded to whole samples) that starts from a pool state
+    /// of one goal and is trained towards another: the state keeps its cells, only its goal
+    /// changes, so the model learns to turn one pattern into another. The default 0.25 (2 of
+    /// the paper's batch of 8) leaves most of the batch to growing and keeping each goal's
+    /// pattern, as the paper's runs do, while every batch still has morphs in it (one sample
+    /// in 8 would be too few to see each pair of goals often). 0 trains no morphs.
+    pub morph_share: f64,
+}
+
+impl Default for GoalRun {
+    fn default() -> Self {
+        Self {
+            targets: Vec::new(),
+            morph_share: 0.25,
+        }
+    }
+}
+
+impl GoalRun {
+    /// The morphing samples of a batch of `batch_size`: `morph_share` of it, rounded.
+    pub fn morphs(&self, batch_size: usize) -> usize {
+        (self.morph_share * batch_size as f64).round() as usize
+    }
 }
 
 /// What a texture run adds: its grid (the target picture gives the others theirs) and loss.
@@ -242,6 +280,7 @@ impl TrainConfig {
             seed: 0,
             checkpoint_every: 100,
             texture: None,
+            goals: None,
         }
     }
 
@@ -380,6 +419,7 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return invalid("batch_size", "must be at least 1".into());
         }
+        self.validate_goals()?;
         if self.pool_size != 0 && self.pool_size < self.batch_size {
             return invalid(
                 "pool_size",
@@ -453,6 +493,93 @@ impl TrainConfig {
             return invalid(
                 "gradient",
                 format!("max_norm {max_norm} must be a positive finite number"),
+            );
+        }
+        Ok(())
+    }
+
+    /// The goal run's checks: `[goals]` given exactly for a model with goals, a target per goal,
+    /// and morphs that fit the batch.
+    fn validate_goals(&self) -> Result<(), TrainError> {
+        let invalid =
+            |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
+        let count = self.model.goals.len();
+        let Some(goals) = &self.goals else {
+            if count > 0 {
+                return invalid(
+                    "goals",
+                    format!(
+                        "is missing: the model has {count} goals (model.goals), and a goal run needs its [goals] table"
+                    ),
+                );
+            }
+            return Ok(());
+        };
+        if count == 0 {
+            return invalid(
+                "goals",
+                "is given, but the model has no goals (model.goals is empty)".into(),
+            );
+        }
+        if self.texture.is_some() {
+            return invalid(
+                "goals",
+                "is given, but a texture run has no goals (it grows one texture)".into(),
+            );
+        }
+        if self.target.is_some() {
+            return invalid(
+                "target",
+                "is given, but a goal run has one target per goal ([goals] targets)".into(),
+            );
+        }
+        if !goals.targets.is_empty() && goals.targets.len() != count {
+            return invalid(
+                "goals.targets",
+                format!(
+                    "has {} targets, but the model has {count} goals (one target per goal)",
+                    goals.targets.len()
+                ),
+            );
+        }
+        for (index, target) in goals.targets.iter().enumerate() {
+            let TargetOptions { size, padding } = target.options;
+            if !(1..=MAX_TARGET_SIDE).contains(&size) || padding > MAX_TARGET_SIDE {
+                return invalid(
+                    "goals.targets",
+                    format!(
+                        "target {index} has size {size} and padding {padding}: the size must lie in 1..={MAX_TARGET_SIDE}, the padding at most {MAX_TARGET_SIDE}"
+                    ),
+                );
+            }
+        }
+        let share = goals.morph_share;
+        if !(0.0..=1.0).contains(&share) {
+            return invalid("goals.morph_share", format!("is {share}, outside 0..=1"));
+        }
+        let morphs = goals.morphs(self.batch_size);
+        if morphs > 0 && count < 2 {
+            return invalid(
+                "goals.morph_share",
+                format!("is {share}, but morphing needs at least 2 goals (the model has 1)"),
+            );
+        }
+        if morphs > 0 && self.pool_size == 0 {
+            return invalid(
+                "goals.morph_share",
+                format!(
+                    "is {share}, but morphs start from pool states: it needs a sample pool (pool_size > 0), or 0"
+                ),
+            );
+        }
+        let free = self.batch_size.saturating_sub(1 + self.damaged_per_batch);
+        if morphs > free {
+            return invalid(
+                "goals.morph_share",
+                format!(
+                    "is {share}: {morphs} morphing samples of batch_size {}, but only {free} are left beside the reseeded one and the {} damaged",
+                    self.batch_size, self.damaged_per_batch
+                ),
             );
         }
         Ok(())

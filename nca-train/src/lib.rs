@@ -32,8 +32,8 @@ mod trainer;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, CHECKPOINT_VERSION, Checkpoint, MAX_CHECKPOINT_BYTES};
 pub use config::{
-    Experiment, GradientMode, LrSchedule, MAX_CONFIG_BYTES, MemoryNeed, MemoryUse, TextureRun,
-    TrainConfig,
+    Experiment, GoalRun, GradientMode, LrSchedule, MAX_CONFIG_BYTES, MemoryNeed, MemoryUse,
+    TextureRun, TrainConfig,
 };
 pub use error::TrainError;
 pub use gradients::condition;

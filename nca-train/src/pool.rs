@@ -11,20 +11,43 @@ use rand::{Rng, RngExt};
 pub struct SamplePool {
     states: Vec<Vec<f32>>,
     shape: [usize; 3],
+    /// Each state's goal (an index into the model's goals); all 0 for a model without goals.
+    goals: Vec<usize>,
 }
 
 impl SamplePool {
     /// `size` copies of `seed` (a `[C, H, W]` state).
     pub fn new(size: usize, seed: Vec<f32>, shape: [usize; 3]) -> Self {
-        Self {
-            states: vec![seed; size],
-            shape,
-        }
+        Self::from_states(vec![seed; size], shape)
     }
 
     /// A pool from stored states, e.g. a checkpoint.
     pub fn from_states(states: Vec<Vec<f32>>, shape: [usize; 3]) -> Self {
-        Self { states, shape }
+        let goals = vec![0; states.len()];
+        Self {
+            states,
+            shape,
+            goals,
+        }
+    }
+
+    /// The same pool with each state's goal (a goal run's).
+    ///
+    /// # Panics
+    /// If `goals` does not hold one goal per state.
+    pub fn with_goals(self, goals: Vec<usize>) -> Self {
+        assert_eq!(goals.len(), self.states.len(), "one goal per pool state");
+        Self { goals, ..self }
+    }
+
+    /// Each state's goal, in the states' order (all 0 for a model without goals).
+    pub fn goals(&self) -> &[usize] {
+        &self.goals
+    }
+
+    /// The goal of the state at `index`.
+    pub fn goal(&self, index: usize) -> usize {
+        self.goals[index]
     }
 
     /// The states in the pool.
@@ -69,12 +92,25 @@ impl SamplePool {
         rank: impl Fn(&[f32]) -> f64,
         rng: &mut impl Rng,
     ) -> Vec<(usize, Vec<f32>)> {
+        self.draw_ranked(batch_size, damaged, seed, |_, state| rank(state), rng)
+    }
+
+    /// [`draw`](Self::draw) with a ranking that also knows each state's pool index (a goal run
+    /// ranks a state against its own goal's target).
+    pub fn draw_ranked(
+        &self,
+        batch_size: usize,
+        damaged: usize,
+        seed: &[f32],
+        rank: impl Fn(usize, &[f32]) -> f64,
+        rng: &mut impl Rng,
+    ) -> Vec<(usize, Vec<f32>)> {
         let mut drawn: Vec<(usize, Vec<f32>, f64)> = self
             .sample_indices(batch_size, rng)
             .into_iter()
             .map(|index| {
                 let state = &self.states[index];
-                (index, state.clone(), rank(state))
+                (index, state.clone(), rank(index, state))
             })
             .collect();
         drawn.sort_by(|a, b| b.2.total_cmp(&a.2));
@@ -91,6 +127,11 @@ impl SamplePool {
     /// Replaces the state at `index`.
     pub fn put(&mut self, index: usize, state: Vec<f32>) {
         self.states[index] = state;
+    }
+
+    /// Sets the goal of the state at `index` (a morphed state keeps its new goal).
+    pub fn set_goal(&mut self, index: usize, goal: usize) {
+        self.goals[index] = goal;
     }
 }
 

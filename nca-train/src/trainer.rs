@@ -11,6 +11,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::gradients::gradients_params;
+use crate::loss::GoalBatch;
 use crate::run_dir::{CHECKPOINT_FILE, MODEL_FILE};
 use crate::{
     Checkpoint, Loss, RgbaLoss, RunDir, SamplePool, TextureLoss, TrainConfig, TrainError, condition,
@@ -66,6 +67,11 @@ pub struct Trainer {
     model: Nca,
     optimizer: ModuleOptimizer,
     loss: Box<dyn Loss>,
+    /// A goal run's losses, one per goal (each towards its goal's target), used instead of
+    /// `loss` unless the run was given its own; empty for a run of one target.
+    goal_losses: Vec<RgbaLoss>,
+    /// Whether `loss` is a library user's own ([`Trainer::with_loss`]), used on every sample.
+    own_loss: bool,
     /// The picture the loss was made from, `[visible + 1, h, w]` values (premultiplied): the
     /// target, or the texture; kept in checkpoints.
     picture: Vec<f32>,
@@ -81,29 +87,82 @@ pub struct Trainer {
 impl Trainer {
     /// A new run towards `target` (`[visible + 1, H, W]`, premultiplied), training on `device`
     /// (autodiff is switched on for it). For a texture run (the config's `texture`) `target` is
-    /// the texture, and the grid is the config's.
+    /// the texture, and the grid is the config's. A model with goals needs
+    /// [`new_goals`](Self::new_goals).
     pub fn new(
         config: TrainConfig,
         target: Tensor<3>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if config.model.has_goals() {
+            return Err(TrainError::InvalidConfig {
+                field: "goals",
+                reason: format!(
+                    "the model has {} goals (model.goals): a goal run takes one target per goal",
+                    config.model.goals.len()
+                ),
+            });
+        }
+        Self::start(config, vec![target], device)
+    }
+
+    /// A new goal run: one model trained towards `targets`, one per goal of the config's
+    /// `model.goals` (in their order, each `[visible + 1, H, W]`, premultiplied, all of one
+    /// shape). Each pool state carries its goal (the pool starts as seeds whose goals cycle
+    /// through the goals), a batch mixes goals, each sample is scored against its own goal's
+    /// target, and the config's `goals.morph_share` of each batch is a pool state given another
+    /// goal. The paper's experiments keep their meaning per goal: the highest-loss sample is
+    /// reseeded (keeping its goal), the lowest-loss ones damaged.
+    pub fn new_goals(
+        config: TrainConfig,
+        targets: Vec<Tensor<3>>,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let goals = config.model.goals.len();
+        if goals == 0 {
+            return Err(TrainError::InvalidConfig {
+                field: "goals",
+                reason: "the model has no goals (model.goals is empty): use one target".into(),
+            });
+        }
+        if targets.len() != goals {
+            return Err(TrainError::InvalidConfig {
+                field: "goals",
+                reason: format!(
+                    "{} targets given, but the model has {goals} goals (one target per goal)",
+                    targets.len()
+                ),
+            });
+        }
+        Self::start(config, targets, device)
+    }
+
+    fn start(
+        config: TrainConfig,
+        targets: Vec<Tensor<3>>,
         device: &Device,
     ) -> Result<Self, TrainError> {
         config.validate()?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
         let plain = device.clone().without_autodiff();
         let model = config.model.clone().init(&plain, &mut rng)?;
-        let [channels, height, width] = target.dims();
-        let target_values = host_values(target);
+        let shape = targets[0].dims();
+        let mut values = Vec::with_capacity(targets.len());
+        for target in targets {
+            if target.dims() != shape {
+                return Err(TrainError::InvalidConfig {
+                    field: "goals",
+                    reason: format!(
+                        "the goals' targets differ in shape: {:?} and {shape:?}",
+                        target.dims()
+                    ),
+                });
+            }
+            values.push(host_values(target));
+        }
         let optimizer = adam(&config);
         Self::assemble(
-            config,
-            device,
-            model,
-            optimizer,
-            target_values,
-            [channels, height, width],
-            None,
-            rng,
-            0,
+            config, device, model, optimizer, values, shape, None, rng, 0,
         )
     }
 
@@ -129,7 +188,11 @@ impl Trainer {
             device,
             model,
             optimizer,
-            checkpoint.target,
+            if checkpoint.goal_targets.is_empty() {
+                vec![checkpoint.target]
+            } else {
+                checkpoint.goal_targets
+            },
             checkpoint.target_shape,
             checkpoint.pool,
             checkpoint.rng,
@@ -143,7 +206,7 @@ impl Trainer {
         device: &Device,
         model: Nca,
         optimizer: ModuleOptimizer,
-        target_values: Vec<f32>,
+        mut targets: Vec<Vec<f32>>,
         [channels, height, width]: [usize; 3],
         pool: Option<SamplePool>,
         rng: Xoshiro256PlusPlus,
@@ -171,8 +234,35 @@ impl Trainer {
                 ),
             });
         }
+        let goals = config.model.goals.len();
+        if goals > 0 && targets.len() != goals {
+            return Err(TrainError::InvalidConfig {
+                field: "goals",
+                reason: format!(
+                    "the run has {} targets, but the model has {goals} goals",
+                    targets.len()
+                ),
+            });
+        }
+        if let Some(pool) = &pool
+            && let Some(goal) = pool.goals().iter().find(|&&goal| goal >= goals.max(1))
+        {
+            return Err(TrainError::InvalidConfig {
+                field: "pool_size",
+                reason: format!("a pool state has goal {goal}, but the model has {goals} goals"),
+            });
+        }
         let device = device.clone().autodiff();
         let shape = [channels, height, width];
+        let goal_losses: Vec<RgbaLoss> = if goals > 0 {
+            targets
+                .iter()
+                .map(|target| RgbaLoss::new(target.clone(), shape, &device))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let target_values = targets.swap_remove(0);
         let loss: Box<dyn Loss> = match &config.texture {
             None => Box::new(RgbaLoss::new(target_values.clone(), shape, &device)),
             Some(texture) => {
@@ -183,13 +273,18 @@ impl Trainer {
         };
         let seed_state = host_values(model.seed(1, grid[0], grid[1]));
         // A new run fills its pool with seeds; a resumed one brings its own.
+        // A goal run's new pool cycles through the goals.
         let pool = pool.or_else(|| {
             (config.pool_size > 0).then(|| {
-                SamplePool::new(
+                let pool = SamplePool::new(
                     config.pool_size,
                     seed_state.clone(),
                     [config.model.channels, grid[0], grid[1]],
-                )
+                );
+                match goals {
+                    0 => pool,
+                    _ => pool.with_goals((0..config.pool_size).map(|i| i % goals).collect()),
+                }
             })
         });
         Ok(Self {
@@ -198,6 +293,8 @@ impl Trainer {
             device,
             optimizer,
             loss,
+            goal_losses,
+            own_loss: false,
             picture: target_values,
             picture_shape: shape,
             grid,
@@ -208,12 +305,13 @@ impl Trainer {
         })
     }
 
-    /// The same run minimising `loss` instead of the config's (a library user's own loss). A
-    /// checkpoint keeps the run's picture but not the loss: give it again after
-    /// [`resume`](Self::resume).
+    /// The same run minimising `loss` instead of the config's (a library user's own loss; on a
+    /// goal run, every goal's). A checkpoint keeps the run's pictures but not the loss: give it
+    /// again after [`resume`](Self::resume).
     pub fn with_loss(self, loss: impl Loss + 'static) -> Self {
         Self {
             loss: Box::new(loss),
+            own_loss: true,
             ..self
         }
     }
@@ -278,12 +376,14 @@ impl Trainer {
     /// condition the gradients, take an Adam step, write the batch back into the pool.
     pub fn step(&mut self) -> Result<Metrics, TrainError> {
         let (started, steps) = self.begin();
-        let (batch, indices) = self.draw_batch();
-        self.iterate(batch, indices, steps, started)
+        let (batch, indices, goals) = self.draw_batch();
+        self.iterate(batch, indices, goals, steps, started)
     }
 
     /// One iteration as [`step`](Self::step) from the given start states (`[B, C, H, W]` values,
-    /// `B` the config's batch size) instead of drawn ones; the pool, if any, is left alone.
+    /// `B` the config's batch size) instead of drawn ones; the pool, if any, is left alone. On a
+    /// goal run the samples' goals cycle through the goals (sample `i` grows goal `i mod
+    /// goals`).
     ///
     /// # Panics
     /// If `start` does not hold a batch of states of the run's shape.
@@ -294,7 +394,19 @@ impl Trainer {
             "start states must be [batch, channels, height, width]"
         );
         let (started, steps) = self.begin();
-        self.iterate(start, None, steps, started)
+        let goals = self.cycled_goals(0);
+        self.iterate(start, None, goals, steps, started)
+    }
+
+    /// A batch's goals cycling through the model's, the first `first` (none without goals).
+    fn cycled_goals(&self, first: usize) -> Vec<usize> {
+        let goals = self.config.model.goals.len();
+        match goals {
+            0 => Vec::new(),
+            _ => (0..self.config.batch_size)
+                .map(|i| (first + i) % goals)
+                .collect(),
+        }
     }
 
     /// The start of an iteration: the loss's draws (if it has any), then the rollout length,
@@ -314,13 +426,14 @@ impl Trainer {
         &mut self,
         batch: Vec<f32>,
         indices: Option<Vec<usize>>,
+        goals: Vec<usize>,
         steps: usize,
         started: Instant,
     ) -> Result<Metrics, TrainError> {
         let iteration = self.iteration;
         let (end, loss_value, mut grads) = match self.model.engine() {
-            Engine::Tensor => self.tensor_iteration(batch, steps),
-            Engine::Fused => self.fused_iteration(&batch, steps),
+            Engine::Tensor => self.tensor_iteration(batch, &goals, steps),
+            Engine::Fused => self.fused_iteration(&batch, &goals, steps),
         };
         if !loss_value.is_finite() {
             return Err(TrainError::NonFinite {
@@ -342,8 +455,13 @@ impl Trainer {
 
         if let (Some(pool), Some(indices), Some(end)) = (&mut self.pool, indices, end) {
             let size = end.len() / indices.len();
-            for (index, state) in indices.into_iter().zip(end.chunks_exact(size)) {
+            for (sample, (index, state)) in
+                indices.into_iter().zip(end.chunks_exact(size)).enumerate()
+            {
                 pool.put(index, state.to_vec());
+                if let Some(&goal) = goals.get(sample) {
+                    pool.set_goal(index, goal);
+                }
             }
         }
         self.iteration += 1;
@@ -358,16 +476,30 @@ impl Trainer {
     }
 
     /// The end states (`[B, C, H, W]` values, read back only for a pool), loss and gradients of a
-    /// rollout from `batch` by burn's autodiff.
+    /// rollout from `batch` (each sample towards its goal in `goals`; none without goals) by
+    /// burn's autodiff.
     fn tensor_iteration(
         &mut self,
         batch: Vec<f32>,
+        goals: &[usize],
         steps: usize,
     ) -> (Option<Vec<f32>>, f64, GradientsParams) {
         let start =
             Tensor::<4>::from_data(TensorData::new(batch, self.batch_shape()), &self.device);
-        let end = self.model.rollout(start, steps, &mut self.rng);
-        let loss = self.loss.batch(end.clone());
+        let (end, loss) = if goals.is_empty() {
+            let end = self.model.rollout(start, steps, &mut self.rng);
+            let loss = self.loss.batch(end.clone());
+            (end, loss)
+        } else {
+            let end = self
+                .model
+                .rollout_toward(start, goals, steps, &mut self.rng);
+            let loss = match self.goal_batch(goals) {
+                None => self.loss.batch(end.clone()),
+                Some(batch) => batch.tensor(end.clone()),
+            };
+            (end, loss)
+        };
         let loss_value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         (
@@ -381,16 +513,23 @@ impl Trainer {
     fn fused_iteration(
         &mut self,
         batch: &[f32],
+        goals: &[usize],
         steps: usize,
     ) -> (Option<Vec<f32>>, f64, GradientsParams) {
         let [batch_size, _, height, width] = self.batch_shape();
-        let iteration = FusedNca::new(&self.model).train_rollout(
-            batch,
-            [batch_size, height, width],
-            steps,
-            &*self.loss,
-            &mut self.rng,
-        );
+        let fused = FusedNca::new(&self.model);
+        let shape = [batch_size, height, width];
+        let iteration = if goals.is_empty() {
+            fused.train_rollout(batch, shape, steps, &*self.loss, &mut self.rng)
+        } else if !self.goal_losses.is_empty() && !self.own_loss {
+            let loss = GoalBatch {
+                losses: &self.goal_losses,
+                goals,
+            };
+            fused.train_rollout_toward(batch, shape, goals, steps, &loss, &mut self.rng)
+        } else {
+            fused.train_rollout_toward(batch, shape, goals, steps, &*self.loss, &mut self.rng)
+        };
         let device = self.device.clone().without_autodiff();
         let grads = gradients_params(
             &self.model,
@@ -398,6 +537,15 @@ impl Trainer {
             &device,
         );
         (Some(iteration.end), iteration.loss, grads)
+    }
+
+    /// A goal run's loss of a batch of `goals`; `None` where the run's one loss scores every
+    /// sample (a run without goals, or given its own loss).
+    fn goal_batch<'a>(&'a self, goals: &'a [usize]) -> Option<GoalBatch<'a>> {
+        (!self.goal_losses.is_empty() && !self.own_loss).then_some(GoalBatch {
+            losses: &self.goal_losses,
+            goals,
+        })
     }
 
     /// `[B, C, H, W]` of a training batch.
@@ -411,25 +559,51 @@ impl Trainer {
         ]
     }
 
-    /// The batch's start states (flattened `[B, C, H, W]`) and, with a pool, the pool indices they
-    /// return to; without a pool, every sample is a seed.
-    fn draw_batch(&mut self) -> (Vec<f32>, Option<Vec<usize>>) {
+    /// The batch's start states (flattened `[B, C, H, W]`), with a pool the pool indices they
+    /// return to, and on a goal run each sample's goal (empty otherwise); without a pool, every
+    /// sample is a seed (a goal run's goals cycling through the goals).
+    fn draw_batch(&mut self) -> (Vec<f32>, Option<Vec<usize>>, Vec<usize>) {
         let Some(pool) = &self.pool else {
-            return (self.seed_state.repeat(self.config.batch_size), None);
+            let goals = self.cycled_goals(self.iteration * self.config.batch_size);
+            return (self.seed_state.repeat(self.config.batch_size), None, goals);
         };
         let shape = pool.shape();
         let loss = &self.loss;
-        let batch = pool.draw(
+        // Fields, not `goal_batch`: the generator is borrowed beside them.
+        let goal_losses = (!self.own_loss).then_some(&self.goal_losses[..]);
+        let batch = pool.draw_ranked(
             self.config.batch_size,
             self.config.damaged_per_batch,
             &self.seed_state,
-            |state| loss.rank(state, shape),
+            |index, state| match goal_losses.and_then(|losses| losses.get(pool.goal(index))) {
+                Some(goal_loss) => goal_loss.rank(state, shape),
+                None => loss.rank(state, shape),
+            },
             &mut self.rng,
         );
-        let indices = batch.iter().map(|(index, _)| *index).collect();
+        let indices: Vec<usize> = batch.iter().map(|(index, _)| *index).collect();
+        let goals = match self.config.model.goals.len() {
+            0 => Vec::new(),
+            count => {
+                let mut goals: Vec<usize> = indices.iter().map(|&i| pool.goal(i)).collect();
+                // The morphs: the lowest-loss samples that are not damaged (the grown patterns),
+                // each given another goal drawn uniformly.
+                let morphs = self
+                    .config
+                    .goals
+                    .as_ref()
+                    .map_or(0, |run| run.morphs(self.config.batch_size));
+                let end = self.config.batch_size - self.config.damaged_per_batch;
+                for goal in &mut goals[end - morphs..end] {
+                    *goal = (*goal + 1 + self.rng.random_range(0..count - 1)) % count;
+                }
+                goals
+            }
+        };
         (
             batch.into_iter().flat_map(|(_, state)| state).collect(),
             Some(indices),
+            goals,
         )
     }
 
@@ -450,6 +624,11 @@ impl Trainer {
             optimizer: optimizer.to_vec(),
             target: self.picture.clone(),
             target_shape: self.picture_shape,
+            goal_targets: self
+                .goal_losses
+                .iter()
+                .map(|loss| loss.target().to_vec())
+                .collect(),
             pool: self.pool.clone(),
         })
     }

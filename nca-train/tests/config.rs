@@ -237,3 +237,118 @@ fn texture_settings_in_a_growing_run_and_the_reverse_are_refused() {
     let err = config.validate().unwrap_err();
     assert!(err.to_string().contains("`texture` is missing"), "{err}");
 }
+
+#[test]
+fn goal_runs_are_checked_with_one_message_per_problem() {
+    use nca_core::NcaConfig;
+    use nca_train::{GoalRun, TextureRun, TrainError};
+    let goal_model = |goals: &[&str]| NcaConfig {
+        goals: goals.iter().map(|goal| goal.to_string()).collect(),
+        ..NcaConfig::default()
+    };
+    let run = TrainConfig {
+        model: goal_model(&["a", "b"]),
+        goals: Some(GoalRun::default()),
+        ..TrainConfig::default()
+    };
+    assert!(run.validate().is_ok());
+    assert_eq!(GoalRun::default().morph_share, 0.25);
+    assert_eq!(GoalRun::default().morphs(8), 2);
+    let refused = |config: TrainConfig| match config.validate() {
+        Err(TrainError::InvalidConfig { field, reason }) => format!("{field}: {reason}"),
+        other => panic!("not refused: {other:?}"),
+    };
+    let cases = [
+        (
+            TrainConfig {
+                goals: None,
+                ..run.clone()
+            },
+            "goals: is missing: the model has 2 goals (model.goals), and a goal run needs its [goals] table",
+        ),
+        (
+            TrainConfig {
+                model: NcaConfig::default(),
+                ..run.clone()
+            },
+            "goals: is given, but the model has no goals (model.goals is empty)",
+        ),
+        (
+            TrainConfig {
+                goals: Some(GoalRun {
+                    targets: vec![nca_data::TargetSpec::default()],
+                    ..GoalRun::default()
+                }),
+                ..run.clone()
+            },
+            "goals.targets: has 1 targets, but the model has 2 goals (one target per goal)",
+        ),
+        (
+            TrainConfig {
+                goals: Some(GoalRun {
+                    morph_share: 1.5,
+                    ..GoalRun::default()
+                }),
+                ..run.clone()
+            },
+            "goals.morph_share: is 1.5, outside 0..=1",
+        ),
+        (
+            TrainConfig {
+                goals: Some(GoalRun {
+                    morph_share: 0.75,
+                    ..GoalRun::default()
+                }),
+                ..run.clone()
+            },
+            "goals.morph_share: is 0.75: 6 morphing samples of batch_size 8, but only 4 are left beside the reseeded one and the 3 damaged",
+        ),
+        (
+            TrainConfig {
+                model: goal_model(&["a"]),
+                ..run.clone()
+            },
+            "goals.morph_share: is 0.25, but morphing needs at least 2 goals (the model has 1)",
+        ),
+        (
+            TrainConfig {
+                model: goal_model(&["a", "b"]),
+                ..TrainConfig {
+                    goals: run.goals.clone(),
+                    ..TrainConfig::preset(Experiment::Growing)
+                }
+            },
+            "goals.morph_share: is 0.25, but morphs start from pool states: it needs a sample pool (pool_size > 0), or 0",
+        ),
+    ];
+    for (config, message) in cases {
+        let got = refused(config);
+        assert!(got.starts_with(message), "{got:?} is not {message:?}");
+    }
+    let many = TrainConfig {
+        model: NcaConfig {
+            goals: (0..65).map(|goal| goal.to_string()).collect(),
+            ..NcaConfig::default()
+        },
+        ..run.clone()
+    };
+    let error = many.validate().unwrap_err().to_string();
+    assert!(error.contains("at most 64"), "{error}");
+    let texture = TrainConfig {
+        model: NcaConfig {
+            goals: vec!["a".into(), "b".into()],
+            ..TrainConfig::preset(Experiment::Texture).model
+        },
+        goals: Some(GoalRun::default()),
+        texture: Some(TextureRun::default()),
+        ..TrainConfig::preset(Experiment::Texture)
+    };
+    assert_eq!(
+        refused(texture),
+        "goals: is given, but a texture run has no goals (it grows one texture)"
+    );
+    // A goal run's TOML round-trips; a config without goals writes no [goals] table.
+    assert_eq!(TrainConfig::from_toml(&run.to_toml()).unwrap(), run);
+    assert!(run.to_toml().contains("[goals]"));
+    assert!(!TrainConfig::default().to_toml().contains("goals"));
+}

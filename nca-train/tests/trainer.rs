@@ -4,9 +4,9 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use nca_core::{Engine, Nca, NcaConfig};
 use nca_train::{
-    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GradientMode, LrSchedule, METRICS_FILE,
-    MODEL_FILE, Metrics, Observer, RunDir, TextureOptions, TextureRun, TrainConfig, TrainError,
-    Trainer, condition,
+    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GoalRun, GradientMode, LrSchedule,
+    METRICS_FILE, MODEL_FILE, Metrics, Observer, RunDir, TextureOptions, TextureRun, TrainConfig,
+    TrainError, Trainer, condition,
 };
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -41,6 +41,53 @@ fn small_config(iterations: usize) -> TrainConfig {
         checkpoint_every: 3,
         seed: 11,
         ..TrainConfig::preset(Experiment::Regenerating)
+    }
+}
+
+/// A `size x size` grid with a centred blue cross, arms 2 cells wide and `size - 6` long
+/// (premultiplied, opaque).
+fn cross_target(size: usize) -> Tensor<3> {
+    let mut values = vec![0.0f32; 4 * size * size];
+    let (start, end) = (3, size - 3);
+    let (middle, half) = (size / 2 - 1, size / 2 + 1);
+    for y in start..end {
+        for x in start..end {
+            if (middle..half).contains(&x) || (middle..half).contains(&y) {
+                for (channel, value) in [0.1, 0.3, 1.0, 1.0].into_iter().enumerate() {
+                    values[(channel * size + y) * size + x] = value;
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(values, [4, size, size]), &device())
+}
+
+/// [`small_config`] as a goal run of two goals (a square and a cross), a quarter of each batch
+/// (1 of 4) morphing.
+fn small_goal_config(iterations: usize) -> TrainConfig {
+    let config = small_config(iterations);
+    TrainConfig {
+        model: NcaConfig {
+            goals: vec!["square".into(), "cross".into()],
+            ..config.model.clone()
+        },
+        goals: Some(GoalRun::default()),
+        ..config
+    }
+}
+
+/// The two goals' targets of [`small_goal_config`], on a 16x16 grid.
+fn goal_targets() -> Vec<Tensor<3>> {
+    vec![square_target(16, 6), cross_target(16)]
+}
+
+/// A new run of `config`: a goal run towards [`goal_targets`] for a model with goals, else
+/// towards a square.
+fn new_trainer(config: TrainConfig) -> Trainer {
+    if config.model.has_goals() {
+        Trainer::new_goals(config, goal_targets(), &device()).unwrap()
+    } else {
+        Trainer::new(config, square_target(16, 6), &device()).unwrap()
     }
 }
 
@@ -248,12 +295,12 @@ fn per_parameter_normalisation_gives_every_gradient_unit_norm() {
 
 #[test]
 fn an_interrupted_and_resumed_run_ends_with_the_same_model() {
-    for engine in [Engine::Tensor, Engine::Fused] {
-        let trainer = || {
-            Trainer::new(small_config(6), square_target(16, 6), &device())
-                .unwrap()
-                .with_engine(engine)
-        };
+    let runs = [small_config(6), small_goal_config(6)];
+    for (config, engine) in runs
+        .iter()
+        .flat_map(|config| [(config, Engine::Tensor), (config, Engine::Fused)])
+    {
+        let trainer = || new_trainer(config.clone()).with_engine(engine);
         let mut straight = trainer();
         straight.run(None, &mut ()).unwrap();
 
@@ -266,6 +313,7 @@ fn an_interrupted_and_resumed_run_ends_with_the_same_model() {
 
         let (run, checkpoint) = RunDir::open(dir.path()).unwrap();
         assert_eq!(checkpoint.iteration, 2);
+        assert_eq!(checkpoint.goal_targets.len(), config.model.goals.len());
         let mut resumed = Trainer::resume(checkpoint, &device())
             .unwrap()
             .with_engine(engine);
@@ -451,7 +499,12 @@ fn the_fused_engine_trains_like_the_tensor_engine() {
         },
         ..small_config(4)
     };
-    for config in [small_config(4), learned, small_texture_config(4)] {
+    for config in [
+        small_config(4),
+        learned,
+        small_texture_config(4),
+        small_goal_config(4),
+    ] {
         compare_engines(config);
     }
 }
@@ -459,9 +512,7 @@ fn the_fused_engine_trains_like_the_tensor_engine() {
 /// Four iterations of `config` with each engine: the same losses, weights and pool.
 fn compare_engines(config: TrainConfig) {
     let run = |engine: Engine| {
-        let mut trainer = Trainer::new(config.clone(), square_target(16, 6), &device())
-            .unwrap()
-            .with_engine(engine);
+        let mut trainer = new_trainer(config.clone()).with_engine(engine);
         let losses: Vec<f64> = (0..4).map(|_| trainer.step().unwrap().loss).collect();
         assert_eq!(
             trainer.model().engine(),
@@ -497,13 +548,99 @@ fn compare_engines(config: TrainConfig) {
     {
         assert!((fused - tensor).abs() < 1e-3, "pool {fused} vs {tensor}");
     }
+    assert_eq!(tensor_pool.goals(), fused_pool.goals(), "the pools' goals");
     assert_ne!(
         tensor_weights,
-        weights(
-            &Trainer::new(config.clone(), square_target(16, 6), &device())
-                .unwrap()
-                .model()
-        ),
+        weights(&new_trainer(config.clone()).model()),
         "the runs trained"
+    );
+}
+
+/// The mean squared error of a state's RGBA channels (`[C, H, W]` values) against a target.
+fn rgba_mse(state: &[f32], target: &[f32]) -> f64 {
+    let sum: f64 = target
+        .iter()
+        .zip(state)
+        .map(|(target, value)| f64::from(value - target).powi(2))
+        .sum();
+    sum / target.len() as f64
+}
+
+#[test]
+fn a_goal_run_grows_each_goal_towards_its_own_target() {
+    let config = TrainConfig {
+        model: NcaConfig {
+            goals: vec!["square".into(), "cross".into()],
+            channels: 12,
+            hidden_units: 64,
+            ..NcaConfig::default()
+        },
+        goals: Some(GoalRun::default()),
+        batch_size: 8,
+        pool_size: 32,
+        damaged_per_batch: 0,
+        min_steps: 16,
+        max_steps: 24,
+        iterations: 400,
+        seed: 3,
+        ..TrainConfig::preset(Experiment::Persistent)
+    };
+    let mut trainer = new_trainer(config).with_engine(Engine::Fused);
+    trainer.run(None, &mut ()).unwrap();
+    let goals = trainer.pool().unwrap().goals().to_vec();
+    assert!(
+        goals.contains(&0) && goals.contains(&1),
+        "the pool mixes goals"
+    );
+    let model = trainer.model();
+    let targets: Vec<Vec<f32>> = goal_targets()
+        .into_iter()
+        .map(nca_core::host_values)
+        .collect();
+    let seeds = model.seed(2, 16, 16);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let grown = nca_core::host_values(model.advance_toward(seeds, &[0, 1], 20, &mut rng));
+    let cells = grown.len() / 2;
+    for goal in 0..2 {
+        let state = &grown[goal * cells..(goal + 1) * cells];
+        let own = rgba_mse(state, &targets[goal]);
+        let other = rgba_mse(state, &targets[1 - goal]);
+        assert!(
+            own < 0.6 * other,
+            "goal {goal}: MSE {own} against its own target, {other} against the other's"
+        );
+    }
+}
+
+#[test]
+fn a_goal_run_needs_one_target_per_goal() {
+    let refused = |result: Result<Trainer, TrainError>| match result {
+        Err(TrainError::InvalidConfig { field, reason }) => format!("{field}: {reason}"),
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("not refused"),
+    };
+    assert_eq!(
+        refused(Trainer::new_goals(
+            small_goal_config(2),
+            vec![square_target(16, 6)],
+            &device()
+        )),
+        "goals: 1 targets given, but the model has 2 goals (one target per goal)"
+    );
+    assert_eq!(
+        refused(Trainer::new(
+            small_goal_config(2),
+            square_target(16, 6),
+            &device()
+        )),
+        "goals: the model has 2 goals (model.goals): a goal run takes one target per goal"
+    );
+    assert_eq!(
+        refused(Trainer::new_goals(
+            small_goal_config(2),
+            vec![square_target(16, 6), square_target(20, 6)],
+            &device()
+        )),
+        "goals: the goals' targets differ in shape: [4, 20, 20] and [4, 16, 16]"
     );
 }

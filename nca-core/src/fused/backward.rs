@@ -49,12 +49,14 @@ impl GoalGradients {
 }
 
 impl FusedNca {
-    /// Forward and backward through one sample's rollout (with `bias` as its hidden layer's bias):
-    /// its loss, end state (`[C, H, W]`) and weight gradients (of the batch's loss, the mean over
-    /// `batch` samples).
+    /// Forward and backward through one sample's rollout (sample `sample` of the batch, with
+    /// `bias` as its hidden layer's bias): its loss, end state (`[C, H, W]`) and weight gradients
+    /// (of the batch's loss, the mean over `batch` samples).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn train_sample<'a>(
         &self,
         grid: Grid,
+        sample: usize,
         start: Vec<f32>,
         bias: &Array1<f32>,
         fires: impl ExactSizeIterator<Item = Option<&'a [bool]>>,
@@ -71,7 +73,8 @@ impl FusedNca {
             records.push(record);
         }
         let end = grid.to_channel_major(&states.pop().expect("the end state"));
-        let (sample_loss, grad) = loss.sample_loss(&end, [grid.channels, grid.height, grid.width]);
+        let (sample_loss, grad) =
+            loss.sample_loss_at(sample, &end, [grid.channels, grid.height, grid.width]);
         assert_eq!(
             grad.len(),
             end.len(),

@@ -76,6 +76,14 @@ pub trait HostLoss: Sync {
     /// The loss of one sample's end state (`[C, H, W]` values, of `shape`) and its gradient with
     /// respect to that state (the same layout).
     fn sample_loss(&self, end: &[f32], shape: [usize; 3]) -> (f64, Vec<f32>);
+
+    /// [`sample_loss`](Self::sample_loss) of sample `sample` of the batch, which is what the
+    /// kernel asks; by default every sample's loss is the same. A loss that differs by sample (a
+    /// goal run's: each sample towards its own goal's target) overrides it.
+    fn sample_loss_at(&self, sample: usize, end: &[f32], shape: [usize; 3]) -> (f64, Vec<f32>) {
+        let _ = sample;
+        self.sample_loss(end, shape)
+    }
 }
 
 /// What one training rollout of the fused kernel gives.
@@ -323,7 +331,15 @@ impl FusedNca {
             .enumerate()
             .map(|(sample, start)| {
                 let fired = fires.iter().map(|fired| sample_of(fired, grid, sample));
-                self.train_sample(grid.sample(), start, &biases[sample], fired, loss, batch)
+                self.train_sample(
+                    grid.sample(),
+                    sample,
+                    start,
+                    &biases[sample],
+                    fired,
+                    loss,
+                    batch,
+                )
             })
             .collect();
         let mut total = self.zero_gradients();

@@ -13,6 +13,7 @@ use burn::tensor::Tensor;
 use nca_core::HostLoss;
 use rand::Rng;
 
+pub(crate) use target::GoalBatch;
 pub use target::RgbaLoss;
 pub use texture::{TextureLoss, TextureOptions};
 

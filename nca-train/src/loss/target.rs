@@ -75,6 +75,45 @@ impl HostLoss for RgbaLoss {
     }
 }
 
+/// A goal run's loss for one batch: each sample's [`RgbaLoss`] towards its own goal's target
+/// (`losses[goals[sample]]`); the batch's loss is the mean of its samples', as
+/// [`RgbaLoss`]'s.
+pub(crate) struct GoalBatch<'a> {
+    /// One loss per goal.
+    pub losses: &'a [RgbaLoss],
+    /// Each sample's goal.
+    pub goals: &'a [usize],
+}
+
+impl GoalBatch<'_> {
+    /// The loss of the batch's end states (`[B, C, H, W]`) on their (autodiff) device: the
+    /// squared error against each sample's goal's target, stacked by the batch's goals.
+    pub fn tensor(&self, states: Tensor<4>) -> Tensor<1> {
+        let [rgba, height, width] = self.losses[0].shape();
+        let targets: Vec<f32> = self
+            .goals
+            .iter()
+            .flat_map(|&goal| self.losses[goal].target().iter().copied())
+            .collect();
+        let targets = Tensor::<4>::from_data(
+            TensorData::new(targets, [self.goals.len(), rgba, height, width]),
+            &states.device(),
+        );
+        (states.narrow(1, 0, rgba) - targets).square().mean()
+    }
+}
+
+impl HostLoss for GoalBatch<'_> {
+    /// Never asked: the kernel asks each sample's loss by its index.
+    fn sample_loss(&self, _end: &[f32], _shape: [usize; 3]) -> (f64, Vec<f32>) {
+        unreachable!("a goal batch's loss depends on the sample: the kernel asks sample_loss_at")
+    }
+
+    fn sample_loss_at(&self, sample: usize, end: &[f32], shape: [usize; 3]) -> (f64, Vec<f32>) {
+        self.losses[self.goals[sample]].sample_loss(end, shape)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
