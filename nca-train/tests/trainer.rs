@@ -644,3 +644,34 @@ fn a_goal_run_needs_one_target_per_goal() {
         "goals: the goals' targets differ in shape: [4, 20, 20] and [4, 16, 16]"
     );
 }
+
+#[test]
+fn a_morph_gives_a_grown_pool_state_another_goal_and_keeps_the_rest() {
+    // A quarter of a batch of 4 is one morph per iteration; the pool starts cycling the goals.
+    let mut trainer = new_trainer(small_goal_config(2));
+    let cycled: Vec<usize> = (0..16).map(|index| index % 2).collect();
+    assert_eq!(trainer.pool().unwrap().goals(), cycled);
+    trainer.step().unwrap();
+    let changed = trainer
+        .pool()
+        .unwrap()
+        .goals()
+        .iter()
+        .zip(&cycled)
+        .filter(|(now, before)| now != before)
+        .count();
+    assert_eq!(
+        changed, 1,
+        "one state of the batch morphed to the other goal"
+    );
+    let none = TrainConfig {
+        goals: Some(GoalRun {
+            morph_share: 0.0,
+            ..GoalRun::default()
+        }),
+        ..small_goal_config(2)
+    };
+    let mut trainer = new_trainer(none);
+    trainer.step().unwrap();
+    assert_eq!(trainer.pool().unwrap().goals(), cycled, "no morphs");
+}
