@@ -44,6 +44,7 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     let shown =
         |model: &nca_core::Nca, state: &_| nca_data::tiled(&picture(model, state), args.tile);
     let model = args.run.model(compute)?;
+    let goal = args.run.goal(&model)?;
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
     let seed = model.seed(1, size, size);
@@ -51,9 +52,16 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
         let frames = frame_count(args.steps, every);
         let shape = [model.config().channels, size, size];
         let mut npy = NpyFrames::create(&args.out, frames, shape)?;
-        run_frames(&model, seed, 0, args.steps, every, &mut rng, |state, _| {
-            npy.push(state)
-        })?;
+        run_frames(
+            &model,
+            goal,
+            seed,
+            0,
+            args.steps,
+            every,
+            &mut rng,
+            |state, _| npy.push(state),
+        )?;
         npy.finish()?;
         note!(
             "wrote {} ({} steps: {frames} frames of {}x{size}x{size} float32)",
@@ -64,13 +72,23 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
         return Ok(());
     }
     if format == "png" {
-        let last = run_frames(&model, seed, 0, args.steps, every, &mut rng, |_, _| Ok(()))?;
+        let last = run_frames(
+            &model,
+            goal,
+            seed,
+            0,
+            args.steps,
+            every,
+            &mut rng,
+            |_, _| Ok(()),
+        )?;
         let image = nca_data::scale_up(&shown(&model, &last), args.run.scale);
         nca_data::save_png(&args.out, image)?;
     } else {
         let mut gif = GifWriter::create(&args.out, args.run.gif())?;
         run_frames(
             &model,
+            goal,
             seed,
             0,
             args.steps,

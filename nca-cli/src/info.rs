@@ -78,4 +78,12 @@ fn print_model(model: &Nca) {
         },
         config.perception_angle_deg
     );
+    if config.has_goals() {
+        say!(
+            "goals: {} ({} goals, embeddings of {}; `nca grow --goal NAME`)",
+            config.goals.join(", "),
+            config.goals.len(),
+            config.goal_size
+        );
+    }
 }

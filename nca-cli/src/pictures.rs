@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// Random seed of the fire decisions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The goal a goal-conditioned model grows, by name (`nca info` lists them) [default: its
+    /// first].
+    #[arg(long, value_name = "NAME")]
+    pub goal: Option<String>,
     /// Replace the output file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -54,6 +58,32 @@ impl RunArgs {
         config.fire_rate = self.fire_rate.unwrap_or(config.fire_rate);
         config.perception_angle_deg = self.angle.unwrap_or(config.perception_angle_deg);
         Ok(model.with_run_config(config)?)
+    }
+
+    /// The goal `model` grows: `--goal`'s index among the model's goals, else goal 0 (with a note
+    /// naming the goals, for a goal model); refused in one line for a goal the model does not
+    /// have, and for `--goal` on a model without goals.
+    pub fn goal(&self, model: &Nca) -> anyhow::Result<usize> {
+        let config = model.config();
+        let name = nca_cli::models::name(&self.model);
+        let goals = || config.goals.join(", ");
+        match &self.goal {
+            None if config.has_goals() => {
+                nca_cli::note!(
+                    "note: {name} grows one of the goals {}; growing the first, {} (pass --goal NAME for another)",
+                    goals(),
+                    config.goals[0]
+                );
+                Ok(0)
+            }
+            None => Ok(0),
+            Some(goal) if !config.has_goals() => {
+                bail!("--goal {goal}: {name} has no goals (it grows one target); leave --goal out")
+            }
+            Some(goal) => config.goal_index(goal).ok_or_else(|| {
+                anyhow::anyhow!("{goal} is not a goal of {name}; it has {}", goals())
+            }),
+        }
     }
 
     /// The grid's side: `--grid`, else the model's own.
@@ -134,10 +164,12 @@ impl GridArg {
     }
 }
 
-/// Frames (over white) of `model` growing from its seed on a `height x width` grid: the seed and
-/// every `every`-th step up to `steps`, with their step numbers.
+/// Frames (over white) of `model` growing `goal` (0 for a model without goals) from its seed on
+/// a `height x width` grid: the seed and every `every`-th step up to `steps`, with their step
+/// numbers.
 pub fn growth_frames(
     model: &Nca,
+    goal: usize,
     height: usize,
     width: usize,
     steps: usize,
@@ -149,6 +181,7 @@ pub fn growth_frames(
     let seed_state = model.seed(1, height, width);
     run_frames(
         model,
+        goal,
         seed_state,
         0,
         steps,
@@ -164,12 +197,15 @@ pub fn growth_frames(
     (images, numbers)
 }
 
-/// Runs `model` for `steps` steps from `state`, handing `frame` the state and its step number
+/// Runs `model` towards `goal` (an index into its goals; 0 for a model without goals) for
+/// `steps` steps from `state`, handing `frame` the state and its step number
 /// (counted from `first_step`) at the start, after every `every` steps and at the end, so that
 /// no more than one state is kept however long the run; returns the last state. The same fire
-/// decisions as one [`Nca::advance`] of `steps` steps.
+/// decisions as one [`Nca::advance`] (a goal model's [`Nca::advance_toward`]) of `steps` steps.
+#[allow(clippy::too_many_arguments)]
 pub fn run_frames(
     model: &Nca,
+    goal: usize,
     mut state: Tensor<4>,
     first_step: usize,
     steps: usize,
@@ -181,7 +217,12 @@ pub fn run_frames(
     let mut done = 0;
     while done < steps {
         let chunk = every.min(steps - done);
-        state = model.advance(state, chunk, rng);
+        state = if model.config().has_goals() {
+            let goals = vec![goal; state.dims()[0]];
+            model.advance_toward(state, &goals, chunk, rng)
+        } else {
+            model.advance(state, chunk, rng)
+        };
         done += chunk;
         frame(&state, first_step + done)?;
     }

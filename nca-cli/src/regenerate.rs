@@ -55,10 +55,13 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     let size = args.run.grid_side()?;
     args.run.check_picture_size(size)?;
     let model = args.run.model(compute)?;
+    let goal = args.run.goal(&model)?;
     let measure = Measure::of(&args, &model, size)?;
     let first = args.run.seed;
     let (share, stages) = if format == "png" {
-        regrow(&args, &model, &measure, size, first, &mut |_, _| Ok(()))?
+        regrow(&args, &model, goal, &measure, size, first, &mut |_, _| {
+            Ok(())
+        })?
     } else {
         let mut gif = GifWriter::create(&args.out, args.run.gif())?;
         let mut frames = 0;
@@ -66,7 +69,7 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
             frames += 1;
             Ok(gif.push(&picture(&model, state), Some(step))?)
         };
-        let regrown = regrow(&args, &model, &measure, size, first, &mut push)?;
+        let regrown = regrow(&args, &model, goal, &measure, size, first, &mut push)?;
         gif.finish()?;
         note!("wrote {} ({frames} frames)", args.out.display());
         regrown
@@ -84,7 +87,15 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     };
     let mut shares = vec![share];
     for seed in first + 1..first + args.seeds {
-        let (share, _) = regrow(&args, &model, &measure, size, seed, &mut |_, _| Ok(()))?;
+        let (share, _) = regrow(
+            &args,
+            &model,
+            goal,
+            &measure,
+            size,
+            seed,
+            &mut |_, _| Ok(()),
+        )?;
         shares.push(share.expect("measured as the first seed"));
     }
     let percent = |share: &f64| format!("{:.0}", 100.0 * share);
@@ -169,6 +180,7 @@ impl Measure {
 fn regrow(
     args: &RegenerateArgs,
     model: &Nca,
+    goal: usize,
     measure: &Measure,
     size: usize,
     seed: u64,
@@ -179,6 +191,7 @@ fn regrow(
     let start = model.seed(1, size, size);
     let grown = run_frames(
         model,
+        goal,
         start,
         0,
         args.grow_steps,
@@ -195,6 +208,7 @@ fn regrow(
     let cut = grid.to_tensor(&model.device());
     let regrown = run_frames(
         model,
+        goal,
         cut.clone(),
         args.grow_steps,
         args.regrow_steps,

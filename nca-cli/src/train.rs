@@ -11,9 +11,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nca_data::{GifOptions, NotoEdition, Target, TargetOptions, TargetSource, TargetSpec};
 use nca_train::{
-    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GROWTH_PICTURE, GradientMode, LOSS_PICTURE,
-    METRICS_FILE, MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig, TrainError,
-    Trainer,
+    CHECKPOINT_FILE, Checkpoint, Control, Experiment, GROWTH_PICTURE, GoalRun, GradientMode,
+    LOSS_PICTURE, METRICS_FILE, MemoryUse, Metrics, Observer, POOL_PICTURE, RunDir, TrainConfig,
+    TrainError, Trainer,
 };
 
 use crate::pictures::growth_frames;
@@ -28,8 +28,10 @@ use crate::noto::Noto;
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Target emoji (default: the embedded 🦎; others are fetched from Noto Emoji and cached).
-    #[arg(long, group = "target")]
-    emoji: Option<String>,
+    /// Several (`--emoji 🦎 🦋 😀`) train one goal-conditioned model whose goals they are, each
+    /// prepared as one target would be (`--target-size`, `--padding`, `--noto`).
+    #[arg(long, group = "target", num_args = 1.., value_name = "EMOJI")]
+    emoji: Vec<String>,
     /// Target image file (PNG, JPEG, GIF, WebP, BMP).
     #[arg(long, group = "target")]
     image: Option<PathBuf>,
@@ -87,6 +89,15 @@ pub struct TrainArgs {
     /// in gecko-regenerating, do both.
     #[arg(long, conflicts_with_all = ["config", "resume", "target_size", "old_size", "padding"])]
     quick: bool,
+    /// A goal run's share of each batch that starts from a grown pattern of one goal and learns
+    /// to turn into another [default: 0.25; 0 without a pool, as in --experiment growing].
+    #[arg(
+        long,
+        value_name = "SHARE",
+        conflicts_with = "resume",
+        allow_negative_numbers = true
+    )]
+    morph_share: Option<f64>,
     /// Write a checkpoint and refresh the pictures every N iterations [default: 100].
     #[arg(long)]
     checkpoint_every: Option<usize>,
@@ -298,7 +309,36 @@ impl TrainArgs {
             config.checkpoint_every = every;
         }
         let fresh_texture = self.texture.is_some() && config.target.is_none();
-        config.target = Some(self.target_spec(config.target.take())?);
+        if self.emoji.len() > 1 {
+            // A goal run from the command line: one target per emoji, each as one would be.
+            let base = self.target_spec(config.target.take())?;
+            let targets = self
+                .emoji
+                .iter()
+                .map(|emoji| TargetSpec {
+                    source: TargetSource::Emoji(emoji.clone()),
+                    ..base.clone()
+                })
+                .collect();
+            config.model.goals = self.emoji.clone();
+            config.goals = Some(GoalRun {
+                targets,
+                ..config.goals.take().unwrap_or_default()
+            });
+        } else if config.goals.is_some() && !self.has_target_flag() {
+            // A goal run's config: each goal's target takes the flags as one target would.
+            let goals = config.goals.as_mut().expect("checked");
+            for spec in &mut goals.targets {
+                *spec = self.target_spec(Some(spec.clone()))?;
+            }
+        } else {
+            if self.has_target_flag() {
+                // One target given over a goal run's config: a run of that one target.
+                config.model.goals.clear();
+                config.goals = None;
+            }
+            config.target = Some(self.target_spec(config.target.take())?);
+        }
         if let Some(spec) = config.target.as_mut().filter(|_| fresh_texture) {
             // A texture keeps its pixels: a larger box, nothing around it.
             spec.options = TargetOptions {
@@ -313,7 +353,16 @@ impl TrainArgs {
             ),
             _ => {}
         }
-        let config = self.overrides.apply(config)?;
+        let mut config = self.overrides.apply(config)?;
+        match (&mut config.goals, self.morph_share) {
+            (Some(goals), Some(share)) => goals.morph_share = share,
+            // Morphs start from grown pool states: a run without a pool trains none.
+            (Some(goals), None) if config.pool_size == 0 => goals.morph_share = 0.0,
+            (None, Some(_)) => {
+                bail!("--morph-share applies to a goal run, of several targets (--emoji 🦎 🦋 😀)")
+            }
+            _ => {}
+        }
         config.validate()?;
         Ok(config)
     }
@@ -322,7 +371,7 @@ impl TrainArgs {
     /// `--quick` fits it into 24 cells with 6 around.
     fn target_spec(&self, from_config: Option<TargetSpec>) -> anyhow::Result<TargetSpec> {
         let mut spec = from_config.unwrap_or_default();
-        match (&self.emoji, &self.image, &self.url) {
+        match (self.emoji.first(), &self.image, &self.url) {
             (Some(emoji), _, _) => spec.source = TargetSource::Emoji(emoji.clone()),
             (_, Some(path), _) => spec.source = TargetSource::File(path.clone()),
             (_, _, Some(url)) => spec.source = TargetSource::Url(url.clone()),
@@ -353,6 +402,14 @@ impl TrainArgs {
         spec.options.padding = self.padding.unwrap_or(spec.options.padding);
         spec.edition = self.noto.map_or(spec.edition, NotoEdition::from);
         Ok(spec)
+    }
+
+    /// Whether a target is given by a flag (`--emoji`, `--image`, `--url`, `--texture`).
+    fn has_target_flag(&self) -> bool {
+        !self.emoji.is_empty()
+            || self.image.is_some()
+            || self.url.is_some()
+            || self.texture.is_some()
     }
 
     /// Loads the run's target (or texture), refusing one with no shape to grow.
@@ -493,13 +550,22 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
                 .unwrap_or_else(|| PathBuf::from("runs").join(config.experiment.to_string()));
             // Refused before the target is fetched and anything allocated.
             RunDir::check_new(&dir).map_err(with_hint)?;
-            let spec = config.target.as_mut().expect("set by new_config");
-            let target = TrainArgs::target(spec, config.texture.is_some())?;
-            // Kept as an absolute path, so that the run's config.toml trains it again from
-            // anywhere.
-            if let TargetSource::File(path) = &spec.source {
-                spec.source = TargetSource::File(std::path::absolute(path)?);
+            let texture = config.texture.is_some();
+            let specs = match (&mut config.target, &mut config.goals) {
+                (Some(spec), _) => vec![spec],
+                (None, Some(goals)) => goals.targets.iter_mut().collect(),
+                (None, None) => unreachable!("new_config sets a target or the goals' targets"),
+            };
+            let mut targets = Vec::with_capacity(specs.len());
+            for spec in specs {
+                targets.push(TrainArgs::target(spec, texture)?);
+                // Kept as an absolute path, so that the run's config.toml trains it again from
+                // anywhere.
+                if let TargetSource::File(path) = &spec.source {
+                    spec.source = TargetSource::File(std::path::absolute(path)?);
+                }
             }
+            let target = &targets[0];
             let grid = config
                 .texture
                 .as_ref()
@@ -510,9 +576,24 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
                 texture.loss.check_texture([target.height, target.width])?;
             }
             check_memory(&config, grid)?;
-            let tensor = target.tensor(&device);
+            if config.model.has_goals() {
+                note!(
+                    "note: a goal run of {}; its growth.gif shows the first goal, {} (`nca grow --goal NAME` grows any)",
+                    config.model.goals.join(", "),
+                    config.model.goals[0]
+                );
+            }
+            let tensors: Vec<_> = targets
+                .iter()
+                .map(|target| target.tensor(&device))
+                .collect();
             let run_dir = RunDir::create(&dir, &config).map_err(with_hint)?;
-            let trainer = Trainer::new(config, tensor, &device)?;
+            let trainer = if config.model.has_goals() {
+                Trainer::new_goals(config, tensors, &device)?
+            } else {
+                let tensor = tensors.into_iter().next().expect("one target");
+                Trainer::new(config, tensor, &device)?
+            };
             let trainer = match start {
                 Some(model) => trainer.with_model(model)?,
                 None => trainer,
@@ -573,6 +654,10 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
         note!("continue with `nca train --resume {dir}`");
         // As a Unix tool stopped by SIGINT, so that scripts tell it from a finished run.
         std::process::exit(130);
+    } else if let Some(goal) = config.model.goals.last() {
+        note!(
+            "next: `nca grow --model {dir} --goal {goal}`, `nca regenerate --model {dir} --goal {goal}`, `nca info {dir}`"
+        );
     } else {
         note!(
             "next: `nca grow --model {dir}`, `nca regenerate --model {dir}`, `nca eval --model {dir}`, `nca serve --model {dir}`"
@@ -655,7 +740,7 @@ impl Observer for Progress {
 fn refresh_pictures(dir: &RunDir, trainer: &Trainer, device: &Device) -> anyhow::Result<()> {
     let model = trainer.model();
     let [height, width] = trainer.grid();
-    let (frames, steps) = growth_frames(&model, height, width, trainer.config().max_steps, 2, 0);
+    let (frames, steps) = growth_frames(&model, 0, height, width, trainer.config().max_steps, 2, 0);
     nca_data::save_gif(
         &dir.file(GROWTH_PICTURE),
         &frames,

@@ -1,0 +1,213 @@
+//! Goal runs as a user drives them: `nca train --emoji 🦎 🦋` trains one model of two goals, its
+//! config.toml trains the same run again, `nca grow --goal` grows each goal, and what cannot take
+//! a goal model yet (the pages, the weights for Python) says so in one line.
+
+mod support;
+
+use std::path::Path;
+
+use support::{fails, ok, ok_notes};
+
+/// A tiny goal run of the two embedded emoji into `out` (under `dir`); returns its messages.
+fn train_two_goals(dir: &Path, out: &str) -> String {
+    ok_notes(
+        &[
+            "train",
+            "--emoji",
+            "🦎",
+            "🦋",
+            "--target-size",
+            "12",
+            "--padding",
+            "2",
+            "--batch-size",
+            "4",
+            "--pool-size",
+            "8",
+            "--damaged",
+            "1",
+            "--min-steps",
+            "4",
+            "--max-steps",
+            "6",
+            "--iterations",
+            "3",
+            "--checkpoint-every",
+            "1",
+            "--out",
+            out,
+        ],
+        dir,
+    )
+}
+
+/// The first loss a run recorded.
+fn first_loss(run: &Path) -> f64 {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    line["loss"].as_f64().unwrap()
+}
+
+#[test]
+fn several_emoji_train_a_goal_run_whose_config_trains_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = train_two_goals(dir.path(), "first");
+    assert!(notes.contains("goal run of 🦎, 🦋"), "{notes}");
+    assert!(notes.contains("growth.gif shows the first goal"), "{notes}");
+    let first = dir.path().join("first");
+    let config = std::fs::read_to_string(first.join("config.toml")).unwrap();
+    assert!(config.contains("[goals]"), "{config}");
+    assert!(!config.contains("[target]"), "{config}");
+    assert_eq!(config.matches("[[goals.targets]]").count(), 2, "{config}");
+    for emoji in ["🦎", "🦋"] {
+        assert!(config.contains(&format!("emoji = \"{emoji}\"")), "{config}");
+    }
+    assert!(
+        config.contains("size = 12") && config.contains("padding = 2"),
+        "{config}"
+    );
+    assert!(config.contains("morph_share = 0.25"), "{config}");
+    for file in ["model.nca", "growth.gif", "pool.png"] {
+        assert!(first.join(file).is_file(), "{file} missing");
+    }
+    let info = ok(&["info", "first/model.nca"], dir.path());
+    assert!(info.contains("goals: 🦎, 🦋"), "{info}");
+    // Reused with --config alone: the same goals, targets and first loss.
+    ok(
+        &["train", "--config", "first/config.toml", "--out", "second"],
+        dir.path(),
+    );
+    let again = std::fs::read_to_string(dir.path().join("second/config.toml")).unwrap();
+    assert_eq!(again, config);
+    assert_eq!(first_loss(&first), first_loss(&dir.path().join("second")));
+}
+
+#[test]
+fn a_goal_run_without_a_pool_trains_no_morphs_and_morph_share_is_a_goal_runs_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let growing = [
+        "train",
+        "--emoji",
+        "🦎",
+        "🦋",
+        "--experiment",
+        "growing",
+        "--target-size",
+        "12",
+        "--padding",
+        "2",
+        "--batch-size",
+        "2",
+        "--min-steps",
+        "2",
+        "--max-steps",
+        "4",
+        "--iterations",
+        "1",
+        "--out",
+        "growing",
+    ];
+    ok(&growing, dir.path());
+    let config = std::fs::read_to_string(dir.path().join("growing/config.toml")).unwrap();
+    assert!(config.contains("morph_share = 0.0"), "{config}");
+    let mut morphing = growing.to_vec();
+    morphing.extend(["--morph-share", "0.5"]);
+    let line = fails(&morphing, dir.path());
+    assert!(
+        line.contains("morph_share") && line.contains("pool"),
+        "{line}"
+    );
+    let line = fails(
+        &["train", "--emoji", "🦎", "--morph-share", "0.5"],
+        dir.path(),
+    );
+    assert!(
+        line.contains("--morph-share applies to a goal run"),
+        "{line}"
+    );
+}
+
+#[test]
+fn grow_and_regenerate_grow_the_goal_named_and_refuse_others_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
+    let grow = |goal: Option<&str>, out: &str| {
+        let mut args = vec!["grow", "--model", "run", "--steps", "12", "--out", out];
+        if let Some(goal) = goal {
+            args.extend(["--goal", goal]);
+        }
+        let notes = ok_notes(&args, dir.path());
+        (notes, std::fs::read(dir.path().join(out)).unwrap())
+    };
+    let (notes, first) = grow(None, "default.png");
+    assert!(notes.contains("goals 🦎, 🦋"), "{notes}");
+    let (_, lizard) = grow(Some("🦎"), "lizard.png");
+    let (notes, butterfly) = grow(Some("🦋"), "butterfly.png");
+    assert!(!notes.contains("goals 🦎, 🦋"), "{notes}");
+    assert_eq!(first, lizard, "without --goal, goal 0 grows");
+    assert_ne!(lizard, butterfly, "each goal grows its own picture");
+    ok(
+        &[
+            "regenerate",
+            "--model",
+            "run",
+            "--goal",
+            "🦋",
+            "--grow-steps",
+            "6",
+            "--regrow-steps",
+            "6",
+            "--out",
+            "regrown.png",
+        ],
+        dir.path(),
+    );
+    let line = fails(
+        &["grow", "--model", "run", "--goal", "🐢", "--out", "x.png"],
+        dir.path(),
+    );
+    assert!(
+        line.contains("🐢 is not a goal of run; it has 🦎, 🦋"),
+        "{line}"
+    );
+    let line = fails(
+        &["grow", "--model", "gecko", "--goal", "🦋", "--out", "x.png"],
+        dir.path(),
+    );
+    assert!(line.contains("gecko has no goals"), "{line}");
+    let line = fails(
+        &[
+            "regenerate",
+            "--model",
+            "gecko",
+            "--goal",
+            "🦋",
+            "--out",
+            "x.png",
+        ],
+        dir.path(),
+    );
+    assert!(line.contains("gecko has no goals"), "{line}");
+}
+
+#[test]
+fn export_and_serve_refuse_a_goal_model_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
+    for (format, out) in [("html", "page.html"), ("safetensors", "w.safetensors")] {
+        let line = fails(
+            &["export", "--model", "run", "--format", format, "--out", out],
+            dir.path(),
+        );
+        assert!(
+            line.contains("run is a goal model (🦎, 🦋)") && line.contains("no goal menu"),
+            "{line}"
+        );
+        assert!(!dir.path().join(out).exists());
+    }
+    let line = fails(&["serve", "--model", "run", "--port", "0"], dir.path());
+    assert!(
+        line.contains("run is a goal model (🦎, 🦋)") && line.contains("nca serve"),
+        "{line}"
+    );
+}
