@@ -132,31 +132,50 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
             });
             continue;
         }
+        if model.config().has_goals() {
+            let goals = model.config().goals.clone();
+            if explicit.is_some() {
+                bail!(
+                    "{name} is a goal model ({}): eval scores each goal against its own target; leave out --emoji and --image",
+                    goals.join(", ")
+                );
+            }
+            let targets = known_goal_targets(path, &goals)?;
+            let grid = growing_grid(path, &model, targets.as_ref().map(|t| &t[0]), grid)?;
+            check_memory(model.config(), grid, &seeds, compute, &sheets, &args)?;
+            note!(
+                "scoring {} goal by goal ({}) on a {}x{} grid over {} …",
+                path.display(),
+                goals.join(", "),
+                grid[0],
+                grid[1],
+                seeds_phrase(seeds.len())
+            );
+            let target_values: Option<Vec<(&[f32], String)>> = targets.as_ref().map(|targets| {
+                targets
+                    .iter()
+                    .map(|t| (t.rgba.as_slice(), t.description.clone()))
+                    .collect()
+            });
+            let cards = PROTOCOL.evaluate_goals(&model, target_values.as_deref(), grid, &seeds);
+            for (goal, (scorecard, frames)) in goals.iter().zip(cards) {
+                if args.sheet.is_some() {
+                    let name = format!("{name}, goal {goal}");
+                    sheets.push(sheet(&name, &model, &frames, grid, &compute.device));
+                }
+                reports.push(ModelReport {
+                    model: name.clone(),
+                    parameters: model.num_params(),
+                    scorecard,
+                });
+            }
+            continue;
+        }
         let target = match &explicit {
             Some(target) => Some(target.clone()),
             None => known_target(path)?,
         };
-        let visible = model.config().alpha_channel() + 1;
-        let grid = match &target {
-            Some(target) => {
-                if visible != 4 {
-                    bail!(
-                        "{} has {} visible channels and alpha, but targets are RGBA (4): score it without a target",
-                        path.display(),
-                        visible
-                    );
-                }
-                [target.height, target.width]
-            }
-            None => [grid.unwrap_or(models::PAPER_GRID) as usize; 2],
-        };
-        if grid.iter().any(|&side| side < MIN_GRID) {
-            bail!(
-                "the target's grid of {}x{} cells is too small for the protocol (at least {MIN_GRID}x{MIN_GRID}); raise --target-size or --padding",
-                grid[0],
-                grid[1]
-            );
-        }
+        let grid = growing_grid(path, &model, target.as_ref(), grid)?;
         check_memory(model.config(), grid, &seeds, compute, &sheets, &args)?;
         note!(
             "scoring {} on a {}x{} grid over {} …",
@@ -195,6 +214,39 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
         note!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The grid a growing model at `path` is scored on: its target's, or without one `given` (or
+/// the paper's); refused when the protocol has no room on it or a target meets a model whose
+/// visible channels are not RGBA.
+fn growing_grid(
+    path: &Path,
+    model: &Nca,
+    target: Option<&KnownTarget>,
+    given: Option<u32>,
+) -> anyhow::Result<[usize; 2]> {
+    let visible = model.config().alpha_channel() + 1;
+    let grid = match target {
+        Some(target) => {
+            if visible != 4 {
+                bail!(
+                    "{} has {} visible channels and alpha, but targets are RGBA (4): score it without a target",
+                    path.display(),
+                    visible
+                );
+            }
+            [target.height, target.width]
+        }
+        None => [given.unwrap_or(models::PAPER_GRID) as usize; 2],
+    };
+    if grid.iter().any(|&side| side < MIN_GRID) {
+        bail!(
+            "the target's grid of {}x{} cells is too small for the protocol (at least {MIN_GRID}x{MIN_GRID}); raise --target-size or --padding",
+            grid[0],
+            grid[1]
+        );
+    }
+    Ok(grid)
 }
 
 /// Refuses a model whose scoring on `grid` cannot fit in memory, after the earlier `sheets`.
@@ -304,6 +356,61 @@ fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
     }
 }
 
+/// The targets of a goal model at `path` with `goals` goals, one per goal in its order, where
+/// they are known: a goal run directory's checkpoint (their very pixels), else its config.toml's
+/// `[goals] targets` ([`models::goal_targets_of`]).
+fn known_goal_targets(path: &Path, goals: &[String]) -> anyhow::Result<Option<Vec<KnownTarget>>> {
+    let checkpoint = path.join(CHECKPOINT_FILE);
+    let checkpoint = match checkpoint.is_file() {
+        true => Some(Checkpoint::load(&checkpoint)?),
+        false => None,
+    };
+    let targets = match checkpoint.filter(|c| !c.goal_targets.is_empty()) {
+        Some(checkpoint) => {
+            let [_, height, width] = checkpoint.target_shape;
+            checkpoint
+                .goal_targets
+                .into_iter()
+                .zip(goals)
+                .map(|(rgba, goal)| KnownTarget {
+                    rgba,
+                    height,
+                    width,
+                    description: format!("{goal}'s target in {}", path.display()),
+                })
+                .collect()
+        }
+        None => {
+            let Some(specs) = models::goal_targets_of(path)? else {
+                return Ok(None);
+            };
+            specs
+                .into_iter()
+                .map(|spec| KnownTarget::load(spec.source, spec.options, spec.edition))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| format!("cannot prepare the targets of {}", path.display()))?
+        }
+    };
+    if targets.len() != goals.len() {
+        bail!(
+            "{} has {} goals but {} targets: eval scores each goal against its own target",
+            path.display(),
+            goals.len(),
+            targets.len()
+        );
+    }
+    if targets
+        .iter()
+        .any(|t| [t.height, t.width] != [targets[0].height, targets[0].width])
+    {
+        bail!(
+            "the targets of {} differ in size, but eval scores every goal on one grid",
+            path.display()
+        );
+    }
+    Ok(Some(targets))
+}
+
 /// The report's text: the growing models' part by `growing`, then the texture models' by
 /// `texture`, each where there are such models.
 fn sections(
@@ -323,7 +430,7 @@ fn sections(
 
 /// The growing protocol's table: one column per model.
 fn growing_table(models: &[ModelReport]) -> String {
-    let mut table = Table::new(models);
+    let mut table = Table::new(models, models.iter().map(column_name).collect());
     table.row("reference", |card| match &card.reference {
         Reference::Target { description } => format!("target: {description}"),
         Reference::OwnState { step } => format!("own state at step {step} (no target known)"),
@@ -388,6 +495,7 @@ fn growing_table(models: &[ModelReport]) -> String {
                 .map_or("n/a (learned perception)".into(), mse)
         },
     );
+    morph_rows(&mut table, models);
     let seeds = models.first().map_or(0, |m| m.scorecard.seeds.len());
     table.render(format!(
         "{}: mean ± sd over {} of the fire decisions; MSE of RGBA as the paper's loss",
@@ -396,9 +504,59 @@ fn growing_table(models: &[ModelReport]) -> String {
     ))
 }
 
+/// A column's heading: the model, and a goal model's goal.
+fn column_name(model: &ModelReport) -> String {
+    match &model.scorecard.goal {
+        Some(goal) => format!("{}, goal {goal}", model.model),
+        None => model.model.clone(),
+    }
+}
+
+/// The goal models' morph rows: "morph → B" per goal B of the table's goal models, the MSE
+/// against B's target [`Protocol::morph_steps`](nca_train::eval::Protocol::morph_steps) after the
+/// switch (blank where a column has no morph into B), or one row of the mean over each column's
+/// morphs where there are more goals than [`MORPH_ROWS`].
+fn morph_rows(table: &mut Table<'_, Scorecard>, models: &[ModelReport]) {
+    let mut goals: Vec<&str> = Vec::new();
+    for morph in models.iter().flat_map(|m| &m.scorecard.morph) {
+        if !goals.contains(&morph.to.as_str()) {
+            goals.push(&morph.to);
+        }
+    }
+    if goals.is_empty() {
+        return;
+    }
+    let after = format!(
+        "MSE {} steps after the switch @{}",
+        PROTOCOL.morph_steps, PROTOCOL.cut_at
+    );
+    if goals.len() > MORPH_ROWS {
+        table.row(format!("morph, mean over pairs: {after}"), |card| {
+            if card.morph.is_empty() {
+                return String::new();
+            }
+            let total: f64 = card.morph.iter().map(|morph| morph.mse.mean).sum();
+            format!("{:.2e}", total / card.morph.len() as f64)
+        });
+        return;
+    }
+    table.row(format!("morph: {after}"), |_| String::new());
+    for goal in goals {
+        table.row(format!("  morph → {goal}"), |card| {
+            card.morph
+                .iter()
+                .find(|morph| morph.to == goal)
+                .map_or(String::new(), |morph| mse(&morph.mse))
+        });
+    }
+}
+
+/// The most goals the growing table gives a morph row each; beyond, one row of the mean.
+const MORPH_ROWS: usize = 10;
+
 /// The texture protocol's table: one column per model.
 fn texture_table(models: &[ModelReport<TextureScorecard>]) -> String {
-    let mut table = Table::new(models);
+    let mut table = Table::new(models, models.iter().map(|m| m.model.clone()).collect());
     table.row("texture", |card| card.texture.clone());
     table.row("grid", |card| format!("{}x{}", card.grid[0], card.grid[1]));
     for (index, step) in TEXTURE_PROTOCOL.steps.iter().enumerate() {
@@ -433,8 +591,8 @@ struct Table<'a, S> {
 }
 
 impl<'a, S> Table<'a, S> {
-    fn new(models: &'a [ModelReport<S>]) -> Self {
-        let names = models.iter().map(|m| m.model.clone()).collect();
+    /// The table of `models`, its columns headed by `names`.
+    fn new(models: &'a [ModelReport<S>], names: Vec<String>) -> Self {
         Self {
             models,
             rows: vec![(String::new(), names)],
@@ -523,7 +681,7 @@ fn growing_summary(models: &[ModelReport]) -> String {
         let card = &model.scorecard;
         out.push_str(&format!(
             "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |\n",
-            model.model,
+            column_name(model),
             card.growth[card.growth.len() - 1].mse.mean,
             card.persistence[card.persistence.len() - 1].mse.mean,
             recovered_of(card, true),

@@ -157,6 +157,18 @@ pub fn target_of(path: &Path) -> anyhow::Result<Option<TargetSpec>> {
     }))
 }
 
+/// What each goal of the goal run directory at `path` was trained on (its config.toml's `[goals]
+/// targets`, in the goals' order), where that is known.
+pub fn goal_targets_of(path: &Path) -> anyhow::Result<Option<Vec<TargetSpec>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(run_config(path)?
+        .and_then(|config| config.goals)
+        .map(|goals| goals.targets)
+        .filter(|targets| !targets.is_empty()))
+}
+
 /// The training config of the run directory at `path`, if it is one.
 fn run_config(path: &Path) -> anyhow::Result<Option<TrainConfig>> {
     let config = path.join(nca_train::CONFIG_FILE);

@@ -211,3 +211,62 @@ fn export_and_serve_refuse_a_goal_model_in_one_line() {
         "{line}"
     );
 }
+
+#[test]
+fn eval_scores_each_goal_against_its_own_target_with_a_morph_line() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
+    let args = [
+        "eval",
+        "--model",
+        "run",
+        "--seeds",
+        "1",
+        "--json",
+        "eval.json",
+    ];
+    let table = ok(&args, dir.path());
+    let header = table
+        .lines()
+        .find(|line| line.contains("run, goal"))
+        .unwrap();
+    assert!(
+        header.contains("run, goal 🦎") && header.contains("run, goal 🦋"),
+        "{table}"
+    );
+    for goal in ["🦎", "🦋"] {
+        let row = table
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("morph → {goal}")))
+            .unwrap_or_else(|| panic!("no morph → {goal} row in {table}"));
+        // One figure: the other goal's column; the goal's own column has no morph into itself.
+        assert_eq!(
+            row.matches("e-").count() + row.matches("e0").count(),
+            1,
+            "{row}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["settings"]["morph_steps"], 200, "{json}");
+    let models = json["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2, "{json}");
+    for (entry, (goal, other)) in models.iter().zip([("🦎", "🦋"), ("🦋", "🦎")]) {
+        let card = &entry["scorecard"];
+        assert_eq!(entry["model"], "run");
+        assert_eq!(card["goal"], goal);
+        let reference = card["reference"]["target"]["description"].as_str().unwrap();
+        assert!(
+            reference.starts_with(&format!("{goal}'s target")),
+            "{reference}"
+        );
+        assert_eq!(card["growth"].as_array().unwrap().len(), 3);
+        let morph = card["morph"].as_array().unwrap();
+        assert_eq!(morph.len(), 1, "{card}");
+        assert_eq!(morph[0]["to"], other);
+        assert!(morph[0]["mse"]["mean"].as_f64().unwrap() >= 0.0);
+    }
+    let line = fails(&["eval", "--model", "run", "--emoji", "🦎"], dir.path());
+    assert!(line.contains("goal model") && line.contains("🦋"), "{line}");
+}

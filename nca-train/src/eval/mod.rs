@@ -7,6 +7,11 @@
 //! seeds of the fire decisions. Every fixed number lives in one [`Protocol`] value, versioned by
 //! its name: numbers under one version compare across models, machines and backends.
 //!
+//! A goal model ([`NcaConfig::has_goals`]) is scored once per goal ([`Protocol::evaluate_goals`]):
+//! the same protocol with every step towards that goal, against that goal's target, plus its
+//! morphs: the pattern at the cut step switched to each other goal and run
+//! [`Protocol::morph_steps`] steps, scored against the new goal's target ([`Morph`]).
+//!
 //! A texture model ([`NcaConfig::is_texture`]) has no shape to grow, keep or regrow: it is scored
 //! by its own protocol, [`TEXTURE_PROTOCOL`] (the texture loss from the zero seed, after a cut and
 //! once regrown), run over the seeds the same way ([`Course`]), in its own section of the
@@ -24,8 +29,8 @@ use serde::{Deserialize, Serialize};
 
 pub use measures::{recovered, rotate_about_seed, shown_mse};
 pub use report::{
-    AtStep, Frames, ModelReport, Persistence, Reference, Regrowth, Report, Scorecard, Settings,
-    Stat,
+    AtStep, Frames, ModelReport, Morph, Persistence, Reference, Regrowth, Report, Scorecard,
+    Settings, Stat,
 };
 pub use runs::Course;
 pub use texture::{
@@ -35,7 +40,7 @@ pub use texture::{
 
 use crate::random_disc;
 use measures::{iou, live_cells};
-use runs::{CUT_STREAM, Plan, ROTATION_STREAM, run, start};
+use runs::{CUT_STREAM, MORPH_STREAM, Plan, ROTATION_STREAM, run, start};
 
 /// The protocol's fixed numbers. A change to any of them is a new protocol with a new name.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,6 +66,12 @@ pub struct Protocol {
     pub discs: usize,
     /// … with this seed.
     pub disc_seed: u64,
+    /// A goal model's morphs: steps towards the new goal after the switch, from the pattern at
+    /// [`Protocol::cut_at`] (200: as long as the regrowth after a half cut takes to be scored
+    /// half way, and long past the 64–96 steps a goal is trained to grow in, so a model that
+    /// learned its morphs has had time to finish one). Scored for goal models only: the
+    /// growing models' figures are those of the protocol without it.
+    pub morph_steps: usize,
 }
 
 /// The protocol of this version of nca.
@@ -74,6 +85,7 @@ pub const PROTOCOL: Protocol = Protocol {
     quarter_turns: 1,
     discs: 4,
     disc_seed: 2020,
+    morph_steps: 200,
 };
 
 impl Protocol {
@@ -122,10 +134,12 @@ impl Protocol {
 
     /// Runs the protocol on `model` for each of `seeds`, on a `grid` (`[height, width]`) and
     /// against `target` (`[visible + 1, H, W]`, with its description) or, without one, the
-    /// model's own state at the last growth step.
+    /// model's own state at the last growth step. A goal model is scored per goal by
+    /// [`Protocol::evaluate_goals`].
     ///
     /// # Panics
-    /// If `seeds` is empty, the grid is smaller than 3x3 or `target` does not fit the grid.
+    /// If `seeds` is empty, the grid is smaller than 3x3, `target` does not fit the grid or the
+    /// model has goals.
     pub fn evaluate(
         &self,
         model: &Nca,
@@ -133,21 +147,72 @@ impl Protocol {
         grid: [usize; 2],
         seeds: &[u64],
     ) -> (Scorecard, Frames) {
-        assert!(!seeds.is_empty(), "evaluate needs at least one seed");
         assert!(
-            grid.iter().all(|&side| side >= 3),
-            "evaluate needs a grid of 3x3 or more"
+            !model.config().has_goals(),
+            "a goal model is scored per goal (evaluate_goals)"
         );
-        let (reference_values, reference) = self.reference(model, target, grid);
+        check(grid, seeds);
+        let reference = self.reference(model, None, target, grid);
+        self.score(model, None, &[reference], grid, seeds)
+    }
+
+    /// Runs the protocol on a goal model once per goal, as [`Protocol::evaluate`] does, every
+    /// step towards that goal and against that goal's target (`targets`, one per goal in the
+    /// model's order, or, without them, each goal's own state at the last growth step); each
+    /// goal's scorecard also holds its morphs into every other goal ([`Scorecard::morph`]).
+    /// One scorecard and the first seed's frames per goal, in the goals' order.
+    ///
+    /// # Panics
+    /// If `seeds` is empty, the grid is smaller than 3x3, the model has no goals, or `targets`
+    /// are not one per goal, each fitting the grid.
+    pub fn evaluate_goals(
+        &self,
+        model: &Nca,
+        targets: Option<&[(&[f32], String)]>,
+        grid: [usize; 2],
+        seeds: &[u64],
+    ) -> Vec<(Scorecard, Frames)> {
+        let goals = model.config().goals.len();
+        assert!(goals > 0, "evaluate_goals scores a goal model");
+        if let Some(targets) = targets {
+            assert_eq!(targets.len(), goals, "one target per goal");
+        }
+        check(grid, seeds);
+        let references: Vec<(Vec<f32>, Reference)> = (0..goals)
+            .map(|goal| {
+                let target = targets.map(|targets| (targets[goal].0, targets[goal].1.clone()));
+                self.reference(model, Some(goal), target, grid)
+            })
+            .collect();
+        (0..goals)
+            .map(|goal| self.score(model, Some(goal), &references, grid, seeds))
+            .collect()
+    }
+
+    /// The scorecard of `goal` (`None` for a model without goals), against its entry of
+    /// `references` (the only one without goals), with its morphs into the others.
+    fn score(
+        &self,
+        model: &Nca,
+        goal: Option<usize>,
+        references: &[(Vec<f32>, Reference)],
+        grid: [usize; 2],
+        seeds: &[u64],
+    ) -> (Scorecard, Frames) {
+        let (reference_values, reference) = &references[goal.unwrap_or(0)];
+        let morph_to: Vec<usize> = match goal {
+            Some(goal) => (0..references.len()).filter(|&to| to != goal).collect(),
+            None => Vec::new(),
+        };
         let battery = self.battery();
         let runs: Vec<SeedRun> = seeds
             .iter()
-            .map(|&seed| self.run_seed(model, grid, seed, &battery))
+            .map(|&seed| self.run_seed(model, grid, seed, &battery, goal, &morph_to))
             .collect();
         let frames = Frames {
             reference: {
                 let mut frame = vec![0.0; runs[0].course.uncut.len()];
-                frame[..reference_values.len()].copy_from_slice(&reference_values);
+                frame[..reference_values.len()].copy_from_slice(reference_values);
                 frame
             },
             course: runs[0].course.clone(),
@@ -157,7 +222,7 @@ impl Protocol {
             protocol: self,
             config: model.config(),
             grid,
-            reference: &reference_values,
+            reference: reference_values,
             runs: &runs,
         };
         let growth = scores.at_steps(0..self.growth_steps.len());
@@ -167,8 +232,17 @@ impl Protocol {
             persistence[persistence.len() - 1].live_cells.mean,
         );
         let regeneration = scores.regeneration(&battery);
+        let names = &model.config().goals;
+        let morph = morph_to
+            .iter()
+            .enumerate()
+            .map(|(index, &to)| Morph {
+                to: names[to].clone(),
+                mse: scores.over_seeds(|run| shown_mse(&run.morphed[index], &references[to].0)),
+            })
+            .collect();
         let scorecard = Scorecard {
-            reference,
+            reference: reference.clone(),
             grid,
             seeds: seeds.to_vec(),
             growth,
@@ -177,14 +251,18 @@ impl Protocol {
             recovered_mean: Scoring::recovered_mean(&regeneration, seeds.len()),
             regeneration,
             rotation_mse: scores.rotation(),
+            goal: goal.map(|goal| names[goal].clone()),
+            morph,
         };
         (scorecard, frames)
     }
 
-    /// The reference values (`[visible + 1, H, W]`) and what they are.
+    /// The reference values (`[visible + 1, H, W]`) and what they are, for `goal` of a goal
+    /// model.
     fn reference(
         &self,
         model: &Nca,
+        goal: Option<usize>,
         target: Option<(&[f32], String)>,
         [height, width]: [usize; 2],
     ) -> (Vec<f32>, Reference) {
@@ -202,7 +280,7 @@ impl Protocol {
                 let step = self.last_growth_step();
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
                 let seed = start(model, [height, width]);
-                let grown = run(model, &seed, [height, width], step, &mut rng);
+                let grown = run(model, &seed, [height, width], step, goal, &mut rng);
                 (
                     grown[..visible * height * width].to_vec(),
                     Reference::OwnState { step },
@@ -212,12 +290,22 @@ impl Protocol {
     }
 
     /// Everything one seed's fire decisions produce: growth and persistence from the seed, the
-    /// battery of cuts at [`Protocol::cut_at`] and their regrowth, the rotated growth.
-    fn run_seed(&self, model: &Nca, grid: [usize; 2], seed: u64, battery: &[Cut]) -> SeedRun {
+    /// battery of cuts at [`Protocol::cut_at`] and their regrowth, the rotated growth, every step
+    /// towards `goal`; then the pattern at the cut step run towards each of `morph_to`.
+    fn run_seed(
+        &self,
+        model: &Nca,
+        grid: [usize; 2],
+        seed: u64,
+        battery: &[Cut],
+        goal: Option<usize>,
+        morph_to: &[usize],
+    ) -> SeedRun {
         let config = model.config();
         let mut scored = self.growth_steps.to_vec();
         scored.extend(self.persistence_steps);
         let plan = Plan {
+            goal,
             scored: &scored,
             cut_at: self.cut_at,
             cuts: battery,
@@ -234,9 +322,35 @@ impl Protocol {
                 .expect("only the angle of fixed filters changes");
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(ROTATION_STREAM));
             let start = start(model, grid);
-            run(&turned, &start, grid, self.last_growth_step(), &mut rng)
+            run(
+                &turned,
+                &start,
+                grid,
+                self.last_growth_step(),
+                goal,
+                &mut rng,
+            )
         });
-        SeedRun { course, rotated }
+        // Each morph from its own stream, the same whichever other goals the model has.
+        let morphed = morph_to
+            .iter()
+            .map(|&to| {
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(MORPH_STREAM));
+                run(
+                    model,
+                    &course.uncut,
+                    grid,
+                    self.morph_steps,
+                    Some(to),
+                    &mut rng,
+                )
+            })
+            .collect();
+        SeedRun {
+            course,
+            rotated,
+            morphed,
+        }
     }
 }
 
@@ -282,6 +396,18 @@ struct SeedRun {
     course: Course,
     /// Grown with turned perception (none for learned perception).
     rotated: Option<Vec<f32>>,
+    /// A goal model's pattern at the cut step after [`Protocol::morph_steps`] towards each other
+    /// goal, in the goals' order.
+    morphed: Vec<Vec<f32>>,
+}
+
+/// Refuses no seeds and grids too small for the protocol.
+fn check(grid: [usize; 2], seeds: &[u64]) {
+    assert!(!seeds.is_empty(), "evaluate needs at least one seed");
+    assert!(
+        grid.iter().all(|&side| side >= 3),
+        "evaluate needs a grid of 3x3 or more"
+    );
 }
 
 /// The figures of every seed's runs, against the reference.
@@ -384,5 +510,88 @@ impl Scoring<'_> {
                     .collect(),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::*;
+
+    const SIDE: usize = 8;
+
+    /// A premultiplied RGBA target `[4, SIDE, SIDE]`: an opaque square of `colour` in the
+    /// rows `rows`, nothing elsewhere.
+    fn square(colour: [f32; 3], rows: std::ops::Range<usize>) -> Vec<f32> {
+        let plane = SIDE * SIDE;
+        let mut rgba = vec![0.0; 4 * plane];
+        for y in rows {
+            for x in 2..6 {
+                for (channel, value) in colour.iter().chain(&[1.0]).enumerate() {
+                    rgba[channel * plane + y * SIDE + x] = *value;
+                }
+            }
+        }
+        rgba
+    }
+
+    #[test]
+    fn each_goal_is_scored_against_its_own_target_and_morphs_against_the_others() {
+        let config = NcaConfig {
+            channels: 8,
+            hidden_units: 12,
+            goals: vec!["a".into(), "b".into()],
+            goal_size: 2,
+            ..NcaConfig::default()
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let model = config.init(&Device::flex(), &mut rng).unwrap();
+        let protocol = Protocol {
+            growth_steps: [1, 2, 3],
+            persistence_steps: [4, 5, 6],
+            cut_at: 3,
+            regrow_steps: 2,
+            morph_steps: 2,
+            ..PROTOCOL
+        };
+        let (a, b) = (square([1.0, 0.0, 0.0], 1..4), square([0.0, 0.0, 1.0], 3..7));
+        let score = |targets: [(&[f32], String); 2]| {
+            protocol.evaluate_goals(&model, Some(&targets), [SIDE, SIDE], &[0])
+        };
+        let cards = score([(&a, "A".into()), (&b, "B".into())]);
+        let swapped = score([(&b, "B".into()), (&a, "A".into())]);
+        assert_eq!(cards.len(), 2);
+        for (goal, (own, other)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
+            let (card, frames) = &cards[goal];
+            let (card_swapped, frames_swapped) = &swapped[goal];
+            let name = config.goals[goal].clone();
+            assert_eq!(card.goal.as_ref(), Some(&name));
+            let last = |frames: &Frames| frames.course.timeline[2].1.clone();
+            let growth = |card: &Scorecard| card.growth[2].mse.mean;
+            // Growth against this goal's own target, and against the other after the swap.
+            assert_eq!(growth(card), shown_mse(&last(frames), own));
+            assert_eq!(
+                growth(card_swapped),
+                shown_mse(&last(frames_swapped), other)
+            );
+            assert_ne!(growth(card), growth(card_swapped), "goal {name}");
+            // One morph, into the other goal, against the other goal's target.
+            assert_eq!(card.morph.len(), 1);
+            let to = config.goals[1 - goal].clone();
+            assert_eq!(card.morph[0].to, to);
+            // A fresh model (its last layer zero) changes nothing: the morph ends as it began.
+            assert_eq!(
+                card.morph[0].mse.mean,
+                shown_mse(&frames.course.uncut, other)
+            );
+            assert_ne!(card.morph[0].mse, card_swapped.morph[0].mse, "morph → {to}");
+        }
+        assert_eq!(
+            cards[0].0.reference,
+            Reference::Target {
+                description: "A".into()
+            }
+        );
     }
 }

@@ -145,6 +145,24 @@ pub struct Scorecard {
     /// [`Protocol::quarter_turns`], against the reference turned the same way about the seed
     /// cell; `None` for learned perception, whose filters do not rotate.
     pub rotation_mse: Option<Stat>,
+    /// A goal model's goal this scorecard is of (every step towards it, its target the
+    /// reference); absent for a model without goals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
+    /// A goal model's morphs from this goal: one per other goal, in the goals' order; empty (and
+    /// absent from the JSON) for a model without goals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub morph: Vec<Morph>,
+}
+
+/// A goal model's morph into another goal: the pattern of the scorecard's goal at
+/// [`Protocol::cut_at`], every cell switched to goal `to`, run [`Protocol::morph_steps`] steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Morph {
+    /// The new goal.
+    pub to: String,
+    /// RGBA mean squared error against the new goal's reference after the morph steps.
+    pub mse: Stat,
 }
 
 /// The states the protocol passed through with the first seed, `[C, H, W]` each, for a picture.
@@ -197,6 +215,10 @@ pub struct Settings {
     pub cuts: Vec<Cut>,
     /// How seeds become fire decisions.
     pub seeding: String,
+    /// Steps after the switch of a goal model's morphs ([`Protocol::morph_steps`]); written
+    /// only by a report with a goal model, so that of growing models alone reads as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub morph_steps: Option<usize>,
 }
 
 /// One model's scorecard (a growing model's, or a texture's) with what identifies the model.
@@ -212,11 +234,16 @@ pub struct ModelReport<S = Scorecard> {
 
 impl Report {
     /// The report of growing `models` scored under [`PROTOCOL`] and of texture models `textures`
-    /// under [`TEXTURE_PROTOCOL`](super::TEXTURE_PROTOCOL).
+    /// under [`TEXTURE_PROTOCOL`](super::TEXTURE_PROTOCOL); the settings name the morph steps
+    /// where a model has goals.
     pub fn new(models: Vec<ModelReport>, textures: Vec<ModelReport<TextureScorecard>>) -> Self {
+        let mut settings = PROTOCOL.settings();
+        if models.iter().any(|model| model.scorecard.goal.is_some()) {
+            settings.morph_steps = Some(PROTOCOL.morph_steps);
+        }
         Self {
             protocol: PROTOCOL.name.into(),
-            settings: PROTOCOL.settings(),
+            settings,
             models,
             texture: TextureReport::of(textures),
         }
@@ -235,6 +262,7 @@ impl Settings {
             rotation_deg: protocol.rotation_deg(),
             cuts: protocol.battery(),
             seeding: protocol.seeding(),
+            morph_steps: None,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! What both protocols run of one seed: its random streams, rollouts from host states, and the
-//! course from the model's start state (the states at the scored steps, the pattern at the cut
-//! step cut each way and regrown).
+//! What both protocols run of one seed: its random streams, rollouts from host states (towards
+//! a goal, for a goal model), and the course from the model's start state (the states at the
+//! scored steps, the pattern at the cut step cut each way and regrown).
 
 use burn::tensor::{Tensor, TensorData};
 use nca_core::rand::SeedableRng;
@@ -14,6 +14,8 @@ use super::Cut;
 /// their own streams.
 pub(super) const CUT_STREAM: u64 = 1 << 32;
 pub(super) const ROTATION_STREAM: u64 = 2 << 32;
+/// A goal model's morphs: from the pattern at the cut step, towards each other goal.
+pub(super) const MORPH_STREAM: u64 = 3 << 32;
 
 /// What one seed's run from the model's start state passed through, host-side `[C, H, W]`
 /// states.
@@ -28,8 +30,10 @@ pub struct Course {
 }
 
 /// The steps of a course: scored after `scored` steps from the start state, cut at `cut_at` by
-/// each of `cuts`, regrown `regrow_steps` steps.
+/// each of `cuts`, regrown `regrow_steps` steps; every step towards `goal` (a goal model's; `None`
+/// for a model without goals).
 pub(super) struct Plan<'a> {
+    pub goal: Option<usize>,
     pub scored: &'a [usize],
     pub cut_at: usize,
     pub cuts: &'a [Cut],
@@ -49,7 +53,7 @@ impl Plan<'_> {
         let (mut state, mut done) = (start(model, grid), 0);
         let (mut timeline, mut uncut) = (Vec::new(), Vec::new());
         for step in checkpoints {
-            state = run(model, &state, grid, step - done, &mut rng);
+            state = run(model, &state, grid, step - done, self.goal, &mut rng);
             done = step;
             if step == self.cut_at {
                 uncut = state.clone();
@@ -69,7 +73,14 @@ impl Plan<'_> {
             })
             .collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(CUT_STREAM));
-        let regrown = run(model, &cut_states, grid, self.regrow_steps, &mut rng);
+        let regrown = run(
+            model,
+            &cut_states,
+            grid,
+            self.regrow_steps,
+            self.goal,
+            &mut rng,
+        );
         let cuts = cut_states
             .chunks_exact(uncut.len())
             .zip(regrown.chunks_exact(uncut.len()))
@@ -89,12 +100,14 @@ pub(super) fn start(model: &Nca, [height, width]: [usize; 2]) -> Vec<f32> {
 }
 
 /// `steps` steps of `model` (its engine) from host states `[B, C, H, W]` on a `[H, W]` grid
-/// (B read off the length).
+/// (B read off the length), every sample towards `goal` (an index into the model's goals; `None`
+/// for a model without goals).
 pub(super) fn run(
     model: &Nca,
     states: &[f32],
     [height, width]: [usize; 2],
     steps: usize,
+    goal: Option<usize>,
     rng: &mut Xoshiro256PlusPlus,
 ) -> Vec<f32> {
     let channels = model.config().channels;
@@ -103,5 +116,8 @@ pub(super) fn run(
         TensorData::new(states.to_vec(), [batch, channels, height, width]),
         &model.device(),
     );
-    host_values(model.advance(tensor, steps, rng))
+    host_values(match goal {
+        Some(goal) => model.advance_toward(tensor, &vec![goal; batch], steps, rng),
+        None => model.advance(tensor, steps, rng),
+    })
 }

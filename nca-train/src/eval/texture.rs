@@ -82,6 +82,7 @@ impl TextureProtocol {
         let loss = TextureLoss::of_picture(texture, shape, self.loss.clone())?;
         loss.check_grid(grid)?;
         let plan = Plan {
+            goal: None,
             scored: &self.steps,
             cut_at: self.cut_at,
             cuts: &self.cuts,
