@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::gradients::gradients_params;
-use crate::loss::GoalBatch;
+use crate::loss::Objective;
 use crate::run_dir::{CHECKPOINT_FILE, MODEL_FILE};
 use crate::{
     Checkpoint, Loss, RgbaLoss, RunDir, SamplePool, TextureLoss, TrainConfig, TrainError, condition,
@@ -66,12 +66,9 @@ pub struct Trainer {
     device: Device,
     model: Nca,
     optimizer: ModuleOptimizer,
-    loss: Box<dyn Loss>,
-    /// A goal run's losses, one per goal (each towards its goal's target), used instead of
-    /// `loss` unless the run was given its own; empty for a run of one target.
-    goal_losses: Vec<RgbaLoss>,
-    /// Whether `loss` is a library user's own ([`Trainer::with_loss`]), used on every sample.
-    own_loss: bool,
+    objective: Objective,
+    /// A goal run's targets, one per goal, kept for checkpoints; empty for a run of one target.
+    goal_targets: Vec<Vec<f32>>,
     /// The picture the loss was made from, `[visible + 1, h, w]` values (premultiplied): the
     /// target, or the texture; kept in checkpoints.
     picture: Vec<f32>,
@@ -206,7 +203,7 @@ impl Trainer {
         device: &Device,
         model: Nca,
         optimizer: ModuleOptimizer,
-        mut targets: Vec<Vec<f32>>,
+        targets: Vec<Vec<f32>>,
         [channels, height, width]: [usize; 3],
         pool: Option<SamplePool>,
         rng: Xoshiro256PlusPlus,
@@ -254,23 +251,24 @@ impl Trainer {
         }
         let device = device.clone().autodiff();
         let shape = [channels, height, width];
-        let goal_losses: Vec<RgbaLoss> = if goals > 0 {
-            targets
+        let target_values = targets[0].clone();
+        let objective = if goals > 0 {
+            let losses = targets
                 .iter()
-                .map(|target| RgbaLoss::new(target.clone(), shape, &device))
-                .collect()
+                .map(|target| RgbaLoss::new(target.clone(), shape, &device));
+            Objective::Goals(losses.collect())
+        } else if let Some(texture) = &config.texture {
+            let loss = TextureLoss::of_picture(&target_values, shape, texture.loss.clone())?;
+            loss.check_grid(grid)?;
+            Objective::One(Box::new(loss))
         } else {
-            Vec::new()
+            Objective::One(Box::new(RgbaLoss::new(
+                target_values.clone(),
+                shape,
+                &device,
+            )))
         };
-        let target_values = targets.swap_remove(0);
-        let loss: Box<dyn Loss> = match &config.texture {
-            None => Box::new(RgbaLoss::new(target_values.clone(), shape, &device)),
-            Some(texture) => {
-                let loss = TextureLoss::of_picture(&target_values, shape, texture.loss.clone())?;
-                loss.check_grid(grid)?;
-                Box::new(loss)
-            }
-        };
+        let goal_targets = if goals > 0 { targets } else { Vec::new() };
         let seed_state = host_values(model.seed(1, grid[0], grid[1]));
         // A new run fills its pool with seeds; a resumed one brings its own.
         // A goal run's new pool cycles through the goals.
@@ -292,9 +290,8 @@ impl Trainer {
             config,
             device,
             optimizer,
-            loss,
-            goal_losses,
-            own_loss: false,
+            objective,
+            goal_targets,
             picture: target_values,
             picture_shape: shape,
             grid,
@@ -310,8 +307,7 @@ impl Trainer {
     /// again after [`resume`](Self::resume).
     pub fn with_loss(self, loss: impl Loss + 'static) -> Self {
         Self {
-            loss: Box::new(loss),
-            own_loss: true,
+            objective: Objective::One(Box::new(loss)),
             ..self
         }
     }
@@ -413,7 +409,7 @@ impl Trainer {
     /// drawn from the config's range.
     fn begin(&mut self) -> (Instant, usize) {
         let started = Instant::now();
-        self.loss.prepare(&mut self.rng);
+        self.objective.prepare(&mut self.rng);
         let steps = self
             .rng
             .random_range(self.config.min_steps..self.config.max_steps);
@@ -486,20 +482,13 @@ impl Trainer {
     ) -> (Option<Vec<f32>>, f64, GradientsParams) {
         let start =
             Tensor::<4>::from_data(TensorData::new(batch, self.batch_shape()), &self.device);
-        let (end, loss) = if goals.is_empty() {
-            let end = self.model.rollout(start, steps, &mut self.rng);
-            let loss = self.loss.batch(end.clone());
-            (end, loss)
+        let end = if goals.is_empty() {
+            self.model.rollout(start, steps, &mut self.rng)
         } else {
-            let end = self
-                .model
-                .rollout_toward(start, goals, steps, &mut self.rng);
-            let loss = match self.goal_batch(goals) {
-                None => self.loss.batch(end.clone()),
-                Some(batch) => batch.tensor(end.clone()),
-            };
-            (end, loss)
+            self.model
+                .rollout_toward(start, goals, steps, &mut self.rng)
         };
+        let loss = self.objective.batch(end.clone(), goals);
         let loss_value = loss.clone().into_scalar::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         (
@@ -519,17 +508,14 @@ impl Trainer {
         let [batch_size, _, height, width] = self.batch_shape();
         let fused = FusedNca::new(&self.model);
         let shape = [batch_size, height, width];
-        let iteration = if goals.is_empty() {
-            fused.train_rollout(batch, shape, steps, &*self.loss, &mut self.rng)
-        } else if !self.goal_losses.is_empty() && !self.own_loss {
-            let loss = GoalBatch {
-                losses: &self.goal_losses,
-                goals,
-            };
-            fused.train_rollout_toward(batch, shape, goals, steps, &loss, &mut self.rng)
-        } else {
-            fused.train_rollout_toward(batch, shape, goals, steps, &*self.loss, &mut self.rng)
-        };
+        let rng = &mut self.rng;
+        let iteration = self.objective.on_host(goals, |loss| {
+            if goals.is_empty() {
+                fused.train_rollout(batch, shape, steps, loss, rng)
+            } else {
+                fused.train_rollout_toward(batch, shape, goals, steps, loss, rng)
+            }
+        });
         let device = self.device.clone().without_autodiff();
         let grads = gradients_params(
             &self.model,
@@ -537,15 +523,6 @@ impl Trainer {
             &device,
         );
         (Some(iteration.end), iteration.loss, grads)
-    }
-
-    /// A goal run's loss of a batch of `goals`; `None` where the run's one loss scores every
-    /// sample (a run without goals, or given its own loss).
-    fn goal_batch<'a>(&'a self, goals: &'a [usize]) -> Option<GoalBatch<'a>> {
-        (!self.goal_losses.is_empty() && !self.own_loss).then_some(GoalBatch {
-            losses: &self.goal_losses,
-            goals,
-        })
     }
 
     /// `[B, C, H, W]` of a training batch.
@@ -568,17 +545,12 @@ impl Trainer {
             return (self.seed_state.repeat(self.config.batch_size), None, goals);
         };
         let shape = pool.shape();
-        let loss = &self.loss;
-        // Fields, not `goal_batch`: the generator is borrowed beside them.
-        let goal_losses = (!self.own_loss).then_some(&self.goal_losses[..]);
+        let objective = &self.objective;
         let batch = pool.draw_ranked(
             self.config.batch_size,
             self.config.damaged_per_batch,
             &self.seed_state,
-            |index, state| match goal_losses.and_then(|losses| losses.get(pool.goal(index))) {
-                Some(goal_loss) => goal_loss.rank(state, shape),
-                None => loss.rank(state, shape),
-            },
+            |index, state| objective.rank(pool.goal(index), state, shape),
             &mut self.rng,
         );
         let indices: Vec<usize> = batch.iter().map(|(index, _)| *index).collect();
@@ -624,11 +596,7 @@ impl Trainer {
             optimizer: optimizer.to_vec(),
             target: self.picture.clone(),
             target_shape: self.picture_shape,
-            goal_targets: self
-                .goal_losses
-                .iter()
-                .map(|loss| loss.target().to_vec())
-                .collect(),
+            goal_targets: self.goal_targets.clone(),
             pool: self.pool.clone(),
         })
     }

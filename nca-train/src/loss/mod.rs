@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use nca_core::HostLoss;
 use rand::Rng;
 
-pub(crate) use target::GoalBatch;
+use target::GoalBatch;
 pub use target::RgbaLoss;
 pub use texture::{TextureLoss, TextureOptions};
 
@@ -34,5 +34,46 @@ pub trait Loss: HostLoss + Send {
     /// it was.
     fn prepare(&mut self, rng: &mut dyn Rng) {
         let _ = rng;
+    }
+}
+
+/// What a run minimises: one loss for every sample (the paper's, a texture's or a library
+/// user's), or a goal run's losses, each sample towards its own goal's target.
+pub(crate) enum Objective {
+    One(Box<dyn Loss>),
+    Goals(Vec<RgbaLoss>),
+}
+
+impl Objective {
+    /// The loss's draws for the next iteration (the goals' losses draw nothing).
+    pub fn prepare(&mut self, rng: &mut dyn Rng) {
+        if let Self::One(loss) = self {
+            loss.prepare(rng);
+        }
+    }
+
+    /// How far a pool state of goal `goal` is from what the run wants.
+    pub fn rank(&self, goal: usize, state: &[f32], shape: [usize; 3]) -> f64 {
+        match self {
+            Self::One(loss) => loss.rank(state, shape),
+            Self::Goals(losses) => losses[goal].rank(state, shape),
+        }
+    }
+
+    /// The loss of a batch of states, each sample of goal `goals[sample]` (none without goals),
+    /// as a tensor.
+    pub fn batch(&self, states: Tensor<4>, goals: &[usize]) -> Tensor<1> {
+        match self {
+            Self::One(loss) => loss.batch(states),
+            Self::Goals(losses) => GoalBatch { losses, goals }.tensor(states),
+        }
+    }
+
+    /// `run` given the host form for a batch of `goals`.
+    pub fn on_host<R>(&self, goals: &[usize], run: impl FnOnce(&dyn HostLoss) -> R) -> R {
+        match self {
+            Self::One(loss) => run(&**loss),
+            Self::Goals(losses) => run(&GoalBatch { losses, goals }),
+        }
     }
 }
