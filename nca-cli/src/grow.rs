@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use burn::tensor::Tensor;
 use clap::Args;
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
@@ -48,20 +49,15 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
     let seed = model.seed(1, size, size);
+    // The one rollout, whatever the format: each hands the frames somewhere else.
+    let grow = |frame: &mut dyn FnMut(&Tensor<4>, usize) -> anyhow::Result<()>| {
+        run_frames(&model, goal, seed, 0, args.steps, every, &mut rng, frame)
+    };
     if format == "npy" {
         let frames = frame_count(args.steps, every);
         let shape = [model.config().channels, size, size];
         let mut npy = NpyFrames::create(&args.out, frames, shape)?;
-        run_frames(
-            &model,
-            goal,
-            seed,
-            0,
-            args.steps,
-            every,
-            &mut rng,
-            |state, _| npy.push(state),
-        )?;
+        grow(&mut |state, _| npy.push(state))?;
         npy.finish()?;
         note!(
             "wrote {} ({} steps: {frames} frames of {}x{size}x{size} float32)",
@@ -72,30 +68,12 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
         return Ok(());
     }
     if format == "png" {
-        let last = run_frames(
-            &model,
-            goal,
-            seed,
-            0,
-            args.steps,
-            every,
-            &mut rng,
-            |_, _| Ok(()),
-        )?;
+        let last = grow(&mut |_, _| Ok(()))?;
         let image = nca_data::scale_up(&shown(&model, &last), args.run.scale);
         nca_data::save_png(&args.out, image)?;
     } else {
         let mut gif = GifWriter::create(&args.out, args.run.gif())?;
-        run_frames(
-            &model,
-            goal,
-            seed,
-            0,
-            args.steps,
-            every,
-            &mut rng,
-            |state, step| Ok(gif.push(&shown(&model, state), Some(step))?),
-        )?;
+        grow(&mut |state, step| Ok(gif.push(&shown(&model, state), Some(step))?))?;
         gif.finish()?;
     }
     note!("wrote {} ({} steps)", args.out.display(), args.steps);
