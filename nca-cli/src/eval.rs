@@ -273,11 +273,11 @@ const MIN_GRID: usize = 8;
 
 /// A target with its description.
 #[derive(Clone)]
-struct KnownTarget {
-    rgba: Vec<f32>,
-    height: usize,
-    width: usize,
-    description: String,
+pub(crate) struct KnownTarget {
+    pub rgba: Vec<f32>,
+    pub height: usize,
+    pub width: usize,
+    pub description: String,
 }
 
 impl KnownTarget {
@@ -336,7 +336,7 @@ fn explicit_texture(args: &EvalArgs) -> anyhow::Result<Option<KnownTarget>> {
 
 /// What the model at `path` was trained on, where that is known: a run directory's checkpoint
 /// (its very pixels), else [`models::target_of`].
-fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
+pub(crate) fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
     let checkpoint = path.join(CHECKPOINT_FILE);
     if checkpoint.is_file() {
         let checkpoint = Checkpoint::load(&checkpoint)?;

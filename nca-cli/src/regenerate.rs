@@ -136,12 +136,11 @@ impl Measure {
         if !model.config().is_texture() {
             return Ok(Self::Picture);
         }
-        let texture = nca_cli::models::target_of(&args.run.model)?;
-        let Some(spec) = texture else {
+        // As `nca eval` finds it: a run's very pixels, else what the model is known to have learned.
+        let Some(target) = crate::eval::known_target(&args.run.model)? else {
             note!("note: the model's texture is not known, so the recovery is not measured");
             return Ok(Self::Unknown);
         };
-        let target = spec.load()?;
         let loss = TextureLoss::of_picture(
             &target.rgba,
             [4, target.height, target.width],
