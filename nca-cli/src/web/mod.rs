@@ -12,7 +12,8 @@ pub const STYLE_CSS: &str = include_str!("assets/style.css");
 
 /// The demo page, with a placeholder for its controls.
 const INDEX_HTML: &str = include_str!("assets/index.html");
-/// The controls (model, play, reset, speed, rotation, fire rate), shared by both pages.
+/// The controls (model, goal for a goal model, play, reset, speed, rotation, fire rate), shared
+/// by both pages.
 const CONTROLS_HTML: &str = include_str!("assets/controls.html");
 /// Where [`CONTROLS_HTML`] goes in a page.
 const CONTROLS_PLACEHOLDER: &str = "__NCA_CONTROLS__";
