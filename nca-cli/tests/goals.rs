@@ -191,7 +191,7 @@ fn grow_and_regenerate_grow_the_goal_named_and_refuse_others_in_one_line() {
 }
 
 #[test]
-fn export_and_serve_refuse_a_goal_model_in_one_line() {
+fn exports_refuse_a_goal_model_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     train_two_goals(dir.path(), "run");
     for (format, out) in [("html", "page.html"), ("safetensors", "w.safetensors")] {
@@ -205,6 +205,12 @@ fn export_and_serve_refuse_a_goal_model_in_one_line() {
         );
         assert!(!dir.path().join(out).exists());
     }
+}
+
+#[test]
+fn serve_refuses_a_goal_model_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
     let line = fails(&["serve", "--model", "run", "--port", "0"], dir.path());
     assert!(
         line.contains("run is a goal model (🦎, 🦋)") && line.contains("nca serve"),
