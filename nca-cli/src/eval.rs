@@ -160,7 +160,7 @@ pub fn run(args: EvalArgs, compute: &Compute) -> anyhow::Result<()> {
             let cards = PROTOCOL.evaluate_goals(&model, target_values.as_deref(), grid, &seeds);
             for (goal, (scorecard, frames)) in goals.iter().zip(cards) {
                 if args.sheet.is_some() {
-                    let name = format!("{name}, goal {goal}");
+                    let name = format!("{name}, goal {}", models::caption(goal));
                     sheets.push(sheet(&name, &model, &frames, grid, &compute.device));
                 }
                 reports.push(ModelReport {
@@ -670,17 +670,39 @@ fn recovered_of(card: &Scorecard, discs: bool) -> f64 {
 fn growing_summary(models: &[ModelReport]) -> String {
     let growth = PROTOCOL.last_growth_step();
     let persistence = PROTOCOL.last_persistence_step();
+    // Goal models get a column of their morphs: the mean MSE against the new goals' targets.
+    let morphs = models.iter().any(|model| !model.scorecard.morph.is_empty());
+    let (morph_heading, morph_rule) = if morphs {
+        (
+            format!(
+                " morph MSE @{}, mean over the other goals |",
+                PROTOCOL.morph_steps
+            ),
+            "---|",
+        )
+    } else {
+        (String::new(), "")
+    };
     let mut out = format!(
         "{}, mean over {}\n\n| model | growth MSE @{growth} | persistence MSE @{persistence} | \
-         recovered: discs / halves / all | rotation {}° MSE @{growth} |\n|---|---|---|---|---|\n",
+         recovered: discs / halves / all | rotation {}° MSE @{growth} |{morph_heading}\n\
+         |---|---|---|---|---|{morph_rule}\n",
         PROTOCOL.name,
         seeds_phrase(models.first().map_or(0, |m| m.scorecard.seeds.len())),
         PROTOCOL.rotation_deg()
     );
     for model in models {
         let card = &model.scorecard;
+        let morph = match card.morph.len() {
+            _ if !morphs => String::new(),
+            0 => " n/a |".into(),
+            count => {
+                let sum: f64 = card.morph.iter().map(|morph| morph.mse.mean).sum();
+                format!(" {:.1e} |", sum / count as f64)
+            }
+        };
         out.push_str(&format!(
-            "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |\n",
+            "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |{morph}\n",
             column_name(model),
             card.growth[card.growth.len() - 1].mse.mean,
             card.persistence[card.persistence.len() - 1].mse.mean,
@@ -801,9 +823,22 @@ fn sheet(name: &str, model: &Nca, frames: &Frames, grid: [usize; 2], device: &De
         .iter()
         .map(|(_, end)| picture(end, &regrown))
         .collect()));
+    // A goal model's morphs: the pattern at the cut step turned toward each other goal.
+    if !frames.morphed.is_empty() {
+        let morphs = frames.morphed.iter().map(|(to, state)| {
+            let caption = format!("->{} +{}", models::caption(to), PROTOCOL.morph_steps);
+            picture(state, &caption)
+        });
+        images.extend(pad(morphs.collect()));
+    }
     let grid = nca_data::grid_image(&images, columns);
+    let morphs = if frames.morphed.is_empty() {
+        String::new()
+    } else {
+        format!("; morphs from step {}", PROTOCOL.cut_at)
+    };
     let title = format!(
-        "{name}: growth @step; cuts at step {}, then {} steps",
+        "{name}: growth @step; cuts at step {}, then {} steps{morphs}",
         PROTOCOL.cut_at, PROTOCOL.regrow_steps
     );
     nca_data::captioned(&grid, &title)

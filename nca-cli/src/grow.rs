@@ -1,5 +1,5 @@
 //! `nca grow`: a model's growth from its seed as a GIF, its last state as a PNG, or its states
-//! as a `.npy` array for numpy.
+//! as a `.npy` array for numpy; a goal model's morph from goal to goal with `--then`.
 
 use std::path::PathBuf;
 
@@ -20,9 +20,13 @@ use nca_cli::note;
 pub struct GrowArgs {
     #[command(flatten)]
     run: RunArgs,
-    /// Steps to grow.
+    /// Steps to grow (toward each goal, with --then).
     #[arg(long, default_value_t = 200)]
     steps: usize,
+    /// A goal model's next goals: after --steps steps toward --goal, the pattern turns into each
+    /// of these in turn, --steps steps each (`--goal 🦎 --then 🦋 😀`).
+    #[arg(long, value_name = "GOAL", num_args = 1..)]
+    then: Vec<String>,
     /// Output: a .gif of the growth, a .png of the last state, or a .npy of the states (float32,
     /// [frames, channels, height, width]: the GIF's frames, every channel) for numpy.
     #[arg(long, default_value = "growth.gif")]
@@ -45,24 +49,64 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     let shown =
         |model: &nca_core::Nca, state: &_| nca_data::tiled(&picture(model, state), args.tile);
     let model = args.run.model(compute)?;
-    let goal = args.run.goal(&model)?;
+    let then = (args.then.iter())
+        .map(|name| args.run.goal_named(&model, name, "--then"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let goals: Vec<usize> = std::iter::once(args.run.goal(&model)?)
+        .chain(then)
+        .collect();
     let every = args.run.every as usize;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
     let seed = model.seed(1, size, size);
-    // The one rollout, whatever the format: each hands the frames somewhere else.
-    let grow = |frame: &mut dyn FnMut(&Tensor<4>, usize) -> anyhow::Result<()>| {
-        run_frames(&model, goal, seed, 0, args.steps, every, &mut rng, frame)
+    // The one rollout, whatever the format: each hands the frames somewhere else. Each goal
+    // takes on from the last one's end state, whose frame is handed over once.
+    let grow = |frame: &mut dyn FnMut(&Tensor<4>, usize) -> anyhow::Result<()>| -> anyhow::Result<Tensor<4>> {
+        let mut state = seed;
+        for (turn, &goal) in goals.iter().enumerate() {
+            let mut skip = turn > 0;
+            let first_step = turn * args.steps;
+            state = run_frames(
+                &model,
+                goal,
+                state,
+                first_step,
+                args.steps,
+                every,
+                &mut rng,
+                |state, step| {
+                    if std::mem::take(&mut skip) {
+                        Ok(())
+                    } else {
+                        frame(state, step)
+                    }
+                },
+            )?;
+        }
+        Ok(state)
+    };
+    let steps = goals.len() * args.steps;
+    let course = if goals.len() > 1 {
+        let names: Vec<&str> = goals
+            .iter()
+            .map(|&goal| model.config().goals[goal].as_str())
+            .collect();
+        format!(
+            "{steps} steps: {}, {} steps each",
+            names.join(" → "),
+            args.steps
+        )
+    } else {
+        format!("{steps} steps")
     };
     if format == "npy" {
-        let frames = frame_count(args.steps, every);
+        let frames = 1 + goals.len() * (frame_count(args.steps, every) - 1);
         let shape = [model.config().channels, size, size];
         let mut npy = NpyFrames::create(&args.out, frames, shape)?;
         grow(&mut |state, _| npy.push(state))?;
         npy.finish()?;
         note!(
-            "wrote {} ({} steps: {frames} frames of {}x{size}x{size} float32)",
+            "wrote {} ({course}; {frames} frames of {}x{size}x{size} float32)",
             args.out.display(),
-            args.steps,
             shape[0]
         );
         return Ok(());
@@ -76,6 +120,6 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
         grow(&mut |state, step| Ok(gif.push(&shown(&model, state), Some(step))?))?;
         gif.finish()?;
     }
-    note!("wrote {} ({} steps)", args.out.display(), args.steps);
+    note!("wrote {} ({course})", args.out.display());
     Ok(())
 }

@@ -94,6 +94,17 @@ pub fn paper_model(name: &str) -> Option<&'static PaperModel> {
         .find(|model| model.name == name || model.paper_name == name)
 }
 
+/// A goal as the ASCII text of a picture's caption: the paper's subject for one of its emoji
+/// ("lizard" for 🦎), else the goal's own name.
+pub fn caption(goal: &str) -> String {
+    let emoji = goal.replace('\u{FE0F}', "");
+    PAPER_ZOO
+        .iter()
+        .find(|model| model.emoji.map(|e| e.replace('\u{FE0F}', "")) == Some(emoji.clone()))
+        .and_then(|model| model.name.strip_prefix("paper-")?.split('-').next())
+        .map_or_else(|| goal.to_string(), str::to_string)
+}
+
 /// The target a shipped model (nca's or the paper's) was trained on, by the model's name.
 pub fn shipped_target(name: &str) -> Option<TargetSpec> {
     let emoji = |emoji: &str, options| TargetSpec {

@@ -65,25 +65,37 @@ impl RunArgs {
     /// have, and for `--goal` on a model without goals.
     pub fn goal(&self, model: &Nca) -> anyhow::Result<usize> {
         let config = model.config();
-        let name = nca_cli::models::name(&self.model);
-        let goals = || config.goals.join(", ");
         match &self.goal {
             None if config.has_goals() => {
                 nca_cli::note!(
-                    "note: {name} grows one of the goals {}; growing the first, {} (pass --goal NAME for another)",
-                    goals(),
+                    "note: {} grows one of the goals {}; growing the first, {} (pass --goal NAME for another)",
+                    nca_cli::models::name(&self.model),
+                    config.goals.join(", "),
                     config.goals[0]
                 );
                 Ok(0)
             }
             None => Ok(0),
-            Some(goal) if !config.has_goals() => {
-                bail!("--goal {goal}: {name} has no goals (it grows one target); leave --goal out")
-            }
-            Some(goal) => config.goal_index(goal).ok_or_else(|| {
-                anyhow::anyhow!("{goal} is not a goal of {name}; it has {}", goals())
-            }),
+            Some(goal) => self.goal_named(model, goal, "--goal"),
         }
+    }
+
+    /// The index of the goal `name` among `model`'s goals; refused in one line, naming `flag`,
+    /// for a goal the model does not have or a model without goals.
+    pub fn goal_named(&self, model: &Nca, name: &str, flag: &str) -> anyhow::Result<usize> {
+        let config = model.config();
+        let model_name = nca_cli::models::name(&self.model);
+        if !config.has_goals() {
+            bail!(
+                "{flag} {name}: {model_name} has no goals (it grows one target); leave {flag} out"
+            )
+        }
+        config.goal_index(name).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{name} is not a goal of {model_name}; it has {}",
+                config.goals.join(", ")
+            )
+        })
     }
 
     /// The grid's side: `--grid`, else the model's own.

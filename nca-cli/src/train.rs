@@ -578,9 +578,8 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
             check_memory(&config, grid)?;
             if config.model.has_goals() {
                 note!(
-                    "note: a goal run of {}; its growth.gif shows the first goal, {} (`nca grow --goal NAME` grows any)",
-                    config.model.goals.join(", "),
-                    config.model.goals[0]
+                    "note: a goal run of {}; its growth.gif shows every goal, left to right (`nca grow --goal NAME` grows one)",
+                    config.model.goals.join(", ")
                 );
             }
             let tensors: Vec<_> = targets
@@ -740,11 +739,25 @@ impl Observer for Progress {
 fn refresh_pictures(dir: &RunDir, trainer: &Trainer, device: &Device) -> anyhow::Result<()> {
     let model = trainer.model();
     let [height, width] = trainer.grid();
-    let (frames, steps) = growth_frames(&model, 0, height, width, trainer.config().max_steps, 2, 0);
+    let steps = trainer.config().max_steps;
+    let (mut frames, numbers) = growth_frames(&model, 0, height, width, steps, 2, 0);
+    let goals = model.config().goals.len();
+    if goals > 1 {
+        // A goal run's growth.gif: every goal side by side, from the same seed and fire decisions.
+        let others: Vec<_> = (1..goals)
+            .map(|goal| growth_frames(&model, goal, height, width, steps, 2, 0).0)
+            .collect();
+        for (index, frame) in frames.iter_mut().enumerate() {
+            let row: Vec<_> = std::iter::once(frame.clone())
+                .chain(others.iter().map(|run| run[index].clone()))
+                .collect();
+            *frame = nca_data::grid_image(&row, goals);
+        }
+    }
     nca_data::save_gif(
         &dir.file(GROWTH_PICTURE),
         &frames,
-        Some(&steps),
+        Some(&numbers),
         GifOptions::default(),
     )?;
 

@@ -205,6 +205,7 @@ impl Protocol {
             None => Vec::new(),
         };
         let battery = self.battery();
+        let names = &model.config().goals;
         let runs: Vec<SeedRun> = seeds
             .iter()
             .map(|&seed| self.run_seed(model, grid, seed, &battery, goal, &morph_to))
@@ -217,6 +218,11 @@ impl Protocol {
             },
             course: runs[0].course.clone(),
             rotated: runs[0].rotated.clone(),
+            morphed: morph_to
+                .iter()
+                .zip(&runs[0].morphed)
+                .map(|(&to, state)| (names[to].clone(), state.clone()))
+                .collect(),
         };
         let scores = Scoring {
             protocol: self,
@@ -232,7 +238,6 @@ impl Protocol {
             persistence[persistence.len() - 1].live_cells.mean,
         );
         let regeneration = scores.regeneration(&battery);
-        let names = &model.config().goals;
         let morph = morph_to
             .iter()
             .enumerate()

@@ -174,6 +174,11 @@ pub struct Frames {
     pub course: Course,
     /// Grown with rotated perception (none for learned perception).
     pub rotated: Option<Vec<f32>>,
+    /// A goal model's morphs: the new goal and the pattern [`Protocol::morph_steps`] after the
+    /// switch (none for other models).
+    ///
+    /// [`Protocol::morph_steps`]: super::Protocol::morph_steps
+    pub morphed: Vec<(String, Vec<f32>)>,
 }
 
 /// The JSON report: the protocol and every growing model's scorecard, and the texture models'
