@@ -1,12 +1,15 @@
 //! Goal runs as a user drives them: `nca train --emoji 🦎 🦋` trains one model of two goals, its
-//! config.toml trains the same run again, `nca grow --goal` grows each goal, and what cannot take
-//! a goal model yet (the pages, the weights for Python) says so in one line.
+//! config.toml trains the same run again, `nca grow --goal` grows each goal, the exports (the
+//! page, the weights for Python) hold its goals, and what cannot take a goal model yet says so in
+//! one line.
 
 mod support;
 
 use std::path::Path;
 
+use support::server::{Server, next_answer, next_text};
 use support::{fails, ok, ok_notes};
+use tungstenite::Message;
 
 /// A tiny goal run of the two embedded emoji into `out` (under `dir`); returns its messages.
 fn train_two_goals(dir: &Path, out: &str) -> String {
@@ -53,7 +56,7 @@ fn several_emoji_train_a_goal_run_whose_config_trains_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let notes = train_two_goals(dir.path(), "first");
     assert!(notes.contains("goal run of 🦎, 🦋"), "{notes}");
-    assert!(notes.contains("growth.gif shows the first goal"), "{notes}");
+    assert!(notes.contains("growth.gif shows every goal"), "{notes}");
     let first = dir.path().join("first");
     let config = std::fs::read_to_string(first.join("config.toml")).unwrap();
     assert!(config.contains("[goals]"), "{config}");
@@ -70,6 +73,9 @@ fn several_emoji_train_a_goal_run_whose_config_trains_it_again() {
     for file in ["model.nca", "growth.gif", "pool.png"] {
         assert!(first.join(file).is_file(), "{file} missing");
     }
+    // Both goals side by side.
+    let (width, height) = image::image_dimensions(first.join("growth.gif")).unwrap();
+    assert!(width > height * 3 / 2, "{width}x{height}");
     let info = ok(&["info", "first/model.nca"], dir.path());
     assert!(info.contains("goals: 🦎, 🦋"), "{info}");
     // Reused with --config alone: the same goals, targets and first loss.
@@ -190,32 +196,148 @@ fn grow_and_regenerate_grow_the_goal_named_and_refuse_others_in_one_line() {
     assert!(line.contains("gecko has no goals"), "{line}");
 }
 
-#[test]
-fn exports_refuse_a_goal_model_in_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    train_two_goals(dir.path(), "run");
-    for (format, out) in [("html", "page.html"), ("safetensors", "w.safetensors")] {
-        let line = fails(
-            &["export", "--model", "run", "--format", format, "--out", out],
-            dir.path(),
-        );
-        assert!(
-            line.contains("run is a goal model (🦎, 🦋)") && line.contains("no goal menu"),
-            "{line}"
-        );
-        assert!(!dir.path().join(out).exists());
-    }
+/// The models' JSON of a page `nca export --format html` wrote.
+fn page_models(page: &str) -> serde_json::Value {
+    let start = r#"<script id="nca-models" type="application/json">"#;
+    let json = page
+        .split_once(start)
+        .unwrap()
+        .1
+        .split_once("</script>")
+        .unwrap()
+        .0;
+    serde_json::from_str(json).unwrap()
 }
 
 #[test]
-fn serve_refuses_a_goal_model_in_one_line() {
+fn exports_hold_a_goal_models_goals() {
     let dir = tempfile::tempdir().unwrap();
     train_two_goals(dir.path(), "run");
-    let line = fails(&["serve", "--model", "run", "--port", "0"], dir.path());
-    assert!(
-        line.contains("run is a goal model (🦎, 🦋)") && line.contains("nca serve"),
-        "{line}"
+    ok(
+        &[
+            "export",
+            "--model",
+            "run",
+            "gecko",
+            "--format",
+            "html",
+            "--out",
+            "page.html",
+        ],
+        dir.path(),
     );
+    let page = std::fs::read_to_string(dir.path().join("page.html")).unwrap();
+    let json = page_models(&page);
+    let [run, gecko] = [&json["models"][0], &json["models"][1]];
+    assert_eq!(run["name"], "run");
+    assert_eq!(run["goals"], serde_json::json!(["🦎", "🦋"]));
+    let biases = run["goal_biases"].as_array().unwrap();
+    assert_eq!(biases.len(), 2);
+    for bias in biases {
+        assert_eq!(
+            bias.as_array().unwrap().len(),
+            128,
+            "one hidden bias per goal"
+        );
+    }
+    assert_ne!(biases[0], biases[1], "each goal its own bias");
+    assert_eq!(gecko["goals"], serde_json::json!([]));
+    assert_eq!(gecko["goal_biases"], serde_json::json!([]));
+
+    ok(
+        &[
+            "export",
+            "--model",
+            "run",
+            "--format",
+            "safetensors",
+            "--out",
+            "w.safetensors",
+        ],
+        dir.path(),
+    );
+    let bytes = std::fs::read(dir.path().join("w.safetensors")).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().as_ref().unwrap();
+    assert_eq!(metadata["goals"], r#"["🦎","🦋"]"#);
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(file.tensor("goal.embedding").unwrap().shape()[0], 2);
+
+    // The paper's web-demo format has no goal input: still refused, with the reason.
+    let line = fails(
+        &[
+            "export",
+            "--model",
+            "run",
+            "--format",
+            "distill",
+            "--out",
+            "demo.json",
+        ],
+        dir.path(),
+    );
+    assert!(line.contains("goal-conditioned (2 goals)"), "{line}");
+    assert!(!dir.path().join("demo.json").exists());
+}
+
+/// `nca serve` offers a goal model's goals: its hello names them, a goal message switches the
+/// goal, a goal it does not have is refused, and a model without goals offers none; the page's
+/// goal menu lists them and shows only for the goal model.
+#[test]
+fn serve_offers_a_goal_models_goals_and_refuses_goals_it_has_not() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
+    let server = Server::spawn_in(dir.path(), &["--model", "run", "gecko", "--grid", "16"]);
+    let mut socket = server.socket().unwrap();
+    let hello = next_text(&mut socket);
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert_eq!(hello["models"], serde_json::json!(["run", "gecko"]));
+    assert_eq!(hello["goals"], serde_json::json!(["🦎", "🦋"]));
+    assert_eq!(hello["goal"], 0);
+    let send = |socket: &mut tungstenite::WebSocket<_>, text: &str| {
+        socket.send(Message::text(text)).unwrap();
+    };
+    send(&mut socket, r#"{"type":"goal","index":1}"#);
+    send(&mut socket, r#"{"type":"goal","index":2}"#);
+    // Answered in order: the first refusal is the second message's, so goal 1 was taken.
+    let refused = next_answer(&mut socket);
+    assert_eq!(refused["type"], "refused", "{refused}");
+    assert_eq!(
+        refused["reason"], "there is no goal 2: the model has 2 goals",
+        "{refused}"
+    );
+    send(&mut socket, r#"{"type":"model","index":1}"#);
+    let hello = next_answer(&mut socket);
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert_eq!(hello["goals"], serde_json::json!([]));
+    assert_eq!(hello["goal"], 0);
+    send(&mut socket, r#"{"type":"goal","index":0}"#);
+    let refused = next_answer(&mut socket);
+    assert!(
+        refused["reason"].as_str().unwrap().contains("no goals"),
+        "{refused}"
+    );
+    drop(socket);
+    // The page's goal menu, in headless Chromium.
+    if let Some(browser_dir) = support::browser_tests("`nca serve`'s goal menu") {
+        let output = std::process::Command::new("node")
+            .arg(browser_dir.join("serve-goals.mjs"))
+            .arg(format!("http://{}/", server.address))
+            .output()
+            .expect("node runs");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success() && report.contains("PASS"),
+            "browser test failed:\n{report}"
+        );
+        println!("{report}");
+    }
+    let (status, log) = server.interrupt();
+    assert!(status.success(), "{log}");
 }
 
 #[test]
@@ -230,8 +352,30 @@ fn eval_scores_each_goal_against_its_own_target_with_a_morph_line() {
         "1",
         "--json",
         "eval.json",
+        "--sheet",
+        "sheet.png",
     ];
     let table = ok(&args, dir.path());
+    // Each goal's sheet has a 4th row, its morphs: 4 rows of 2x pictures of the 16-cell grid
+    // under 11-pixel captions, under a title line, 8 pixels between sheets.
+    let (_, height) = image::image_dimensions(dir.path().join("sheet.png")).unwrap();
+    assert_eq!(height, 2 * (12 + 4 * (2 * 16 + 11 + 1) + 8));
+    let summary = ok(
+        &["eval", "--model", "run", "--seeds", "1", "--summary"],
+        dir.path(),
+    );
+    assert!(
+        summary.contains("| morph MSE @200, mean over the other goals |"),
+        "{summary}"
+    );
+    let rows: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with("| run, goal"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{summary}");
+    for row in rows {
+        assert_eq!(row.matches(" | ").count(), 5, "{row}");
+    }
     let header = table
         .lines()
         .find(|line| line.contains("run, goal"))
@@ -275,4 +419,45 @@ fn eval_scores_each_goal_against_its_own_target_with_a_morph_line() {
     }
     let line = fails(&["eval", "--model", "run", "--emoji", "🦎"], dir.path());
     assert!(line.contains("goal model") && line.contains("🦋"), "{line}");
+}
+
+#[test]
+fn grow_then_morphs_the_grown_pattern_into_the_next_goal() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
+    let grow = |extra: &[&str], out: &str| {
+        let mut args = vec!["grow", "--model", "run", "--grid", "16"];
+        args.extend(extra);
+        args.extend(["--out", out]);
+        let notes = ok_notes(&args, dir.path());
+        (notes, support::read_npy(&dir.path().join(out)))
+    };
+    let (_, (shape, lizard)) = grow(&["--goal", "🦎", "--steps", "6"], "lizard.npy");
+    let (notes, (morph_shape, morph)) = grow(
+        &["--goal", "🦎", "--then", "🦋", "--steps", "6"],
+        "morph.npy",
+    );
+    assert!(notes.contains("12 steps: 🦎 → 🦋, 6 steps each"), "{notes}");
+    // Every 2nd step: 4 frames toward the lizard, then 3 more toward the butterfly.
+    assert_eq!(shape[0], 4);
+    assert_eq!(morph_shape[0], 7);
+    assert_eq!(
+        &morph[..lizard.len()],
+        &lizard[..],
+        "the morph starts as the lizard grows"
+    );
+    let frame = lizard.len() / 4;
+    let (_, (_, on)) = grow(&["--goal", "🦎", "--steps", "12"], "on.npy");
+    assert!(
+        morph[6 * frame..] != on[on.len() - frame..],
+        "after the switch the pattern grows toward the butterfly"
+    );
+    let line = fails(
+        &["grow", "--model", "run", "--then", "🐢", "--out", "x.png"],
+        dir.path(),
+    );
+    assert!(
+        line.contains("🐢 is not a goal of run; it has 🦎, 🦋"),
+        "{line}"
+    );
 }

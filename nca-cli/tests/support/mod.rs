@@ -1,8 +1,11 @@
 //! What the binary's tests share: running `nca` as a user would (offline, in a directory of the
 //! test's own), the asserts on its outcome (`ok`, `fails`: one line, no panic), and whether the
 //! browser tests can run: Chromium and playwright are here, or a missing browser is a visible
-//! skip (a failure when `NCA_REQUIRE_BROWSER` is set, as in CI). Each test crate uses part of it.
+//! skip (a failure when `NCA_REQUIRE_BROWSER` is set, as in CI); [`server`], a running
+//! `nca serve` and its WebSocket. Each test crate uses part of it.
 #![allow(dead_code)]
+
+pub mod server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -99,4 +102,15 @@ pub fn browser_tests(what: &str) -> Option<PathBuf> {
         "SKIPPED the browser test of {what}: it {why}; NCA_REQUIRE_BROWSER=1 turns this skip into a failure"
     );
     None
+}
+
+/// A `.npy` file: its shape and float32 values.
+pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(bytes.starts_with(b"\x93NUMPY"), "not a .npy file");
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.dtype().descr(), "'<f4'", "float32, little-endian");
+    assert_eq!(npy.order(), npyz::Order::C);
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<f32>().unwrap())
 }
