@@ -1,15 +1,12 @@
 //! Goal runs as a user drives them: `nca train --emoji 🦎 🦋` trains one model of two goals, its
-//! config.toml trains the same run again, `nca grow --goal` grows each goal, the exports (the
-//! page, the weights for Python) hold its goals, and what cannot take a goal model yet says so in
-//! one line.
+//! config.toml trains the same run again, `nca grow --goal` grows each goal, and what cannot take
+//! a goal model yet (the pages, the weights for Python) says so in one line.
 
 mod support;
 
 use std::path::Path;
 
-use support::server::{Server, next_answer, next_text};
 use support::{fails, ok, ok_notes};
-use tungstenite::Message;
 
 /// A tiny goal run of the two embedded emoji into `out` (under `dir`); returns its messages.
 fn train_two_goals(dir: &Path, out: &str) -> String {
@@ -196,148 +193,32 @@ fn grow_and_regenerate_grow_the_goal_named_and_refuse_others_in_one_line() {
     assert!(line.contains("gecko has no goals"), "{line}");
 }
 
-/// The models' JSON of a page `nca export --format html` wrote.
-fn page_models(page: &str) -> serde_json::Value {
-    let start = r#"<script id="nca-models" type="application/json">"#;
-    let json = page
-        .split_once(start)
-        .unwrap()
-        .1
-        .split_once("</script>")
-        .unwrap()
-        .0;
-    serde_json::from_str(json).unwrap()
-}
-
 #[test]
-fn exports_hold_a_goal_models_goals() {
+fn exports_refuse_a_goal_model_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     train_two_goals(dir.path(), "run");
-    ok(
-        &[
-            "export",
-            "--model",
-            "run",
-            "gecko",
-            "--format",
-            "html",
-            "--out",
-            "page.html",
-        ],
-        dir.path(),
-    );
-    let page = std::fs::read_to_string(dir.path().join("page.html")).unwrap();
-    let json = page_models(&page);
-    let [run, gecko] = [&json["models"][0], &json["models"][1]];
-    assert_eq!(run["name"], "run");
-    assert_eq!(run["goals"], serde_json::json!(["🦎", "🦋"]));
-    let biases = run["goal_biases"].as_array().unwrap();
-    assert_eq!(biases.len(), 2);
-    for bias in biases {
-        assert_eq!(
-            bias.as_array().unwrap().len(),
-            128,
-            "one hidden bias per goal"
-        );
-    }
-    assert_ne!(biases[0], biases[1], "each goal its own bias");
-    assert_eq!(gecko["goals"], serde_json::json!([]));
-    assert_eq!(gecko["goal_biases"], serde_json::json!([]));
-
-    ok(
-        &[
-            "export",
-            "--model",
-            "run",
-            "--format",
-            "safetensors",
-            "--out",
-            "w.safetensors",
-        ],
-        dir.path(),
-    );
-    let bytes = std::fs::read(dir.path().join("w.safetensors")).unwrap();
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    let metadata = header.metadata().as_ref().unwrap();
-    assert_eq!(metadata["goals"], r#"["🦎","🦋"]"#);
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    assert_eq!(file.tensor("goal.embedding").unwrap().shape()[0], 2);
-
-    // The paper's web-demo format has no goal input: still refused, with the reason.
-    let line = fails(
-        &[
-            "export",
-            "--model",
-            "run",
-            "--format",
-            "distill",
-            "--out",
-            "demo.json",
-        ],
-        dir.path(),
-    );
-    assert!(line.contains("goal-conditioned (2 goals)"), "{line}");
-    assert!(!dir.path().join("demo.json").exists());
-}
-
-/// `nca serve` offers a goal model's goals: its hello names them, a goal message switches the
-/// goal, a goal it does not have is refused, and a model without goals offers none; the page's
-/// goal menu lists them and shows only for the goal model.
-#[test]
-fn serve_offers_a_goal_models_goals_and_refuses_goals_it_has_not() {
-    let dir = tempfile::tempdir().unwrap();
-    train_two_goals(dir.path(), "run");
-    let server = Server::spawn_in(dir.path(), &["--model", "run", "gecko", "--grid", "16"]);
-    let mut socket = server.socket().unwrap();
-    let hello = next_text(&mut socket);
-    assert_eq!(hello["type"], "hello", "{hello}");
-    assert_eq!(hello["models"], serde_json::json!(["run", "gecko"]));
-    assert_eq!(hello["goals"], serde_json::json!(["🦎", "🦋"]));
-    assert_eq!(hello["goal"], 0);
-    let send = |socket: &mut tungstenite::WebSocket<_>, text: &str| {
-        socket.send(Message::text(text)).unwrap();
-    };
-    send(&mut socket, r#"{"type":"goal","index":1}"#);
-    send(&mut socket, r#"{"type":"goal","index":2}"#);
-    // Answered in order: the first refusal is the second message's, so goal 1 was taken.
-    let refused = next_answer(&mut socket);
-    assert_eq!(refused["type"], "refused", "{refused}");
-    assert_eq!(
-        refused["reason"], "there is no goal 2: the model has 2 goals",
-        "{refused}"
-    );
-    send(&mut socket, r#"{"type":"model","index":1}"#);
-    let hello = next_answer(&mut socket);
-    assert_eq!(hello["type"], "hello", "{hello}");
-    assert_eq!(hello["goals"], serde_json::json!([]));
-    assert_eq!(hello["goal"], 0);
-    send(&mut socket, r#"{"type":"goal","index":0}"#);
-    let refused = next_answer(&mut socket);
-    assert!(
-        refused["reason"].as_str().unwrap().contains("no goals"),
-        "{refused}"
-    );
-    drop(socket);
-    // The page's goal menu, in headless Chromium.
-    if let Some(browser_dir) = support::browser_tests("`nca serve`'s goal menu") {
-        let output = std::process::Command::new("node")
-            .arg(browser_dir.join("serve-goals.mjs"))
-            .arg(format!("http://{}/", server.address))
-            .output()
-            .expect("node runs");
-        let report = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+    for (format, out) in [("html", "page.html"), ("safetensors", "w.safetensors")] {
+        let line = fails(
+            &["export", "--model", "run", "--format", format, "--out", out],
+            dir.path(),
         );
         assert!(
-            output.status.success() && report.contains("PASS"),
-            "browser test failed:\n{report}"
+            line.contains("run is a goal model (🦎, 🦋)") && line.contains("no goal menu"),
+            "{line}"
         );
-        println!("{report}");
+        assert!(!dir.path().join(out).exists());
     }
-    let (status, log) = server.interrupt();
-    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn serve_refuses_a_goal_model_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    train_two_goals(dir.path(), "run");
+    let line = fails(&["serve", "--model", "run", "--port", "0"], dir.path());
+    assert!(
+        line.contains("run is a goal model (🦎, 🦋)") && line.contains("nca serve"),
+        "{line}"
+    );
 }
 
 #[test]
