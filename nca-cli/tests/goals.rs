@@ -1,12 +1,15 @@
 //! Goal runs as a user drives them: `nca train --emoji 🦎 🦋` trains one model of two goals, its
-//! config.toml trains the same run again, `nca grow --goal` grows each goal, and what cannot take
-//! a goal model yet (the pages, the weights for Python) says so in one line.
+//! config.toml trains the same run again, `nca grow --goal` grows each goal, `nca serve` offers
+//! its goals, and what cannot take a goal model yet (the exported page, the weights for Python)
+//! says so in one line.
 
 mod support;
 
 use std::path::Path;
 
+use support::server::{Server, next_answer, next_text};
 use support::{fails, ok, ok_notes};
+use tungstenite::Message;
 
 /// A tiny goal run of the two embedded emoji into `out` (under `dir`); returns its messages.
 fn train_two_goals(dir: &Path, out: &str) -> String {
@@ -210,15 +213,64 @@ fn exports_refuse_a_goal_model_in_one_line() {
     }
 }
 
+/// `nca serve` offers a goal model's goals: its hello names them, a goal message switches the
+/// goal, a goal it does not have is refused, and a model without goals offers none; the page's
+/// goal menu lists them and shows only for the goal model.
 #[test]
-fn serve_refuses_a_goal_model_in_one_line() {
+fn serve_offers_a_goal_models_goals_and_refuses_goals_it_has_not() {
     let dir = tempfile::tempdir().unwrap();
     train_two_goals(dir.path(), "run");
-    let line = fails(&["serve", "--model", "run", "--port", "0"], dir.path());
-    assert!(
-        line.contains("run is a goal model (🦎, 🦋)") && line.contains("nca serve"),
-        "{line}"
+    let server = Server::spawn_in(dir.path(), &["--model", "run", "gecko", "--grid", "16"]);
+    let mut socket = server.socket().unwrap();
+    let hello = next_text(&mut socket);
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert_eq!(hello["models"], serde_json::json!(["run", "gecko"]));
+    assert_eq!(hello["goals"], serde_json::json!(["🦎", "🦋"]));
+    assert_eq!(hello["goal"], 0);
+    let send = |socket: &mut tungstenite::WebSocket<_>, text: &str| {
+        socket.send(Message::text(text)).unwrap();
+    };
+    send(&mut socket, r#"{"type":"goal","index":1}"#);
+    send(&mut socket, r#"{"type":"goal","index":2}"#);
+    // Answered in order: the first refusal is the second message's, so goal 1 was taken.
+    let refused = next_answer(&mut socket);
+    assert_eq!(refused["type"], "refused", "{refused}");
+    assert_eq!(
+        refused["reason"], "there is no goal 2: the model has 2 goals",
+        "{refused}"
     );
+    send(&mut socket, r#"{"type":"model","index":1}"#);
+    let hello = next_answer(&mut socket);
+    assert_eq!(hello["type"], "hello", "{hello}");
+    assert_eq!(hello["goals"], serde_json::json!([]));
+    assert_eq!(hello["goal"], 0);
+    send(&mut socket, r#"{"type":"goal","index":0}"#);
+    let refused = next_answer(&mut socket);
+    assert!(
+        refused["reason"].as_str().unwrap().contains("no goals"),
+        "{refused}"
+    );
+    drop(socket);
+    // The page's goal menu, in headless Chromium.
+    if let Some(browser_dir) = support::browser_tests("`nca serve`'s goal menu") {
+        let output = std::process::Command::new("node")
+            .arg(browser_dir.join("serve-goals.mjs"))
+            .arg(format!("http://{}/", server.address))
+            .output()
+            .expect("node runs");
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success() && report.contains("PASS"),
+            "browser test failed:\n{report}"
+        );
+        println!("{report}");
+    }
+    let (status, log) = server.interrupt();
+    assert!(status.success(), "{log}");
 }
 
 #[test]

@@ -3,115 +3,16 @@
 //! (slow heads, held sockets, ping floods, non-HTTP bytes, RFC 6455 violations, other origins)
 //! hold places while new pages are still served.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use tungstenite::Message;
 
 mod support;
 
-/// A running `nca serve` and its address.
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Server {
-    /// Serves the paper's regenerating 😀 model (shipped by name).
-    fn start(extra: &[&str]) -> Self {
-        Self::spawn(&[&["--model", "paper-smiley-regenerating"], extra].concat())
-    }
-
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
-            .args(["serve", "--port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .strip_prefix("serving http://")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Self { child, address }
-    }
-
-    /// A connection whose reads and writes give up after 30 s: a broken server fails the test
-    /// instead of hanging the suite.
-    fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(&self.address).unwrap();
-        let limit = Some(std::time::Duration::from_secs(30));
-        stream.set_read_timeout(limit).unwrap();
-        stream.set_write_timeout(limit).unwrap();
-        stream
-    }
-
-    fn get(&self, path: &str) -> String {
-        let mut stream = self.connect();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n",
-            self.address
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    }
-
-    fn socket(&self) -> Result<tungstenite::WebSocket<TcpStream>, tungstenite::Error> {
-        let stream = self.connect();
-        tungstenite::client(format!("ws://{}/ws", self.address), stream)
-            .map(|(socket, _)| socket)
-            .map_err(|err| match err {
-                tungstenite::HandshakeError::Failure(err) => err,
-                tungstenite::HandshakeError::Interrupted(_) => {
-                    panic!("a blocking handshake is never interrupted")
-                }
-            })
-    }
-
-    /// Sends Ctrl-C and returns the exit status and what the server logged.
-    fn interrupt(mut self) -> (std::process::ExitStatus, String) {
-        Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        let mut log = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
-        (status, log)
-    }
-}
-
-/// A failing test still stops its server.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn next_text(socket: &mut tungstenite::WebSocket<TcpStream>) -> serde_json::Value {
-    loop {
-        if let Message::Text(text) = socket.read().unwrap() {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
-}
+use support::server::{Server, next_text};
 
 #[test]
 fn the_page_the_socket_and_refusals() {

@@ -115,7 +115,6 @@ pub fn run(args: ServeArgs, compute: &Compute) -> anyhow::Result<()> {
             .map(|path| {
                 let model = compute.load_model(path)?;
                 let name = models::name(path);
-                models::refuse_goals(&name, &model, "nca serve")?;
                 Ok(NamedModel { name, model })
             })
             .collect::<anyhow::Result<Vec<_>>>()?

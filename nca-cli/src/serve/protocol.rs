@@ -61,6 +61,12 @@ pub enum ClientMessage {
         /// Index in the list the server sent.
         index: usize,
     },
+    /// Grow the running goal model towards another of its goals, from the cells as they are
+    /// (the pattern turns into the other one in place); refused for a model without goals.
+    Goal {
+        /// Index in the running model's goals the server sent.
+        index: usize,
+    },
 }
 
 impl ClientMessage {
@@ -126,6 +132,11 @@ pub enum ServerMessage {
         /// The running model's start: `"cell"` (a seed cell, which [`ClientMessage::Seed`]
         /// plants) or `"zeros"` (a texture: erasing is resetting, and there is no seed cell).
         seed: Seed,
+        /// The running model's goals (names such as `"🦎"`), which [`ClientMessage::Goal`]
+        /// picks from; empty for a model without goals.
+        goals: Vec<String>,
+        /// Index of the goal it grows towards (0 for a model without goals).
+        goal: usize,
     },
     /// Sent about once a second.
     Status {
@@ -175,6 +186,10 @@ mod tests {
             ClientMessage::parse(r#"{"type":"speed","steps_per_frame":8}"#),
             Ok(ClientMessage::Speed { steps_per_frame: 8 })
         );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"goal","index":1}"#),
+            Ok(ClientMessage::Goal { index: 1 })
+        );
     }
 
     #[test]
@@ -195,6 +210,7 @@ mod tests {
                 r#"{"type":"fire_rate","value":0}"#,
                 "fire rate 0 is not in (0, 1]",
             ),
+            (r#"{"type":"goal","index":-1}"#, "invalid value"),
         ];
         for (text, reason) in cases {
             let err = ClientMessage::parse(text).unwrap_err();

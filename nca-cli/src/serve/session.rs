@@ -24,6 +24,8 @@ pub struct Session {
     models: Arc<Vec<NamedModel>>,
     current: usize,
     model: Nca,
+    /// The goal a goal model grows towards (0 for a model without goals).
+    goal: usize,
     size: usize,
     state: Tensor<4>,
     rng: Xoshiro256PlusPlus,
@@ -42,6 +44,7 @@ impl Session {
             models,
             current: 0,
             model,
+            goal: 0,
             size,
             state,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
@@ -60,6 +63,8 @@ impl Session {
             size: self.size,
             fire_rate: self.model.config().fire_rate,
             seed: self.model.config().seed,
+            goals: self.model.config().goals.clone(),
+            goal: self.goal,
         }
     }
 
@@ -110,8 +115,22 @@ impl Session {
                 };
                 self.model = named.model.clone();
                 self.current = index;
+                self.goal = 0;
                 self.reset();
                 return Some(self.hello());
+            }
+            ClientMessage::Goal { index } => {
+                let goals = self.model.config().goals.len();
+                if index >= goals {
+                    let reason = match goals {
+                        0 => "this model has no goals to choose from".to_string(),
+                        1 => format!("there is no goal {index}: the model has 1 goal"),
+                        _ => format!("there is no goal {index}: the model has {goals} goals"),
+                    };
+                    return Some(ServerMessage::Refused { reason });
+                }
+                // The cells stay as they are: the pattern grows into the new goal in place.
+                self.goal = index;
             }
         }
         None
@@ -120,7 +139,13 @@ impl Session {
     /// Runs the steps of one frame.
     pub fn advance(&mut self) {
         let steps = self.steps_per_frame as usize;
-        self.state = self.model.advance(self.state.clone(), steps, &mut self.rng);
+        let state = self.state.clone();
+        self.state = if self.model.config().has_goals() {
+            self.model
+                .advance_toward(state, &[self.goal], steps, &mut self.rng)
+        } else {
+            self.model.advance(state, steps, &mut self.rng)
+        };
         self.step += steps as u64;
         self.rate.add(steps);
     }
@@ -349,6 +374,107 @@ mod tests {
             pixels.chunks(4).all(|p| p[..3] == [128, 128, 128]),
             "{:?}",
             &pixels[..4]
+        );
+    }
+
+    /// A goal model of two goals ("a", "b") whose goals update the cells differently: its
+    /// output layer is not zero, so each goal's hidden term shows in the update (fire rate 1).
+    fn goal_model() -> Nca {
+        let device = Device::flex();
+        let config = NcaConfig {
+            fire_rate: 1.0,
+            goals: vec!["a".into(), "b".into()],
+            ..NcaConfig::default()
+        };
+        let mut nca = config
+            .init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(3))
+            .unwrap();
+        let [inputs, outputs] = nca.update.output.weight.dims();
+        nca.update.output.weight = Param::from_data(
+            TensorData::new(vec![0.01f32; inputs * outputs], [inputs, outputs]),
+            &device,
+        );
+        nca
+    }
+
+    /// A session of the goal model, then the growing model without goals.
+    fn goal_session() -> Session {
+        let models = vec![
+            NamedModel {
+                name: "goals".into(),
+                model: goal_model(),
+            },
+            NamedModel {
+                name: "grower".into(),
+                model: growing_model(),
+            },
+        ];
+        Session::new(Arc::new(models), 16, 0)
+    }
+
+    fn greeted_goal(session: &Session) -> (Vec<String>, usize) {
+        match session.hello() {
+            ServerMessage::Hello { goals, goal, .. } => (goals, goal),
+            other => panic!("not a hello: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn switching_the_goal_keeps_the_cells_and_changes_how_they_grow() {
+        let (mut toward_a, mut toward_b) = (goal_session(), goal_session());
+        assert_eq!(greeted_goal(&toward_a), (vec!["a".into(), "b".into()], 0));
+        toward_a.advance();
+        toward_b.advance();
+        assert_eq!(toward_a.values(), toward_b.values());
+        let grown = toward_b.values();
+        assert_eq!(toward_b.handle(ClientMessage::Goal { index: 1 }), None);
+        assert_eq!(toward_b.values(), grown, "the cells stay as they were");
+        assert_eq!(toward_b.step_count(), 1, "no reset");
+        assert_eq!(greeted_goal(&toward_b).1, 1);
+        toward_a.advance();
+        toward_b.advance();
+        assert_ne!(
+            toward_a.values(),
+            toward_b.values(),
+            "the same cells and random stream grow otherwise towards the other goal"
+        );
+    }
+
+    #[test]
+    fn bad_goals_are_refused_and_a_model_without_goals_has_none_to_pick() {
+        let mut session = goal_session();
+        let refused = session.handle(ClientMessage::Goal { index: 7 });
+        assert!(
+            matches!(&refused, Some(ServerMessage::Refused { reason }) if reason == "there is no goal 7: the model has 2 goals"),
+            "{refused:?}"
+        );
+        assert_eq!(greeted_goal(&session).1, 0, "the goal is unchanged");
+        session.handle(ClientMessage::Model { index: 1 });
+        let refused = session.handle(ClientMessage::Goal { index: 0 });
+        assert!(
+            matches!(&refused, Some(ServerMessage::Refused { reason }) if reason.contains("no goals")),
+            "{refused:?}"
+        );
+        assert_eq!(greeted_goal(&session), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn reset_keeps_the_goal_and_switching_models_resets_it() {
+        let mut session = goal_session();
+        session.handle(ClientMessage::Goal { index: 1 });
+        session.advance();
+        session.handle(ClientMessage::Reset);
+        assert_eq!(session.step_count(), 0);
+        assert_eq!(greeted_goal(&session).1, 1, "reset keeps the goal");
+        let hello = session.handle(ClientMessage::Model { index: 1 });
+        assert!(
+            matches!(&hello, Some(ServerMessage::Hello { goals, goal: 0, .. }) if goals.is_empty()),
+            "{hello:?}"
+        );
+        let hello = session.handle(ClientMessage::Model { index: 0 });
+        assert!(
+            matches!(&hello, Some(ServerMessage::Hello { goals, goal: 0, .. }) if goals.len() == 2),
+            "{hello:?}"
         );
     }
 

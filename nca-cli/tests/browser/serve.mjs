@@ -47,6 +47,7 @@ try {
   const statusLine = () => page.locator("#status").textContent();
 
   await waitForStep(1, "first frame");
+  if (await page.locator("#goal-control").isVisible()) await fail("the goal menu shows for a model without goals");
   const early = await inked(false);
   await page.locator("#speed").fill("3"); // 8 steps per frame
   await waitForStep(150, "growth");

@@ -1,8 +1,11 @@
 //! What the binary's tests share: running `nca` as a user would (offline, in a directory of the
 //! test's own), the asserts on its outcome (`ok`, `fails`: one line, no panic), and whether the
 //! browser tests can run: Chromium and playwright are here, or a missing browser is a visible
-//! skip (a failure when `NCA_REQUIRE_BROWSER` is set, as in CI). Each test crate uses part of it.
+//! skip (a failure when `NCA_REQUIRE_BROWSER` is set, as in CI); [`server`], a running
+//! `nca serve` and its WebSocket. Each test crate uses part of it.
 #![allow(dead_code)]
+
+pub mod server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

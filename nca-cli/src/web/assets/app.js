@@ -34,6 +34,10 @@ socket.onmessage = (event) => {
       document.getElementById("fire-rate-value").textContent = message.fire_rate;
       plants = message.seed === "cell"; // a model seeded with zeros (a texture) has no seed cell
       document.getElementById("plant-hint").hidden = !plants;
+      // A goal model's goals: the menu shows only for it.
+      document.getElementById("goal").replaceChildren(
+        ...message.goals.map((name, index) => new Option(name, index, false, index === message.goal)));
+      document.getElementById("goal-control").hidden = message.goals.length === 0;
     } else if (message.type === "status") {
       stepsPerSecond = message.steps_per_second;
       playing = message.playing;
@@ -82,6 +86,7 @@ document.getElementById("play").addEventListener("click", (event) => {
 });
 document.getElementById("reset").addEventListener("click", () => send({ type: "reset" }));
 document.getElementById("model").addEventListener("change", (event) => send({ type: "model", index: Number(event.target.value) }));
+document.getElementById("goal").addEventListener("change", (event) => send({ type: "goal", index: Number(event.target.value) }));
 
 // Speed: 1/64x … 1x slows the frames down, 2x … 64x computes more steps per frame.
 document.getElementById("speed").addEventListener("input", (event) => {
