@@ -26,7 +26,9 @@ cross-correlation with zero padding); update.hidden.weight [3C, hidden] and upda
 [hidden, C]: dense layers as x @ weight + bias (transpose for torch.nn.Linear), ReLU between them; \
 a step adds the update times update_scale to the cells that fire (fire_rate), then zeroes the cells \
 not alive both before and after (alive: the largest alpha of the 3x3 neighbourhood above \
-living_threshold); the numbers are in config";
+living_threshold); a goal model (config.goals, also in goals) adds, to the hidden layer of every cell \
+growing goal g, goal.embedding[g] @ goal.weight (goal.embedding [G, E]: one vector per goal, in \
+the order of goals; goal.weight [E, hidden]); the numbers are in config";
 
 /// A `.npy` file of `[frames, channels, height, width]` float32 states being written one frame
 /// at a time, so that memory holds no more than one state however long the rollout: npyz writes
@@ -124,15 +126,17 @@ pub fn frame_count(steps: usize, every: usize) -> usize {
 }
 
 /// The model's weights as a safetensors file: float32 tensors by name (`perception.filters`,
-/// `update.hidden.weight`, `update.hidden.bias`, `update.output.weight`, `update.output.bias`)
-/// and, in the metadata, the format's name and version, the model's name, the nca version, the
-/// layout of the tensors and the model's config as JSON (`config`).
+/// `update.hidden.weight`, `update.hidden.bias`, `update.output.weight`, `update.output.bias`;
+/// a goal model's `goal.embedding` `[goals, goal_size]` and `goal.weight` `[goal_size, hidden]`
+/// too) and, in the metadata, the format's name and version, the model's name, the nca version,
+/// the layout of the tensors, the model's config as JSON (`config`) and a goal model's goal names
+/// as a JSON array (`goals`).
 pub fn safetensors_bytes(model: &Nca, name: &str) -> anyhow::Result<Vec<u8>> {
     let config = model.config();
     let (channels, hidden) = (config.channels, config.hidden_units);
     let inputs = config.perception_channels();
     let weights = model.update.host_weights();
-    let tensors: Vec<(&str, Vec<usize>, Vec<f32>)> = vec![
+    let mut tensors: Vec<(&str, Vec<usize>, Vec<f32>)> = vec![
         (
             "perception.filters",
             vec![inputs, 1, 3, 3],
@@ -151,6 +155,12 @@ pub fn safetensors_bytes(model: &Nca, name: &str) -> anyhow::Result<Vec<u8>> {
         ),
         ("update.output.bias", vec![channels], weights.output_bias),
     ];
+    if let Some(goal) = &model.goal {
+        let (goals, size) = (config.goals.len(), config.goal_size);
+        let host = goal.host();
+        tensors.push(("goal.embedding", vec![goals, size], host.embedding));
+        tensors.push(("goal.weight", vec![size, hidden], host.weight));
+    }
     let bytes: Vec<(&str, Vec<usize>, Vec<u8>)> = tensors
         .into_iter()
         .map(|(name, shape, values)| {
@@ -166,7 +176,7 @@ pub fn safetensors_bytes(model: &Nca, name: &str) -> anyhow::Result<Vec<u8>> {
                 .with_context(|| format!("the model's {name} does not have the shape {shape:?}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("format".to_string(), SAFETENSORS_FORMAT.to_string()),
         (
             "format_version".to_string(),
@@ -183,6 +193,12 @@ pub fn safetensors_bytes(model: &Nca, name: &str) -> anyhow::Result<Vec<u8>> {
             serde_json::to_string(config).expect("a config always serialises"),
         ),
     ]);
+    if config.has_goals() {
+        metadata.insert(
+            "goals".to_string(),
+            serde_json::to_string(&config.goals).expect("names always serialise"),
+        );
+    }
     safetensors::serialize(views, Some(metadata))
         .map_err(|err| anyhow::anyhow!("cannot encode the model as safetensors: {err}"))
 }

@@ -151,14 +151,15 @@ fn grow_npy_replaces_only_with_force_and_ignores_the_picture_limit() {
     assert_eq!(names(dir.path()), ["big.npy", "s.npy"]);
 }
 
-/// Reads a safetensors file written by `nca export` and checks it holds `model`, by `name`.
+/// Reads a safetensors file written by `nca export` and checks it holds `model`, by `name`: a
+/// goal model's goal weights and names too.
 fn check_safetensors(path: &Path, model: &Nca, name: &str) {
     let bytes = std::fs::read(path).unwrap();
     let file = SafeTensors::deserialize(&bytes).unwrap();
     let config = model.config();
     let (c, hidden) = (config.channels, config.hidden_units);
     let weights = model.update.host_weights();
-    let expected: [(&str, Vec<usize>, Vec<f32>); 5] = [
+    let mut expected: Vec<(&str, Vec<usize>, Vec<f32>)> = vec![
         (
             "perception.filters",
             vec![3 * c, 1, 3, 3],
@@ -177,6 +178,12 @@ fn check_safetensors(path: &Path, model: &Nca, name: &str) {
         ),
         ("update.output.bias", vec![c], weights.output_bias),
     ];
+    if let Some(goal) = &model.goal {
+        let (goals, size) = (config.goals.len(), config.goal_size);
+        let host = goal.host();
+        expected.push(("goal.embedding", vec![goals, size], host.embedding));
+        expected.push(("goal.weight", vec![size, hidden], host.weight));
+    }
     let mut stored = file.names();
     stored.sort_unstable();
     let mut wanted: Vec<&str> = expected.iter().map(|(name, ..)| *name).collect();
@@ -202,6 +209,13 @@ fn check_safetensors(path: &Path, model: &Nca, name: &str) {
     assert!(metadata["layout"].contains("update.hidden.weight"));
     let parsed: NcaConfig = serde_json::from_str(&metadata["config"]).unwrap();
     assert_eq!(&parsed, config);
+    if config.has_goals() {
+        let goals: Vec<String> = serde_json::from_str(&metadata["goals"]).unwrap();
+        assert_eq!(goals, config.goals);
+        assert!(metadata["layout"].contains("goal.embedding"));
+    } else {
+        assert!(!metadata.contains_key("goals"));
+    }
 }
 
 #[test]
@@ -258,6 +272,35 @@ fn export_writes_the_weights_and_config_as_safetensors() {
     );
     let model = load(&dir.path().join("learned.nca"));
     check_safetensors(&dir.path().join("learned.safetensors"), &model, "learned");
+
+    // A goal model's goal weights, by name, and its goals in the metadata.
+    let config = NcaConfig {
+        channels: 8,
+        hidden_units: 12,
+        goals: vec!["🦎".into(), "🦋".into(), "😀".into()],
+        goal_size: 5,
+        ..NcaConfig::default()
+    };
+    config
+        .init(&device, &mut Xoshiro256PlusPlus::seed_from_u64(4))
+        .unwrap()
+        .save(dir.path().join("goals.nca"))
+        .unwrap();
+    ok(
+        &[
+            "export",
+            "--model",
+            "goals.nca",
+            "--format",
+            "safetensors",
+            "--out",
+            "goals.safetensors",
+        ],
+        dir.path(),
+    );
+    let model = load(&dir.path().join("goals.nca"));
+    assert!(model.goal.is_some());
+    check_safetensors(&dir.path().join("goals.safetensors"), &model, "goals");
 
     let two = [
         "export",

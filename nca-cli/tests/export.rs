@@ -3,7 +3,8 @@
 //! distribution, about half the living cells changing in a step), grows the pattern, and a
 //! regenerating model heals a disc erased by a click; a page with a texture model beside a
 //! growing one runs each with its own settings (a wrapped grid, the Laplacian, a zero seed, no
-//! alive mask). The web-demo format (`--format distill`) refuses texture models with the reason.
+//! alive mask); a goal model's page grows each goal as nca does, the goal switched mid-run
+//! included. The web-demo format (`--format distill`) refuses texture models with the reason.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -360,6 +361,99 @@ fn a_page_runs_a_texture_beside_a_growing_model_as_nca_does_in_chromium() {
     let centre = row * grid + grid / 2;
     assert!((0..channels).all(|c| erased[c * cells + centre] == 0.0));
     assert!((0..channels).all(|c| erased[c * cells] == start[c * cells]));
+    println!("{report}");
+}
+
+/// A goal model of two goals (the paper's growing config) with random weights, on the fused
+/// engine: its goals' embeddings (drawn at random) give each goal its own hidden bias. Its
+/// updates scaled down, as the texture's, so that states stay of order 1 for the steps compared
+/// (unscaled they pass 500 in 48 steps).
+fn goal_model() -> Nca {
+    let config = NcaConfig {
+        goals: vec!["🦎".into(), "🦋".into()],
+        update_scale: 0.2,
+        ..NcaConfig::default()
+    };
+    nca_tests::random_model(config, 5).with_engine(Engine::Fused)
+}
+
+/// nca's state after each `(goal, steps)` of `legs` in turn from the seed on a `grid`-cell grid
+/// at fire rate 1, `[C, H, W]`.
+fn nca_toward(model: &Nca, grid: usize, legs: &[(usize, usize)]) -> Vec<f32> {
+    let model = model
+        .clone()
+        .with_run_config(NcaConfig {
+            fire_rate: 1.0,
+            ..model.config().clone()
+        })
+        .unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0);
+    let end = legs
+        .iter()
+        .fold(model.seed(1, grid, grid), |state, &(goal, steps)| {
+            model.advance_toward(state, &[goal], steps, &mut rng)
+        });
+    host_values(end)
+}
+
+/// A page with a goal model (model 0) and the gecko (model 1): towards goal 1, goal 0, and goal
+/// 0 then 1 switched mid-run, the page computes nca's steps towards that goal; its goal menu
+/// offers the goal model's goals and only for it.
+#[test]
+fn a_goal_models_page_grows_each_goal_as_nca_does_in_chromium() {
+    let Some(browser_dir) = support::browser_tests("`nca export --format html` with a goal model")
+    else {
+        return;
+    };
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("export-goals");
+    std::fs::create_dir_all(&out).unwrap();
+    let model = goal_model();
+    let model_file = out.join("goals.nca");
+    model.save(&model_file).unwrap();
+    let page = out.join("goals.html");
+    let grid = TEXTURE_GRID;
+    export(
+        &[
+            "--model",
+            model_file.to_str().unwrap(),
+            "gecko-regenerating",
+            "--format",
+            "html",
+            "--grid",
+            &grid.to_string(),
+        ],
+        &page,
+    );
+    let report = run_browser_test(
+        &browser_dir,
+        "goals.mjs",
+        &[
+            format!("file://{}", page.display()),
+            out.display().to_string(),
+            STEPS.to_string(),
+        ],
+    );
+    let page_state = |file: &str| page_state(&out.join(file));
+    let half = STEPS / 2;
+    let goal_0 = nca_toward(&model, grid, &[(0, STEPS)]);
+    let goal_1 = nca_toward(&model, grid, &[(1, STEPS)]);
+    // The goals grow apart, far beyond the comparison's tolerance (1e-4).
+    let apart = nca_tests::max_abs_diff(&goal_0, &goal_1);
+    println!("goals 0 and 1 differ by {apart:e} after {STEPS} steps");
+    assert!(apart > 1e-2, "the goals grow the same: {apart:e}");
+    assert_same_state("towards goal 1", &goal_1, &page_state("goal-1.json"));
+    assert_same_state("towards goal 0", &goal_0, &page_state("goal-0.json"));
+    // The switch mid-run matters: neither goal's own run ends there.
+    let switched = nca_toward(&model, grid, &[(0, half), (1, half)]);
+    for (goal, alone) in [(0, &goal_0), (1, &goal_1)] {
+        let apart = nca_tests::max_abs_diff(&switched, alone);
+        assert!(apart > 1e-2, "the switch ends where goal {goal} does");
+    }
+    assert_same_state(
+        "towards goal 0, then goal 1",
+        &switched,
+        &page_state("switch.json"),
+    );
     println!("{report}");
 }
 

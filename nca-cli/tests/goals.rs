@@ -1,7 +1,7 @@
 //! Goal runs as a user drives them: `nca train --emoji 🦎 🦋` trains one model of two goals, its
-//! config.toml trains the same run again, `nca grow --goal` grows each goal, `nca serve` offers
-//! its goals, and what cannot take a goal model yet (the exported page, the weights for Python)
-//! says so in one line.
+//! config.toml trains the same run again, `nca grow --goal` grows each goal, the exports (the
+//! page, the weights for Python) hold its goals, `nca serve` offers them, and what cannot take a
+//! goal model yet says so in one line.
 
 mod support;
 
@@ -196,21 +196,88 @@ fn grow_and_regenerate_grow_the_goal_named_and_refuse_others_in_one_line() {
     assert!(line.contains("gecko has no goals"), "{line}");
 }
 
+/// The models' JSON of a page `nca export --format html` wrote.
+fn page_models(page: &str) -> serde_json::Value {
+    let start = r#"<script id="nca-models" type="application/json">"#;
+    let json = page
+        .split_once(start)
+        .unwrap()
+        .1
+        .split_once("</script>")
+        .unwrap()
+        .0;
+    serde_json::from_str(json).unwrap()
+}
+
 #[test]
-fn exports_refuse_a_goal_model_in_one_line() {
+fn exports_hold_a_goal_models_goals() {
     let dir = tempfile::tempdir().unwrap();
     train_two_goals(dir.path(), "run");
-    for (format, out) in [("html", "page.html"), ("safetensors", "w.safetensors")] {
-        let line = fails(
-            &["export", "--model", "run", "--format", format, "--out", out],
-            dir.path(),
+    ok(
+        &[
+            "export",
+            "--model",
+            "run",
+            "gecko",
+            "--format",
+            "html",
+            "--out",
+            "page.html",
+        ],
+        dir.path(),
+    );
+    let page = std::fs::read_to_string(dir.path().join("page.html")).unwrap();
+    let json = page_models(&page);
+    let [run, gecko] = [&json["models"][0], &json["models"][1]];
+    assert_eq!(run["name"], "run");
+    assert_eq!(run["goals"], serde_json::json!(["🦎", "🦋"]));
+    let biases = run["goal_biases"].as_array().unwrap();
+    assert_eq!(biases.len(), 2);
+    for bias in biases {
+        assert_eq!(
+            bias.as_array().unwrap().len(),
+            128,
+            "one hidden bias per goal"
         );
-        assert!(
-            line.contains("run is a goal model (🦎, 🦋)") && line.contains("no goal menu"),
-            "{line}"
-        );
-        assert!(!dir.path().join(out).exists());
     }
+    assert_ne!(biases[0], biases[1], "each goal its own bias");
+    assert_eq!(gecko["goals"], serde_json::json!([]));
+    assert_eq!(gecko["goal_biases"], serde_json::json!([]));
+
+    ok(
+        &[
+            "export",
+            "--model",
+            "run",
+            "--format",
+            "safetensors",
+            "--out",
+            "w.safetensors",
+        ],
+        dir.path(),
+    );
+    let bytes = std::fs::read(dir.path().join("w.safetensors")).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().as_ref().unwrap();
+    assert_eq!(metadata["goals"], r#"["🦎","🦋"]"#);
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(file.tensor("goal.embedding").unwrap().shape()[0], 2);
+
+    // The paper's web-demo format has no goal input: still refused, with the reason.
+    let line = fails(
+        &[
+            "export",
+            "--model",
+            "run",
+            "--format",
+            "distill",
+            "--out",
+            "demo.json",
+        ],
+        dir.path(),
+    );
+    assert!(line.contains("goal-conditioned (2 goals)"), "{line}");
+    assert!(!dir.path().join("demo.json").exists());
 }
 
 /// `nca serve` offers a goal model's goals: its hello names them, a goal message switches the

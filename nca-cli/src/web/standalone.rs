@@ -66,6 +66,12 @@ struct PageModel {
     /// `[hidden][C]`.
     w2: Vec<f32>,
     b2: Vec<f32>,
+    /// A goal model's goals ([`NcaConfig::goals`](nca_core::NcaConfig::goals)); empty for
+    /// others.
+    goals: Vec<String>,
+    /// One full hidden bias per goal, `b1 + embedding[g] · weight` (`[goals][hidden]`): the
+    /// page grows goal `g` with `goal_biases[g]` in place of `b1`. Empty without goals.
+    goal_biases: Vec<Vec<f32>>,
 }
 
 impl PageModel {
@@ -87,10 +93,40 @@ impl PageModel {
             seed: config.seed,
             alive_masking: config.alive_masking,
             filters: model.perception.filters(config.channels),
+            goal_biases: goal_biases(model, &weights.hidden_bias),
+            goals: config.goals.clone(),
             w1: weights.hidden_weight,
             b1: weights.hidden_bias,
             w2: weights.output_weight,
             b2: weights.output_bias,
         }
     }
+}
+
+/// Each goal's hidden bias, `b1 + embedding[g] · weight` (what [`GoalEmbedding::forward`]
+/// adds to every cell of a sample growing goal `g`); empty for a model without goals.
+///
+/// [`GoalEmbedding::forward`]: nca_core::GoalEmbedding::forward
+fn goal_biases(model: &Nca, b1: &[f32]) -> Vec<Vec<f32>> {
+    let Some(goal) = &model.goal else {
+        return Vec::new();
+    };
+    let hidden = b1.len();
+    let host = goal.host();
+    let size = host.weight.len() / hidden;
+    host.embedding
+        .chunks_exact(size)
+        .map(|embedding| {
+            (0..hidden)
+                .map(|j| {
+                    let term: f32 = embedding
+                        .iter()
+                        .enumerate()
+                        .map(|(e, value)| value * host.weight[e * hidden + j])
+                        .sum();
+                    b1[j] + term
+                })
+                .collect()
+        })
+        .collect()
 }
