@@ -303,20 +303,6 @@ pub fn name(path: &Path) -> String {
     )
 }
 
-/// Refuses a goal-conditioned model in `what` (a command or export whose pages and weight lists
-/// have no goal input yet, so they would drop the goal and show a model it never was), naming
-/// `name` and its goals, in one line.
-pub fn refuse_goals(name: &str, model: &Nca, what: &str) -> anyhow::Result<()> {
-    let config = model.config();
-    if config.has_goals() {
-        bail!(
-            "{name} is a goal model ({}): {what} has no goal menu yet and would drop the goal input from the weights; grow a goal with `nca grow --goal NAME`",
-            config.goals.join(", ")
-        );
-    }
-    Ok(())
-}
-
 /// `path` itself, or the model file inside it when it is a run directory.
 fn model_file(path: &Path) -> PathBuf {
     if path.is_dir() {
