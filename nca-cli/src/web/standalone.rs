@@ -111,21 +111,14 @@ fn goal_biases(model: &Nca, b1: &[f32]) -> Vec<Vec<f32>> {
     let Some(goal) = &model.goal else {
         return Vec::new();
     };
-    let hidden = b1.len();
-    let host = goal.host();
-    let size = host.weight.len() / hidden;
-    host.embedding
-        .chunks_exact(size)
-        .map(|embedding| {
-            (0..hidden)
-                .map(|j| {
-                    let term: f32 = embedding
-                        .iter()
-                        .enumerate()
-                        .map(|(e, value)| value * host.weight[e * hidden + j])
-                        .sum();
-                    b1[j] + term
-                })
+    let every_goal: Vec<usize> = (0..goal.goals()).collect();
+    let terms = nca_core::host_values(goal.forward(&every_goal));
+    terms
+        .chunks_exact(b1.len())
+        .map(|term| {
+            b1.iter()
+                .zip(term)
+                .map(|(bias, term)| bias + term)
                 .collect()
         })
         .collect()
