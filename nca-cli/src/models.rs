@@ -10,7 +10,7 @@ use nca_data::{NotoEdition, TargetOptions, TargetSource, TargetSpec};
 use nca_train::TrainConfig;
 
 /// Models that ship inside the binary, by name (see `models/README.md`).
-pub const SHIPPED: [(&str, &[u8]); 5] = [
+pub const SHIPPED: [(&str, &[u8]); 6] = [
     ("gecko", include_bytes!("../models/gecko.nca")),
     (
         "gecko-growing",
@@ -25,7 +25,12 @@ pub const SHIPPED: [(&str, &[u8]); 5] = [
         include_bytes!("../models/gecko-regenerating.nca"),
     ),
     ("dots", include_bytes!("../models/dots.nca")),
+    ("goals", include_bytes!("../models/goals.nca")),
 ];
+
+/// The shipped goal model's name and goals: the paper's lizard, butterfly and smiley, each
+/// prepared as the paper's (Noto of February 2020, 40 px, padded by 16).
+pub const SHIPPED_GOALS: (&str, [&str; 3]) = ("goals", ["🦎", "🦋", "😀"]);
 
 /// The shipped model that regrows best: the default of `regenerate`, `grow` and `serve`.
 pub const REGROWING: &str = "gecko-regenerating";
@@ -168,11 +173,20 @@ pub fn target_of(path: &Path) -> anyhow::Result<Option<TargetSpec>> {
     }))
 }
 
-/// What each goal of the goal run directory at `path` was trained on (its config.toml's `[goals]
-/// targets`, in the goals' order), where that is known.
+/// What each goal of the goal model at `path` was trained on, in the goals' order, where that is
+/// known: the shipped goal model's emoji, or a goal run directory's config.toml's `[goals] targets`.
 pub fn goal_targets_of(path: &Path) -> anyhow::Result<Option<Vec<TargetSpec>>> {
     if !path.exists() {
-        return Ok(None);
+        let (name, goals) = SHIPPED_GOALS;
+        return Ok((path == Path::new(name)).then(|| {
+            goals
+                .iter()
+                .map(|&emoji| TargetSpec {
+                    source: TargetSource::Emoji(emoji.into()),
+                    ..TargetSpec::default()
+                })
+                .collect()
+        }));
     }
     Ok(run_config(path)?
         .and_then(|config| config.goals)

@@ -87,15 +87,16 @@ fn without_models_it_serves_the_shipped_models_and_the_papers() {
     let models = hello["models"].as_array().unwrap();
     // The shipped models, the gecko that regrows first, then the paper's emoji × experiment as
     // its demo offers them, then the planarian.
-    assert_eq!(models.len(), 5 + 31);
+    assert_eq!(models.len(), 6 + 31);
     assert_eq!(
-        models[..8],
+        models[..9],
         serde_json::json!([
             "gecko-regenerating",
             "gecko",
             "gecko-growing",
             "gecko-persistent",
             "dots",
+            "goals",
             "🦎 growing (paper)",
             "🦎 persistent (paper)",
             "🦎 regenerating (paper)"
@@ -103,7 +104,7 @@ fn without_models_it_serves_the_shipped_models_and_the_papers() {
         .as_array()
         .unwrap()[..]
     );
-    assert_eq!(models[35], "planarian regenerating (paper)");
+    assert_eq!(models[36], "planarian regenerating (paper)");
     drop(socket);
     // The page offers them all as one downloadable page that runs without the server.
     let download = server.get("/download.html");

@@ -2,7 +2,7 @@
 //! paper's 72x72 grid: each grows the embedded 🦎 from the seed, the persistent and regenerating
 //! ones keep it, and only the regenerating one regrows it after a cut. The paper's own models,
 //! shipped by name, grow the paper's targets as nca prepares them. The shipped texture forms,
-//! keeps and heals its texture.
+//! keeps and heals its texture; the shipped goal model grows each goal and morphs between them.
 
 use nca_core::rand::SeedableRng;
 use nca_core::rand::rngs::Xoshiro256PlusPlus;
@@ -174,5 +174,53 @@ fn the_shipped_texture_forms_from_zeros_and_heals() {
     }
     for cut in &card.cuts {
         assert!(cut.recovered.mean > 0.9, "{:?}", cut);
+    }
+}
+
+/// The shipped goal model grows each of its goals closer to that goal's target than to any
+/// other's, and a grown pattern switched to another goal turns into that goal's picture.
+#[test]
+fn the_shipped_goal_model_grows_each_goal_and_morphs_between_them() {
+    let (name, goals) = nca_cli::models::SHIPPED_GOALS;
+    let model = shipped(name);
+    assert_eq!(
+        model.config().goals,
+        goals,
+        "SHIPPED_GOALS names the model's goals"
+    );
+    let targets: Vec<Target> = nca_cli::models::goal_targets_of(name.as_ref())
+        .unwrap()
+        .expect("the shipped goals' targets are known")
+        .iter()
+        .map(|spec| spec.load().expect("the paper's emoji are embedded"))
+        .collect();
+    let nca = FusedNca::new(&model);
+    let shape = [1, targets[0].height, targets[0].width];
+    let errors = |state: &[f32]| -> Vec<f32> {
+        (targets.iter())
+            .map(|target| nca_tests::mse(&state[..target.rgba.len()], &target.rgba))
+            .collect()
+    };
+    let seed = nca_core::host_values(model.seed(1, shape[1], shape[2]));
+    for from in 0..goals.len() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(2020);
+        let grown = nca.advance_toward(&seed, shape, &[from], 200, &mut rng);
+        let grown_errors = errors(&grown);
+        for other in (0..goals.len()).filter(|&other| other != from) {
+            assert!(
+                grown_errors[from] < 0.25 * grown_errors[other],
+                "{} grown: MSE {grown_errors:?} against the targets of {goals:?}",
+                goals[from]
+            );
+            let morphed = nca.advance_toward(&grown, shape, &[other], 200, &mut rng);
+            let morphed_errors = errors(&morphed);
+            assert!(
+                morphed_errors[other] < 0.25 * grown_errors[other]
+                    && morphed_errors[other] < 0.25 * morphed_errors[from],
+                "{} → {}: MSE {grown_errors:?} before the switch, {morphed_errors:?} after",
+                goals[from],
+                goals[other]
+            );
+        }
     }
 }
