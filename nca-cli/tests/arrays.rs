@@ -13,7 +13,7 @@ use nca_core::{Nca, NcaConfig, Perception, host_values};
 use safetensors::{Dtype, SafeTensors};
 
 mod support;
-use support::{fails, ok, ok_notes};
+use support::{fails, ok, ok_notes, read_npy};
 
 /// A model as the binary loads it by default (same backend and engine).
 fn load(model: &Path) -> Nca {
@@ -32,17 +32,6 @@ fn names(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// A `.npy` file: its shape and float32 values.
-fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
-    let bytes = std::fs::read(path).unwrap();
-    assert!(bytes.starts_with(b"\x93NUMPY"), "not a .npy file");
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-    assert_eq!(npy.dtype().descr(), "'<f4'", "float32, little-endian");
-    assert_eq!(npy.order(), npyz::Order::C);
-    let shape = npy.shape().to_vec();
-    (shape, npy.into_vec::<f32>().unwrap())
 }
 
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {

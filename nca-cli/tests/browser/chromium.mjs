@@ -1,5 +1,5 @@
 // What the browser tests share: Debian's Chromium launched headless without the network
-// chatter this machine refuses, and a way to fail with one line.
+// chatter this machine refuses, a way to fail with one line, and an exported page opened.
 import { chromium } from "playwright-core";
 
 const QUIET = ["--headless", "--no-sandbox", "--disable-background-networking",
@@ -22,4 +22,21 @@ export function failer(browser) {
     await browser.close();
     process.exit(1);
   };
+}
+
+// Opens an exported page (`nca export --format html`) at `url` in `browser` and waits until it
+// is ready, failing through `fail` if it reports an error. Returns the page and the list its
+// page errors and console errors are collected in (check it at the end).
+export async function openExportedPage(browser, fail, url) {
+  const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => window.nca?.ready || window.nca?.error, null, { timeout: 120_000 });
+  const error = await page.evaluate(() => window.nca.error);
+  if (error) await fail(`the page reports: ${error}`);
+  return { page, problems };
 }

@@ -9,7 +9,7 @@
 // mid-run), each {"steps", "channels", "grid", "goal", "state"}.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { failer, launch } from "./chromium.mjs";
+import { failer, launch, openExportedPage } from "./chromium.mjs";
 
 const [url, dir, stepsArg] = process.argv.slice(2);
 const steps = Number(stepsArg);
@@ -22,16 +22,7 @@ const browser = await launch({ webgl: true });
 const fail = failer(browser);
 
 try {
-  const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-  });
-  await page.goto(url);
-  await page.waitForFunction(() => window.nca?.ready || window.nca?.error, null, { timeout: 120_000 });
-  const error = await page.evaluate(() => window.nca.error);
-  if (error) await fail(`the page reports: ${error}`);
+  const { page, problems } = await openExportedPage(browser, fail, url);
 
   // The goal menu as the user sees it.
   const menu = () => page.evaluate(() => ({
