@@ -11,7 +11,7 @@ use nca_core::rand::rngs::Xoshiro256PlusPlus;
 use nca_data::GifWriter;
 
 use crate::arrays::{NpyFrames, frame_count};
-use crate::pictures::{RunArgs, check_output, picture, run_frames};
+use crate::pictures::{MAX_STEPS, RunArgs, check_output, picture, run_frames};
 use nca_cli::backend::Compute;
 use nca_cli::note;
 
@@ -21,8 +21,8 @@ pub struct GrowArgs {
     #[command(flatten)]
     run: RunArgs,
     /// Steps to grow (toward each goal, with --then).
-    #[arg(long, default_value_t = 200)]
-    steps: usize,
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_STEPS)))]
+    steps: u32,
     /// A goal model's next goals: after --steps steps toward --goal, the pattern turns into each
     /// of these in turn, --steps steps each (`--goal 🦎 --then 🦋 😀`).
     #[arg(long, value_name = "GOAL", num_args = 1..)]
@@ -55,7 +55,7 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
     let goals: Vec<usize> = std::iter::once(args.run.goal(&model)?)
         .chain(then)
         .collect();
-    let every = args.run.every as usize;
+    let (each, every) = (args.steps as usize, args.run.every as usize);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.run.seed);
     let seed = model.seed(1, size, size);
     // The one rollout, whatever the format: each hands the frames somewhere else. Each goal
@@ -64,13 +64,13 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
         let mut state = seed;
         for (turn, &goal) in goals.iter().enumerate() {
             let mut skip = turn > 0;
-            let first_step = turn * args.steps;
+            let first_step = turn * each;
             state = run_frames(
                 &model,
                 goal,
                 state,
                 first_step,
-                args.steps,
+                each,
                 every,
                 &mut rng,
                 |state, step| {
@@ -84,22 +84,18 @@ pub fn run(args: GrowArgs, compute: &Compute) -> anyhow::Result<()> {
         }
         Ok(state)
     };
-    let steps = goals.len() * args.steps;
+    let steps = goals.len() * each;
     let course = if goals.len() > 1 {
         let names: Vec<&str> = goals
             .iter()
             .map(|&goal| model.config().goals[goal].as_str())
             .collect();
-        format!(
-            "{steps} steps: {}, {} steps each",
-            names.join(" → "),
-            args.steps
-        )
+        format!("{steps} steps: {}, {} steps each", names.join(" → "), each)
     } else {
         format!("{steps} steps")
     };
     if format == "npy" {
-        let frames = 1 + goals.len() * (frame_count(args.steps, every) - 1);
+        let frames = 1 + goals.len() * (frame_count(each, every) - 1);
         let shape = [model.config().channels, size, size];
         let mut npy = NpyFrames::create(&args.out, frames, shape)?;
         grow(&mut |state, _| npy.push(state))?;

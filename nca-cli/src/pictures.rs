@@ -246,6 +246,10 @@ pub fn picture(model: &Nca, state: &Tensor<4>) -> RgbImage {
     nca_data::white_images(model.config(), state.clone()).remove(0)
 }
 
+/// The most steps `grow` and `regenerate` run in one stretch (a million: about a quarter of an hour
+/// of a 72x72 grid on 2 cores).
+pub const MAX_STEPS: u32 = 1_000_000;
+
 /// The largest side of a picture, in pixels.
 const MAX_PICTURE_SIDE: u32 = 4096;
 

@@ -12,7 +12,7 @@ use nca_data::GifWriter;
 use nca_train::TextureLoss;
 use nca_train::eval::{TEXTURE_PROTOCOL, recovered, shown_mse};
 
-use crate::pictures::{RunArgs, check_output, picture, run_frames};
+use crate::pictures::{MAX_STEPS, RunArgs, check_output, picture, run_frames};
 use nca_cli::backend::Compute;
 use nca_cli::{note, say};
 
@@ -31,11 +31,11 @@ pub struct RegenerateArgs {
     #[command(flatten)]
     run: RunArgs,
     /// Steps to grow before the cut.
-    #[arg(long, default_value_t = 200)]
-    grow_steps: usize,
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_STEPS)))]
+    grow_steps: u32,
     /// Steps to regrow after the cut.
-    #[arg(long, default_value_t = 200)]
-    regrow_steps: usize,
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_STEPS)))]
+    regrow_steps: u32,
     /// What to cut away.
     #[arg(long, value_enum, default_value_t = Cut::Disc)]
     cut: Cut,
@@ -117,7 +117,7 @@ pub fn run(args: RegenerateArgs, compute: &Compute) -> anyhow::Result<()> {
     say!(
         "recovered {} % of the cut's damage in {} steps{by_seed} ({formula})",
         percent(&mean),
-        args.regrow_steps
+        args.regrow_steps as usize
     );
     Ok(())
 }
@@ -193,7 +193,7 @@ fn regrow(
         goal,
         start,
         0,
-        args.grow_steps,
+        args.grow_steps as usize,
         every,
         &mut rng,
         &mut *push,
@@ -209,8 +209,8 @@ fn regrow(
         model,
         goal,
         cut.clone(),
-        args.grow_steps,
-        args.regrow_steps,
+        args.grow_steps as usize,
+        args.regrow_steps as usize,
         every,
         &mut rng,
         &mut *push,

@@ -460,4 +460,18 @@ fn grow_then_morphs_the_grown_pattern_into_the_next_goal() {
         line.contains("🐢 is not a goal of run; it has 🦎, 🦋"),
         "{line}"
     );
+    // The steps of every goal add up: each stretch is bounded, so the sum cannot overflow.
+    let line = fails(
+        &[
+            "grow",
+            "--model",
+            "run",
+            "--then",
+            "🦋",
+            "--steps",
+            "9223372036854775807",
+        ],
+        dir.path(),
+    );
+    assert!(line.contains("is not in 0..=1000000"), "{line}");
 }
