@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use image::RgbImage;
+use unicode_width::UnicodeWidthStr;
 use nca_core::{Nca, NcaConfig};
 use nca_data::{EmojiSource, NotoEdition, Target, TargetOptions, TargetSource};
 use nca_train::eval::{
@@ -611,14 +612,14 @@ impl<'a, S> Table<'a, S> {
         let label_width = self
             .rows
             .iter()
-            .map(|(l, _)| l.chars().count())
+            .map(|(l, _)| l.width())
             .max()
             .unwrap_or(0);
         let widths: Vec<usize> = (0..self.models.len())
             .map(|column| {
                 self.rows
                     .iter()
-                    .map(|(_, cells)| cells[column].chars().count())
+                    .map(|(_, cells)| cells[column].width())
                     .max()
                     .unwrap_or(0)
             })
@@ -634,9 +635,10 @@ impl<'a, S> Table<'a, S> {
             }
             out.push('\n');
             for (label, cells) in &self.rows {
-                let mut line = format!("{label:<label_width$}");
-                for (cell, width) in cells[first..end].iter().zip(&widths[first..end]) {
-                    line.push_str(&format!("  {cell:<width$}"));
+                let mut line = padded(label, label_width);
+                for (cell, &width) in cells[first..end].iter().zip(&widths[first..end]) {
+                    line.push_str("  ");
+                    line.push_str(&padded(cell, width));
                 }
                 out.push_str(line.trim_end());
                 out.push('\n');
@@ -753,6 +755,11 @@ fn texture_summary(models: &[ModelReport<TextureScorecard>]) -> String {
         ));
     }
     out
+}
+
+/// `text` and spaces up to `width` terminal columns (an emoji takes two).
+fn padded(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
 
 /// An MSE with its spread over the seeds (none with one seed).
@@ -923,4 +930,16 @@ fn stack(sheets: &[RgbImage]) -> RgbImage {
         top += sheet.height() + 8;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::padded;
+
+    #[test]
+    fn cells_are_padded_to_terminal_columns_where_an_emoji_takes_two() {
+        assert_eq!(padded("goal 🦎", 9), "goal 🦎  ");
+        assert_eq!(padded("goal x", 9), "goal x   ");
+        assert_eq!(padded("too long", 3), "too long");
+    }
 }
