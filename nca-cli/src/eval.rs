@@ -9,7 +9,6 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use image::RgbImage;
-use unicode_width::UnicodeWidthStr;
 use nca_core::{Nca, NcaConfig};
 use nca_data::{EmojiSource, NotoEdition, Target, TargetOptions, TargetSource};
 use nca_train::eval::{
@@ -17,6 +16,7 @@ use nca_train::eval::{
     TEXTURE_PROTOCOL, TextureScorecard,
 };
 use nca_train::{CHECKPOINT_FILE, Checkpoint};
+use unicode_width::UnicodeWidthStr;
 
 use crate::noto::Noto;
 use crate::pictures::{GridArg, check_output};
@@ -609,12 +609,7 @@ impl<'a, S> Table<'a, S> {
     /// The table under `heading`: models side by side as far as [`TABLE_WIDTH`] allows, then
     /// the next block below.
     fn render(self, heading: String) -> String {
-        let label_width = self
-            .rows
-            .iter()
-            .map(|(l, _)| l.width())
-            .max()
-            .unwrap_or(0);
+        let label_width = self.rows.iter().map(|(l, _)| l.width()).max().unwrap_or(0);
         let widths: Vec<usize> = (0..self.models.len())
             .map(|column| {
                 self.rows
