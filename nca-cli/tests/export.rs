@@ -104,17 +104,8 @@ fn export(args: &[&str], out: &Path) {
 
 /// Runs browser test `script` with `args`; returns its report, which must end in PASS.
 fn run_browser_test(browser_dir: &Path, script: &str, args: &[String]) -> String {
-    let run = Command::new("node")
-        .arg(browser_dir.join(script))
-        .args(args)
-        .output()
-        .expect("node runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
-    assert!(run.status.success() && report.contains("PASS"), "{report}");
+    let (passed, report) = support::run_browser_script(browser_dir, script, args);
+    assert!(passed, "{report}");
     report
 }
 

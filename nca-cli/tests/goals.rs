@@ -320,20 +320,10 @@ fn serve_offers_a_goal_models_goals_and_refuses_goals_it_has_not() {
     drop(socket);
     // The page's goal menu, in headless Chromium.
     if let Some(browser_dir) = support::browser_tests("`nca serve`'s goal menu") {
-        let output = std::process::Command::new("node")
-            .arg(browser_dir.join("serve-goals.mjs"))
-            .arg(format!("http://{}/", server.address))
-            .output()
-            .expect("node runs");
-        let report = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            output.status.success() && report.contains("PASS"),
-            "browser test failed:\n{report}"
-        );
+        let address = format!("http://{}/", server.address);
+        let (passed, report) =
+            support::run_browser_script(&browser_dir, "serve-goals.mjs", &[address]);
+        assert!(passed, "browser test failed:\n{report}");
         println!("{report}");
     }
     let (status, log) = server.interrupt();

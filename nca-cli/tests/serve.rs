@@ -6,7 +6,6 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::Command;
 
 use tungstenite::Message;
 
@@ -148,25 +147,13 @@ fn the_page_grows_erases_and_heals_in_chromium() {
     };
     let server = Server::start(&[]);
     let screenshots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve");
-    let output = Command::new("node")
-        .arg(browser_dir.join("serve.mjs"))
-        .args([
-            format!("http://{}/", server.address),
-            screenshots.display().to_string(),
-        ])
-        .output()
-        .expect("node runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = [
+        format!("http://{}/", server.address),
+        screenshots.display().to_string(),
+    ];
+    let (passed, report) = support::run_browser_script(&browser_dir, "serve.mjs", &args);
     let (status, log) = server.interrupt();
-    assert!(
-        output.status.success(),
-        "browser test failed:\n{report}\nserver log:\n{log}"
-    );
-    assert!(report.contains("PASS"), "{report}");
+    assert!(passed, "browser test failed:\n{report}\nserver log:\n{log}");
     assert!(screenshots.join("serve.png").is_file());
     assert!(status.success());
     println!("{report}");

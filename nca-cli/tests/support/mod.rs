@@ -114,3 +114,19 @@ pub fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let shape = npy.shape().to_vec();
     (shape, npy.into_vec::<f32>().unwrap())
 }
+
+/// Runs the browser test `script` (in `browser_dir`, from [`browser_tests`]) with `args`: whether
+/// it passed (exit status 0 and a PASS line) and its report, stdout then stderr.
+pub fn run_browser_script(browser_dir: &Path, script: &str, args: &[String]) -> (bool, String) {
+    let output = Command::new("node")
+        .arg(browser_dir.join(script))
+        .args(args)
+        .output()
+        .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success() && report.contains("PASS"), report)
+}
