@@ -26,9 +26,17 @@ pub fn run() {
         "built-in textures (give the name to train --texture): {}",
         textures.join(", ")
     );
-    let shipped: Vec<&str> = nca_cli::models::SHIPPED
+    // The goal model with its goals, which `--goal` picks from.
+    let (goal_model, goals) = nca_cli::models::SHIPPED_GOALS;
+    let shipped: Vec<String> = nca_cli::models::SHIPPED
         .iter()
-        .map(|(name, _)| *name)
+        .map(|&(name, _)| {
+            if name == goal_model {
+                format!("{name} (goals {})", goals.join(" "))
+            } else {
+                name.to_string()
+            }
+        })
         .collect();
     say!(
         "shipped models (give the name to --model): {}",

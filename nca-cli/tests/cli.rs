@@ -652,9 +652,12 @@ fn unclear_inputs_get_clear_messages() {
 #[test]
 fn the_shipped_gecko_grows_without_any_file() {
     let dir = tempfile::tempdir().unwrap();
+    let targets = ok(&["targets"], dir.path());
     assert!(
-        ok(&["targets"], dir.path()).contains("shipped models (give the name to --model): gecko")
+        targets.contains("shipped models (give the name to --model): gecko"),
+        "{targets}"
     );
+    assert!(targets.contains(", goals (goals 🦎 🦋 😀)"), "{targets}");
     let info = ok(&["info", "gecko"], dir.path());
     assert!(info.contains("parameters: 8336"), "{info}");
     ok(
