@@ -362,9 +362,10 @@ pub(crate) fn known_target(path: &Path) -> anyhow::Result<Option<KnownTarget>> {
 /// `[goals] targets` ([`models::goal_targets_of`]).
 fn known_goal_targets(path: &Path, goals: &[String]) -> anyhow::Result<Option<Vec<KnownTarget>>> {
     let checkpoint = path.join(CHECKPOINT_FILE);
-    let checkpoint = match checkpoint.is_file() {
-        true => Some(Checkpoint::load(&checkpoint)?),
-        false => None,
+    let checkpoint = if checkpoint.is_file() {
+        Some(Checkpoint::load(&checkpoint)?)
+    } else {
+        None
     };
     let targets = match checkpoint.filter(|c| !c.goal_targets.is_empty()) {
         Some(checkpoint) => {
@@ -533,11 +534,7 @@ fn morph_rows(table: &mut Table<'_, Scorecard>, models: &[ModelReport]) {
     );
     if goals.len() > MORPH_ROWS {
         table.row(format!("morph, mean over pairs: {after}"), |card| {
-            if card.morph.is_empty() {
-                return String::new();
-            }
-            let total: f64 = card.morph.iter().map(|morph| morph.mse.mean).sum();
-            format!("{:.2e}", total / card.morph.len() as f64)
+            mean_morph_mse(card).map_or(String::new(), |mean| format!("{mean:.2e}"))
         });
         return;
     }
@@ -550,6 +547,12 @@ fn morph_rows(table: &mut Table<'_, Scorecard>, models: &[ModelReport]) {
                 .map_or(String::new(), |morph| mse(&morph.mse))
         });
     }
+}
+
+/// The mean of a goal's morph MSEs over the other goals (`None` without morphs).
+fn mean_morph_mse(card: &Scorecard) -> Option<f64> {
+    let count = card.morph.len();
+    (count > 0).then(|| card.morph.iter().map(|morph| morph.mse.mean).sum::<f64>() / count as f64)
 }
 
 /// The most goals the growing table gives a morph row each; beyond, one row of the mean.
@@ -690,13 +693,10 @@ fn growing_summary(models: &[ModelReport]) -> String {
     );
     for model in models {
         let card = &model.scorecard;
-        let morph = match card.morph.len() {
+        let morph = match mean_morph_mse(card) {
             _ if !morphs => String::new(),
-            0 => " n/a |".into(),
-            count => {
-                let sum: f64 = card.morph.iter().map(|morph| morph.mse.mean).sum();
-                format!(" {:.1e} |", sum / count as f64)
-            }
+            None => " n/a |".into(),
+            Some(mean) => format!(" {mean:.1e} |"),
         };
         out.push_str(&format!(
             "| {} | {:.1e} | {:.1e} | {:.2} / {:.2} / {:.2} | {} |{morph}\n",

@@ -213,7 +213,7 @@ pub fn growth_frames(
 /// `steps` steps from `state`, handing `frame` the state and its step number
 /// (counted from `first_step`) at the start, after every `every` steps and at the end, so that
 /// no more than one state is kept however long the run; returns the last state. The same fire
-/// decisions as one [`Nca::advance`] (a goal model's [`Nca::advance_toward`]) of `steps` steps.
+/// decisions as one [`Nca::advance_toward_goal`] of `steps` steps.
 #[allow(clippy::too_many_arguments)]
 pub fn run_frames(
     model: &Nca,
@@ -229,12 +229,7 @@ pub fn run_frames(
     let mut done = 0;
     while done < steps {
         let chunk = every.min(steps - done);
-        state = if model.config().has_goals() {
-            let goals = vec![goal; state.dims()[0]];
-            model.advance_toward(state, &goals, chunk, rng)
-        } else {
-            model.advance(state, chunk, rng)
-        };
+        state = model.advance_toward_goal(state, goal, chunk, rng);
         done += chunk;
         frame(&state, first_step + done)?;
     }

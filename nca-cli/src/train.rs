@@ -655,7 +655,7 @@ pub fn run(args: TrainArgs, compute: &Compute) -> anyhow::Result<()> {
         std::process::exit(130);
     } else if let Some(goal) = config.model.goals.last() {
         note!(
-            "next: `nca grow --model {dir} --goal {goal}`, `nca regenerate --model {dir} --goal {goal}`, `nca info {dir}`"
+            "next: `nca grow --model {dir} --goal {goal}`, `nca regenerate --model {dir} --goal {goal}`, `nca eval --model {dir}`, `nca serve --model {dir}`"
         );
     } else {
         note!(
@@ -740,16 +740,17 @@ fn refresh_pictures(dir: &RunDir, trainer: &Trainer, device: &Device) -> anyhow:
     let model = trainer.model();
     let [height, width] = trainer.grid();
     let steps = trainer.config().max_steps;
-    let (mut frames, numbers) = growth_frames(&model, 0, height, width, steps, 2, 0);
-    let goals = model.config().goals.len();
+    // Every goal (a model without goals has one), side by side, from the same seed and fire
+    // decisions.
+    let goals = model.config().goals.len().max(1);
+    let mut runs: Vec<_> = (0..goals)
+        .map(|goal| growth_frames(&model, goal, height, width, steps, 2, 0))
+        .collect();
+    let (mut frames, numbers) = runs.remove(0);
     if goals > 1 {
-        // A goal run's growth.gif: every goal side by side, from the same seed and fire decisions.
-        let others: Vec<_> = (1..goals)
-            .map(|goal| growth_frames(&model, goal, height, width, steps, 2, 0).0)
-            .collect();
         for (index, frame) in frames.iter_mut().enumerate() {
             let row: Vec<_> = std::iter::once(frame.clone())
-                .chain(others.iter().map(|run| run[index].clone()))
+                .chain(runs.iter().map(|(run, _)| run[index].clone()))
                 .collect();
             *frame = nca_data::grid_image(&row, goals);
         }

@@ -273,6 +273,26 @@ impl Nca {
         self.advance_goals(state, Some(goals), steps, rng)
     }
 
+    /// [`advance`](Self::advance) with every sample towards goal `goal` (an index into
+    /// [`NcaConfig::goals`]); a model without goals has one goal, 0, which is what `advance`
+    /// grows.
+    ///
+    /// # Panics
+    /// If the goal is out of range, as [`step_toward`](Self::step_toward).
+    pub fn advance_toward_goal(
+        &self,
+        state: Tensor<4>,
+        goal: usize,
+        steps: usize,
+        rng: &mut impl Rng,
+    ) -> Tensor<4> {
+        if self.goal.is_none() && goal == 0 {
+            return self.advance(state, steps, rng);
+        }
+        let goals = vec![goal; state.dims()[0]];
+        self.advance_toward(state, &goals, steps, rng)
+    }
+
     fn advance_goals(
         &self,
         state: Tensor<4>,

@@ -480,6 +480,28 @@ fn goal_0_without_goals_is_toward_zeros() {
     );
 }
 
+/// `advance_toward_goal` grows every sample towards one goal, on both engines: a goal model's
+/// `advance_toward` with that goal in every sample, a plain model's `advance` for goal 0.
+#[test]
+fn advance_toward_goal_is_one_goal_for_every_sample() {
+    let config = goal_config();
+    let start = start(&config, 2, [16, 16]);
+    for engine in [Engine::Tensor, Engine::Fused] {
+        let nca = random_model(config.clone(), 8).with_engine(engine);
+        assert!(
+            host_values(nca.advance_toward_goal(start.clone(), 1, 5, &mut rng(1)))
+                == host_values(nca.advance_toward(start.clone(), &[1, 1], 5, &mut rng(1))),
+            "{engine:?}: goal 1"
+        );
+        let plain = random_model(NcaConfig::default(), 8).with_engine(engine);
+        assert!(
+            host_values(plain.advance_toward_goal(start.clone(), 0, 5, &mut rng(1)))
+                == host_values(plain.advance(start.clone(), 5, &mut rng(1))),
+            "{engine:?}: a plain model's goal 0"
+        );
+    }
+}
+
 #[test]
 #[should_panic(expected = "goal index 3 out of range: the model has 3 goals")]
 fn a_goal_out_of_range_is_a_broken_invariant() {

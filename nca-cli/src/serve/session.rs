@@ -139,13 +139,9 @@ impl Session {
     /// Runs the steps of one frame.
     pub fn advance(&mut self) {
         let steps = self.steps_per_frame as usize;
-        let state = self.state.clone();
-        self.state = if self.model.config().has_goals() {
+        self.state =
             self.model
-                .advance_toward(state, &[self.goal], steps, &mut self.rng)
-        } else {
-            self.model.advance(state, steps, &mut self.rng)
-        };
+                .advance_toward_goal(self.state.clone(), self.goal, steps, &mut self.rng);
         self.step += steps as u64;
         self.rate.add(steps);
     }

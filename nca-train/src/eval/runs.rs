@@ -116,8 +116,5 @@ pub(super) fn run(
         TensorData::new(states.to_vec(), [batch, channels, height, width]),
         &model.device(),
     );
-    host_values(match goal {
-        Some(goal) => model.advance_toward(tensor, &vec![goal; batch], steps, rng),
-        None => model.advance(tensor, steps, rng),
-    })
+    host_values(model.advance_toward_goal(tensor, goal.unwrap_or(0), steps, rng))
 }
